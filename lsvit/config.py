@@ -1,0 +1,109 @@
+"""Config helpers: environment overrides (``APPCONFIG__*``) and composing configs in code.
+
+Seed 003's users configure through the environment; each ``APPCONFIG__<NAME>`` maps onto
+one hydra key (see :data:`APPCONFIG_KEYS` and the README table). Command-line overrides
+win: an environment value is dropped when the command line sets the same key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from lsvit import LsvitError
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+
+APPCONFIG_KEYS: dict[str, str] = {
+    "BATCH_SIZE": "engine.batch_size",
+    "EPOCHS": "engine.epochs",
+    "LR": "optim.lr",
+    "WEIGHT_DECAY": "optim.weight_decay",
+    "GRAD_ACCUM": "engine.grad_accum",
+    "MIXED_PRECISION": "engine.mixed_precision",
+    "DEVICE": "engine.device",
+    "NUM_WORKERS": "engine.num_workers",
+    "PATIENCE": "engine.patience",
+    "NUM_FRAMES": "data.num_frames",
+    "FRAME_STRIDE": "data.frame_stride",
+    "IMAGE_SIZE": "data.image_size",
+    "VAL_RATIO": "data.val_ratio",
+    "DATA_ROOT": "data.root",
+    "BACKEND": "data.backend",
+    "SMIF_WINDOW": "model.smif_window",
+    "PATCH_SIZE": "model.patch_size",
+    "EMBED_DIM": "model.embed_dim",
+    "DEPTH": "model.depth",
+    "NUM_HEADS": "model.num_heads",
+    "PRETRAINED": "model.pretrained",
+    "SEED": "seed",
+    "CHECKPOINT_DIR": "run_dir",
+    "RUN_DIR": "run_dir",
+}
+# Derived from the data, so setting them would contradict it.
+_IGNORED = {"NUM_CLASSES": "the number of classes comes from the dataset's class folders"}
+PREFIX = "APPCONFIG__"
+
+
+def env_overrides(environ: Mapping[str, str] | None = None) -> list[str]:
+    """Hydra overrides from ``APPCONFIG__*`` variables.
+
+    Raises:
+        LsvitError: an unknown ``APPCONFIG__`` name (a typo would otherwise do nothing).
+    """
+    environ = os.environ if environ is None else environ
+    out = []
+    for name, value in sorted(environ.items()):
+        if not name.startswith(PREFIX):
+            continue
+        key = name[len(PREFIX):].upper()
+        if key in _IGNORED:
+            print(f"note: {name} is ignored: {_IGNORED[key]}")
+            continue
+        if key not in APPCONFIG_KEYS:
+            raise LsvitError(f"{name}: unknown setting; known: "
+                             + ", ".join(PREFIX + k for k in sorted(APPCONFIG_KEYS)))
+        out.append(f"{APPCONFIG_KEYS[key]}={value}")
+    return out
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def merge_env_overrides(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
+    """``argv`` with environment overrides put first; keys given in ``argv`` win."""
+    given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
+    return [o for o in env_overrides(environ) if _key(o) not in given] + list(argv)
+
+
+def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> "DictConfig":  # noqa: F821
+    """Compose a config from ``configs/`` in code (tests, notebooks)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
+
+
+def build(node: "DictConfig", **kwargs: "object") -> "object":  # noqa: F821
+    """``hydra.utils.instantiate`` whose failures read as one clear line.
+
+    Hydra wraps errors raised by constructors; an :class:`LsvitError` comes back out as
+    itself, anything else (a typo'd key, a wrong type) as an ``LsvitError`` naming the key.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as exc:
+        cause = exc.__cause__
+        while isinstance(cause, InstantiationException) and cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, LsvitError):
+            raise cause from None
+        raise LsvitError(str(exc).replace("\n", " ")) from exc

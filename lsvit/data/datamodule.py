@@ -1,0 +1,127 @@
+"""``VideoDataModule``: discovery + split + transforms for raw-clip training.
+
+A data module is what the engine asks for data; every family's module offers the same
+small surface (``class_names``, ``setup(model)``, ``train_dataset``, ``val_dataset``,
+``collate_fn``, ``meta()``), so the engine never asks what the inputs are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch.nn as nn
+
+from lsvit import LsvitError
+from lsvit.data.dataset import VideoDataset, collate
+from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
+from lsvit.data.readers import resolve_backend
+from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES
+from lsvit.data.splits import stratified_split
+from lsvit.data.transforms import ClipTransform
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def model_norm(model: nn.Module | None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean/std from a timm model's pretrained config (ImageNet's when it has none)."""
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    return tuple(cfg.get("mean", IMAGENET_MEAN)), tuple(cfg.get("std", IMAGENET_STD))
+
+
+class VideoDataModule:
+    """Class-per-folder videos (or a list file), split at video level.
+
+    Args:
+        root: dataset folder, one sub-folder per class.
+        list_file: alternatively a ``path label`` file (paths relative to ``root`` or to the file).
+        val_root: a separate validation folder; otherwise ``val_ratio`` of ``root`` is held out.
+        val_list_file: a separate validation list file.
+        val_ratio: stratified, video-level, seeded hold-out fraction.
+        num_frames: frames per clip (T).
+        frame_stride: step between frames (dense sampling).
+        sampling: ``dense`` or ``uniform`` (TSN segments).
+        short: ``loop`` or ``repeat_last`` for videos shorter than the span.
+        image_size: square side fed to the model.
+        backend: ``auto|decord|pyav|opencv``.
+        decode_threads: decoder threads per worker.
+        scale: random-resized-crop area range (training).
+        hflip: horizontal flip probability (training); 0 when left/right is in the label.
+        color_jitter: colour jitter probability (training).
+        strict: a broken video stops the run instead of being skipped.
+        seed: split seed.
+        name: dataset name (run folder names, reports).
+    """
+
+    def __init__(self, root: str | None = None, list_file: str | None = None, val_root: str | None = None,
+                 val_list_file: str | None = None, val_ratio: float = 0.1, num_frames: int = 16,
+                 frame_stride: int = 2, sampling: str = "dense", short: str = "loop", image_size: int = 224,
+                 backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
+                 hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
+                 name: str = "videos") -> None:
+        if num_frames < 1:
+            raise LsvitError(f"data.num_frames={num_frames}: must be >= 1")
+        if frame_stride < 1:
+            raise LsvitError(f"data.frame_stride={frame_stride}: must be >= 1")
+        if sampling not in SAMPLINGS:
+            raise LsvitError(f"data.sampling={sampling}: choose one of {SAMPLINGS}")
+        if short not in SHORT_POLICIES:
+            raise LsvitError(f"data.short={short}: choose one of {SHORT_POLICIES}")
+        if not (val_root or val_list_file) and not 0.0 < val_ratio < 1.0:
+            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        if image_size < 8:
+            raise LsvitError(f"data.image_size={image_size}: too small")
+        if not (root or list_file):
+            raise LsvitError("data.root is not set: pass data.root=/path/to/videos (one folder per class)")
+        resolve_backend(backend)
+        self.root, self.list_file = root, list_file
+        self.val_root, self.val_list_file, self.val_ratio = val_root, val_list_file, val_ratio
+        self.num_frames, self.frame_stride, self.sampling, self.short = num_frames, frame_stride, sampling, short
+        self.image_size, self.backend, self.decode_threads = image_size, backend, decode_threads
+        self.scale, self.hflip, self.color_jitter = tuple(scale), hflip, color_jitter
+        self.strict, self.seed, self.name = strict, seed, name
+        self.class_names, items = self._discover(root, list_file, None)
+        if val_root or val_list_file:
+            _, self.val_items = self._discover(val_root, val_list_file, self.class_names)
+            self.train_items = items
+        else:
+            tr, va = stratified_split([it.label for it in items], val_ratio, seed)
+            self.train_items = [items[i] for i in tr]
+            self.val_items = [items[i] for i in va]
+        self.train_dataset: VideoDataset | None = None
+        self.val_dataset: VideoDataset | None = None
+        self.mean: tuple[float, ...] = IMAGENET_MEAN
+        self.std: tuple[float, ...] = IMAGENET_STD
+
+    @staticmethod
+    def _discover(root: str | None, list_file: str | None, classes: Sequence[str] | None
+                  ) -> tuple[list[str], list[VideoItem]]:
+        if list_file:
+            return read_list_file(list_file, root, classes)
+        return discover_classes(Path(root), classes)  # type: ignore[arg-type]
+
+    collate_fn = staticmethod(collate)
+
+    def setup(self, model: nn.Module | None = None) -> None:
+        """Build the datasets with the model's normalisation."""
+        self.mean, self.std = model_norm(model)
+        common = dict(num_frames=self.num_frames, frame_stride=self.frame_stride, sampling=self.sampling,
+                      short=self.short, backend=self.backend, strict=self.strict,
+                      decode_threads=self.decode_threads)
+        train_tf = ClipTransform(self.image_size, self.mean, self.std, train=True, scale=self.scale,
+                                 hflip=self.hflip, color_jitter=self.color_jitter)
+        self.train_dataset = VideoDataset(self.train_items, train_tf, train=True, **common)
+        self.val_dataset = VideoDataset(self.val_items, self.eval_transform(), train=False, **common)
+
+    def eval_transform(self) -> ClipTransform:
+        """The deterministic evaluation transform."""
+        return ClipTransform(self.image_size, self.mean, self.std, train=False)
+
+    def meta(self) -> dict[str, Any]:
+        """Everything inference needs to read and transform a video like evaluation did."""
+        return {"type": "video", "num_frames": self.num_frames, "frame_stride": self.frame_stride,
+                "sampling": self.sampling, "short": self.short, "image_size": self.image_size,
+                "mean": list(self.mean), "std": list(self.std), "backend": self.backend, "dataset": self.name,
+                "num_train": len(self.train_items), "num_val": len(self.val_items)}

@@ -1,0 +1,194 @@
+"""Find videos on disk: class-per-folder trees, frame folders, list files.
+
+A *video item* is a video file or a frame sequence, in one of the layouts users have:
+
+* ``root/<class>/<video>.mp4`` (any extension in :data:`VIDEO_EXTS`)
+* ``root/<class>/<video>/frame_00001.jpg`` (a folder of frames per video)
+* ``root/<class>/<video_id>_frame_<n>.jpg`` (frames of all videos side by side)
+
+Class names are the sorted folder names; their index is the label.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lsvit import LsvitError
+
+VIDEO_EXTS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
+                        ".3gp", ".ogv", ".ts", ".vob", ".gif"})
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
+_FLAT_FRAME = re.compile(r"^(?P<vid>.+)_frame_(?P<n>\d+)$", re.IGNORECASE)
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """One video: ``source`` is a file path or the sorted frame image paths."""
+
+    id: str
+    label: int
+    source: str | tuple[str, ...] = field(repr=False)
+
+    @property
+    def path(self) -> str:
+        """A path that names the video in messages."""
+        return self.source if isinstance(self.source, str) else self.id
+
+
+def _frame_key(p: Path) -> tuple[int, str]:
+    m = _NUMBER.search(p.stem)
+    return (int(m.group(1)) if m else -1, p.name)
+
+
+def _is_image(p: Path) -> bool:
+    return p.suffix.lower() in IMAGE_EXTS
+
+
+def scan_folder(folder: Path, root: Path) -> list[tuple[str, str | tuple[str, ...]]]:
+    """Video items directly inside ``folder`` as ``(id, source)``; ids are relative to ``root``.
+
+    Zero-byte files are kept: the reader reports them by name when they are loaded,
+    so a broken file is counted once, in one place.
+    """
+    items: list[tuple[str, str | tuple[str, ...]]] = []
+    flat: dict[str, list[Path]] = defaultdict(list)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as exc:
+        raise LsvitError(f"{folder}: cannot list the folder ({exc.strerror})") from exc
+    for entry in entries:
+        p = Path(entry.path)
+        rel = p.relative_to(root)
+        if entry.is_dir():
+            frames = sorted((q for q in p.iterdir() if q.is_file() and _is_image(q)), key=_frame_key)
+            if frames:
+                items.append((rel.as_posix(), tuple(str(q) for q in frames)))
+        elif p.suffix.lower() in VIDEO_EXTS:
+            items.append((rel.with_suffix("").as_posix(), str(p)))
+        elif _is_image(p):
+            m = _FLAT_FRAME.match(p.stem)
+            if m:
+                flat[m.group("vid")].append(p)
+    for vid, frames in sorted(flat.items()):
+        frames.sort(key=_frame_key)
+        items.append(((folder.relative_to(root) / vid).as_posix(), tuple(str(q) for q in frames)))
+    return sorted(items, key=lambda x: x[0])
+
+
+def discover_classes(root: str | Path, classes: Iterable[str] | None = None) -> tuple[list[str], list[VideoItem]]:
+    """Discover a class-per-folder dataset.
+
+    Args:
+        root: the dataset folder; each sub-folder is a class.
+        classes: a fixed class list (e.g. from a checkpoint); folders not in it are warned
+            about and ignored, listed classes with no folder are an error.
+
+    Returns:
+        ``(class_names, items)``; labels index ``class_names``.
+
+    Raises:
+        LsvitError: a missing root, no class folders, or a class without usable videos.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise LsvitError(f"data.root={root}: no such folder. Point data.root at a folder with one "
+                         "sub-folder per class (or run tools/make_synthetic.py for the built-in dataset).")
+    folders = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not folders:
+        raise LsvitError(f"data.root={root}: no class folders inside (expected {root}/<class>/<video>)")
+    if classes is None:
+        names = folders
+    else:
+        names = list(classes)
+        extra = sorted(set(folders) - set(names))
+        if extra:
+            warnings.warn(f"{root}: folders not among the {len(names)} classes are ignored: {extra}", stacklevel=2)
+        missing = [c for c in names if c not in folders]
+        if missing:
+            raise LsvitError(f"{root}: no folder for classes {missing}")
+    items: list[VideoItem] = []
+    empty = []
+    for label, name in enumerate(names):
+        found = scan_folder(root / name, root)
+        if not found:
+            empty.append(name)
+        items.extend(VideoItem(i, label, s) for i, s in found)
+    if empty:
+        raise LsvitError(f"{root}: class folder(s) with no usable videos or frame folders: {empty}")
+    return names, items
+
+
+def discover_unlabelled(root: str | Path) -> list[VideoItem]:
+    """All videos under ``root`` (recursively) or ``root`` itself if it is one video.
+
+    Ids are paths relative to ``root`` without extension (the file name for one video).
+    """
+    root = Path(root)
+    if root.is_file():
+        return [VideoItem(root.stem, -1, str(root))]
+    if not root.is_dir():
+        raise LsvitError(f"data_root={root}: no such file or folder")
+    items: list[VideoItem] = []
+    for dirpath, dirnames, _ in os.walk(root):
+        dirnames.sort()
+        folder = Path(dirpath)
+        for vid, src in scan_folder(folder, root):
+            if isinstance(src, tuple) and (root / vid).is_dir():
+                dirnames[:] = [d for d in dirnames if (folder / d) != root / vid]  # a frame folder is a leaf
+            items.append(VideoItem(vid, -1, src))
+    items.sort(key=lambda it: it.id)
+    return items
+
+
+def read_list_file(list_file: str | Path, root: str | Path | None = None,
+                   classes: Iterable[str] | None = None) -> tuple[list[str], list[VideoItem]]:
+    """Read ``path label`` lines (label: class index or class name; ``#`` comments).
+
+    Args:
+        list_file: the text file.
+        root: paths are relative to it (default: the list file's folder).
+        classes: class names; otherwise names in the file are sorted, or indices used as-is.
+
+    Returns:
+        ``(class_names, items)``.
+    """
+    list_file = Path(list_file)
+    if not list_file.is_file():
+        raise LsvitError(f"data.list_file={list_file}: no such file")
+    base = Path(root) if root else list_file.parent
+    rows = []
+    for n, line in enumerate(list_file.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.rsplit(maxsplit=1)
+        if len(parts) != 2:
+            raise LsvitError(f"{list_file}:{n}: expected '<path> <label>', got {line!r}")
+        rows.append((parts[0], parts[1]))
+    labels = [lab for _, lab in rows]
+    if classes is not None:
+        names = list(classes)
+    elif all(lab.isdigit() for lab in labels):
+        names = [str(i) for i in range(max(int(x) for x in labels) + 1)] if labels else []
+    else:
+        names = sorted(set(labels))
+    index = {c: i for i, c in enumerate(names)}
+    items = []
+    for (rel, lab) in rows:
+        label = int(lab) if lab.isdigit() and lab not in index else index.get(lab)
+        if label is None or not 0 <= label < len(names):
+            raise LsvitError(f"{list_file}: label {lab!r} of {rel} is not a known class")
+        p = base / rel
+        if p.is_dir():
+            frames = sorted((q for q in p.iterdir() if _is_image(q)), key=_frame_key)
+            items.append(VideoItem(Path(rel).as_posix(), label, tuple(str(q) for q in frames)))
+        else:
+            items.append(VideoItem(Path(rel).with_suffix("").as_posix(), label, str(p)))
+    return names, items

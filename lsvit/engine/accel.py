@@ -1,0 +1,72 @@
+"""The Accelerator, configured explicitly from the hydra ``engine`` group."""
+
+from __future__ import annotations
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
+
+from lsvit import LsvitError
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "no", "fp16", "bf16")
+
+
+def _mps() -> bool:
+    return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda, then mps, then cpu; an unavailable explicit choice is an error."""
+    if device not in DEVICES:
+        raise LsvitError(f"engine.device={device}: choose one of {DEVICES}")
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "mps" if _mps() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise LsvitError("engine.device=cuda but no CUDA device is visible (use engine.device=auto or cpu)")
+    if device == "mps" and not _mps():
+        raise LsvitError("engine.device=mps but MPS is not available on this machine")
+    if device == "mps" and torch.cuda.is_available():
+        raise LsvitError("engine.device=mps on a machine with CUDA: Accelerate always prefers CUDA here")
+    return device
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """``auto`` -> bf16 on capable CUDA, fp16 on older CUDA and on MPS, no on CPU.
+
+    CPU autocast to bf16 is slower than fp32 on most CPUs without AMX, so ``auto`` keeps
+    fp32 there; ``engine.mixed_precision=bf16`` still forces it.
+    """
+    if precision not in PRECISIONS:
+        raise LsvitError(f"engine.mixed_precision={precision}: choose one of {PRECISIONS}")
+    if precision != "auto":
+        if precision == "fp16" and device == "cpu":
+            raise LsvitError("engine.mixed_precision=fp16 needs a GPU; use bf16 or no on CPU")
+        return precision
+    if device == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if device == "mps":
+        return "fp16"
+    return "no"
+
+
+def build_accelerator(device: str = "auto", mixed_precision: str = "auto", grad_accum: int = 1,
+                      run_dir: str | None = None, log_with: list[str] | None = None) -> Accelerator:
+    """An Accelerator whose settings all come from the arguments (i.e. from hydra).
+
+    ``split_batches=True``: ``engine.batch_size`` is the global batch, split over the
+    processes, so 1 and N processes take the same optimizer steps on the same samples.
+    """
+    if grad_accum < 1:
+        raise LsvitError(f"engine.grad_accum={grad_accum}: must be >= 1")
+    dev = resolve_device(device)
+    prec = resolve_precision(mixed_precision, dev)
+    return Accelerator(
+        cpu=dev == "cpu",
+        mixed_precision=prec,
+        gradient_accumulation_steps=grad_accum,
+        log_with=log_with or None,
+        project_config=ProjectConfiguration(project_dir=run_dir, automatic_checkpoint_naming=False),
+        dataloader_config=DataLoaderConfiguration(split_batches=True, even_batches=True),
+        step_scheduler_with_optimizer=True,
+    )

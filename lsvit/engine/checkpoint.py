@@ -1,0 +1,149 @@
+"""Run-folder checkpoints.
+
+``best/``: ``model.safetensors`` + ``meta.json`` (model config, class names, data/transform
+settings, metrics, epoch). Inference rebuilds everything from this folder alone.
+``last/``: Accelerate state (model, optimizer, scheduler, RNG) + ``trainer_state.json``.
+
+Both are written into a temporary sibling folder and swapped in with renames, and
+``meta.json``/``trainer_state.json`` are written last, so a folder without them (a torn
+write) is never taken for a checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from lsvit import LsvitError, __version__
+
+META = "meta.json"
+WEIGHTS = "model.safetensors"
+STATE = "trainer_state.json"
+FORMAT = 1
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file via a temporary file and a rename (never half-written)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def swap_in(tmp_dir: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp_dir`` with renames; the old copy goes only after."""
+    old = final.with_name(f".{final.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp_dir, final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def staging_dir(final: Path) -> Path:
+    """A clean temporary sibling of ``final`` to write into."""
+    tmp = final.with_name(f".{final.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def save_best(folder: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
+    """Write ``best/`` atomically: safetensors weights, then ``meta.json``."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    tmp = staging_dir(folder)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
+    meta = dict(meta, format=FORMAT, lsvit_version=__version__, saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    (tmp / META).write_text(json.dumps(meta, indent=2, default=_json_default))
+    swap_in(tmp, folder)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, torch.Tensor):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_meta(folder: str | Path) -> dict[str, Any]:
+    """``meta.json`` of a ``best/`` folder, validated (JSON only; nothing is evaluated)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LsvitError(f"checkpoint={folder}: no such folder (expected a run's best/ folder)")
+    meta_path, weights = folder / META, folder / WEIGHTS
+    if not meta_path.is_file() or not weights.is_file():
+        raise LsvitError(f"checkpoint={folder}: incomplete checkpoint (needs {META} and {WEIGHTS}); "
+                         "it may be a torn write or not a best/ folder")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise LsvitError(f"{meta_path}: not valid JSON ({exc})") from exc
+    for key in ("model", "class_names", "data"):
+        if key not in meta:
+            raise LsvitError(f"{meta_path}: missing '{key}'")
+    return meta
+
+
+def build_from_checkpoint(folder: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the model of a ``best/`` folder and load its weights.
+
+    Returns:
+        ``(model in eval mode, meta)``.
+    """
+    from hydra.utils import instantiate
+
+    import lsvit.models  # noqa: F401  (registers the families with timm)
+
+    meta = read_meta(folder)
+    cfg = dict(meta["model"], pretrained=False, num_classes=len(meta["class_names"]))
+    model = instantiate(cfg)
+    load_weights(model, folder)
+    return model.to(device).eval(), meta
+
+
+def load_weights(model: nn.Module, folder: str | Path, expect_classes: list[str] | None = None) -> None:
+    """Load ``best/`` weights into ``model``; a different model or class set is one clear error."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    meta = read_meta(folder)
+    if expect_classes is not None and list(expect_classes) != list(meta["class_names"]):
+        raise LsvitError(f"checkpoint={folder}: trained on classes {meta['class_names'][:8]}... "
+                         f"({len(meta['class_names'])}), the data has {list(expect_classes)[:8]}... "
+                         f"({len(expect_classes)})")
+    sd = load_file(str(folder / WEIGHTS))
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    wrong = sorted(k for k in set(sd) & set(own) if sd[k].shape != own[k].shape)
+    if missing or unexpected or wrong:
+        name = meta["model"].get("model_name", "?")
+        raise LsvitError(f"checkpoint={folder} ({name}) does not fit this model: "
+                         f"{len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} wrong-shape "
+                         f"tensors (e.g. {(missing + unexpected + wrong)[:3]})")
+    model.load_state_dict(sd)
+
+
+def read_trainer_state(last: str | Path) -> dict[str, Any] | None:
+    """``trainer_state.json`` of a ``last/`` folder, or None when there is no complete one."""
+    path = Path(last) / STATE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())

@@ -1,0 +1,369 @@
+"""One train/evaluate loop for every model family, on Hugging Face Accelerate.
+
+The loop sees batches ``{"inputs", "label", "id"}`` and a model ``inputs -> logits``; it
+knows nothing of videos, embeddings or keypoints. Data come from a data module (see
+:class:`lsvit.data.VideoDataModule`), models from ``timm.create_model`` through hydra.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+from accelerate import Accelerator
+from accelerate.utils import broadcast_object_list, gather_object, set_seed
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import BatchSampler, DataLoader
+from tqdm.auto import tqdm
+
+import lsvit.models  # noqa: F401  (registers the model families with timm)
+from lsvit import LsvitError
+from lsvit.config import build
+from lsvit.data.dataset import SeededSampler
+from lsvit.engine.accel import build_accelerator
+from lsvit.engine.checkpoint import (STATE, atomic_write_text, load_weights, read_trainer_state, save_best,
+                                     staging_dir, swap_in)
+from lsvit.engine.loggers import write_metrics_csv
+from lsvit.engine.metrics import classification_metrics, confusion_matrix
+from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------------------- evaluation
+@torch.no_grad()
+def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, prefix: str = "val/",
+             desc: str = "eval") -> tuple[dict[str, float], dict[str, Any]]:
+    """Metrics over a (prepared) dataloader, gathered across processes without duplicates.
+
+    Args:
+        model: the prepared model.
+        dataloader: the prepared dataloader.
+        accelerator: the run's accelerator.
+        prefix: metric key prefix.
+        desc: progress-bar label.
+
+    Returns:
+        ``(metrics, outputs)``; ``outputs`` holds gathered ``logits``, ``labels`` and the
+        ``errors`` met (broken samples, left out of the metrics).
+    """
+    model.eval()
+    logits_all, labels_all, errors = [], [], []
+    for batch in tqdm(dataloader, desc=desc, leave=False, disable=None if accelerator.is_local_main_process else True):
+        with accelerator.autocast():
+            logits = model(batch["inputs"])
+        logits, labels = accelerator.gather_for_metrics((logits.float().contiguous(), batch["label"]))
+        logits_all.append(logits.cpu())
+        labels_all.append(labels.cpu())
+        errors.extend(batch.get("error", []))
+    logits = torch.cat(logits_all) if logits_all else torch.zeros(0, 0)
+    labels = torch.cat(labels_all) if labels_all else torch.zeros(0, dtype=torch.long)
+    errors = sorted(set(gather_object(errors))) if accelerator.num_processes > 1 else sorted(set(errors))
+    return classification_metrics(logits, labels, prefix), {"logits": logits, "labels": labels, "errors": errors}
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def _loss_fn(label_smoothing: float) -> nn.Module:
+    # ignore_index=-1: stand-ins for broken videos carry label -1
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing, ignore_index=-1)
+
+
+def _loader(dataset: Any, batch_size: int, collate_fn: Any, num_workers: int, pin_memory: bool,
+            persistent: bool, prefetch: int, sampler: Any = None, drop_last: bool = False) -> DataLoader:
+    kw: dict[str, Any] = {}
+    if num_workers > 0:
+        kw = dict(persistent_workers=persistent, prefetch_factor=prefetch)
+    if sampler is not None:
+        # a BatchSampler over the seeded sampler: accelerate shards its batches as they are
+        return DataLoader(dataset, batch_sampler=BatchSampler(sampler, batch_size, drop_last), collate_fn=collate_fn,
+                          num_workers=num_workers, pin_memory=pin_memory, **kw)
+    return DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_fn,
+                      num_workers=num_workers, pin_memory=pin_memory, **kw)
+
+
+def prepare_run_dir(run_dir: str, accelerator: Accelerator, resume: bool, overwrite: bool) -> Path:
+    """Agree on one run folder across processes, check it is writable, guard old runs."""
+    chosen = broadcast_object_list([str(Path(run_dir).resolve())])[0] if accelerator.num_processes > 1 else run_dir
+    path = Path(chosen)
+    if accelerator.is_main_process:
+        has_run = (path / "metrics.csv").exists() or (path / "last").exists() or (path / "best").exists()
+        if has_run and not resume:
+            if not overwrite:
+                raise LsvitError(f"run_dir={path} already holds a run. Pass resume=true to continue it, "
+                                 "overwrite=true to replace it, or another run_dir=")
+            for sub in ("best", "last", "metrics.csv", "summary.json", "report.md"):
+                p = path / sub
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / f".write_test_{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise LsvitError(f"run_dir={path}: not writable ({exc.strerror})") from exc
+    accelerator.wait_for_everyone()
+    return path
+
+
+def _flat(cfg: DictConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node if isinstance(node, (int, float, str, bool)) or node is None else str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
+
+
+def _better(value: float, best: float | None, mode: str) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value > best if mode == "max" else value < best
+
+
+def _report(path: Path, class_names: list[str], summary: dict[str, Any], outputs: dict[str, Any]) -> None:
+    """A short human-readable report of the best checkpoint on the validation set."""
+    lines = [f"# Run report: {path.name}", "", f"best epoch: {summary['best_epoch']}  "
+             f"({summary['monitor']} = {summary['best_metric']:.4f})", ""]
+    metrics = summary.get("best_metrics", {})
+    lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in metrics.items()
+                                                  if isinstance(v, float)]
+    logits, labels = outputs.get("logits"), outputs.get("labels")
+    if logits is not None and logits.numel():
+        k = len(class_names)
+        cm = confusion_matrix(logits.argmax(1), labels, k)
+        lines += ["", "| class | val videos | accuracy |", "|---|---|---|"]
+        for i, name in enumerate(class_names):
+            n = int(cm[i].sum())
+            lines.append(f"| {name} | {n} | {cm[i, i].item() / n:.3f} |" if n else f"| {name} | 0 | - |")
+        off = [(int(cm[i, j]), class_names[i], class_names[j]) for i in range(k) for j in range(k) if i != j and cm[i, j]]
+        if off:
+            lines += ["", "top confusions (true -> predicted: count):"]
+            lines += [f"- {a} -> {b}: {c}" for c, a, b in sorted(off, reverse=True)[:10]]
+    if summary.get("skipped"):
+        lines += ["", f"skipped unreadable videos: {len(summary['skipped'])}"]
+        lines += [f"- {e}" for e in summary["skipped"][:50]]
+    atomic_write_text(path / "report.md", "\n".join(lines) + "\n")
+
+
+# ------------------------------------------------------------------------------------------- training
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train a model from a composed hydra config (see ``configs/train.yaml``).
+
+    Returns:
+        Summary: ``run_dir``, ``best_epoch``, ``best_metric``, ``best_metrics``,
+        ``last_metrics``, ``epochs_run``, ``skipped`` (broken videos met), ``stopped_early``.
+    """
+    e = cfg.engine
+    log_with = ["wandb"] if cfg.get("logger") and cfg.logger.get("wandb") else None
+    accelerator = build_accelerator(e.device, e.mixed_precision, int(e.grad_accum), str(cfg.run_dir), log_with)
+    set_seed(int(cfg.seed))
+    run_dir = prepare_run_dir(str(cfg.run_dir), accelerator, bool(cfg.resume), bool(cfg.get("overwrite", False)))
+    main = accelerator.is_main_process
+
+    dm = build(cfg.data)
+    class_names = list(dm.class_names)
+    model = build(cfg.model, num_classes=len(class_names))
+    if cfg.get("init_from"):
+        load_weights(model, cfg.init_from, expect_classes=class_names)
+    dm.setup(model)
+    if len(dm.train_dataset) == 0 or len(dm.val_dataset) == 0:
+        raise LsvitError(f"{len(dm.train_dataset)} training / {len(dm.val_dataset)} validation videos: "
+                         "both must be non-empty (check data.root and data.val_ratio)")
+
+    batch_size = int(e.batch_size)
+    if batch_size % accelerator.num_processes:
+        raise LsvitError(f"engine.batch_size={batch_size} is the global batch and must divide evenly over "
+                         f"{accelerator.num_processes} processes")
+    pin = bool(e.pin_memory) if e.pin_memory != "auto" else accelerator.device.type == "cuda"
+    sampler = SeededSampler(len(dm.train_dataset), seed=int(cfg.seed), shuffle=True)
+    train_dl = _loader(dm.train_dataset, batch_size, dm.collate_fn, int(e.num_workers), pin,
+                       bool(e.persistent_workers), int(e.prefetch_factor), sampler,
+                       drop_last=len(dm.train_dataset) >= batch_size)
+    val_dl = _loader(dm.val_dataset, int(e.get("eval_batch_size") or batch_size), dm.collate_fn,
+                     int(e.num_workers), pin, bool(e.persistent_workers), int(e.prefetch_factor))
+
+    o = cfg.optim
+    optimizer = build_optimizer(build(o.optimizer), model, float(o.lr), float(o.weight_decay),
+                                float(o.get("head_lr_mult", 1.0)), o.get("head_lr"))
+    epochs = int(e.epochs)
+    updates_per_epoch = math.ceil(len(train_dl) / int(e.grad_accum))
+    scheduler = build(cfg.scheduler)(optimizer=optimizer, total_steps=updates_per_epoch * epochs,
+                                           steps_per_epoch=updates_per_epoch)
+    if e.get("compile"):
+        model = torch.compile(model)
+    model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl,
+                                                                        scheduler)
+    criterion = _loss_fn(float(e.label_smoothing))
+
+    state: dict[str, Any] = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best_metric": None,
+                             "best_epoch": None, "bad_epochs": 0, "history": [], "class_names": class_names,
+                             "skipped": [], "best_metrics": {}}
+    last_dir = run_dir / "last"
+    if cfg.resume:
+        prev = read_trainer_state(last_dir)
+        if prev is None:
+            accelerator.print(f"resume=true: no complete checkpoint in {last_dir}; starting from scratch")
+        else:
+            if prev.get("class_names") != class_names:
+                raise LsvitError(f"resume=true: {last_dir} was trained on {len(prev.get('class_names', []))} "
+                                 f"classes {prev.get('class_names', [])[:5]}..., the data has "
+                                 f"{len(class_names)} {class_names[:5]}...")
+            accelerator.load_state(str(last_dir))
+            state.update(prev)
+            accelerator.print(f"resumed from {last_dir}: epoch {state['epoch']}, step {state['global_step']}")
+
+    if main:
+        atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+    if log_with:
+        w = cfg.logger.wandb
+        init = {k: v for k, v in dict(name=run_dir.name, dir=str(run_dir), mode=w.get("mode"),
+                                      entity=w.get("entity"), tags=list(w.get("tags") or [])).items() if v}
+        accelerator.init_trackers(str(w.get("project", "lsvit")), config=_flat(cfg), init_kwargs={"wandb": init})
+
+    def save_last() -> None:
+        """Accelerate state + trainer state, swapped in atomically."""
+        tmp = last_dir.with_name(".last.tmp")
+        if main and tmp.exists():
+            shutil.rmtree(tmp)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+        if main:
+            atomic_write_text(tmp / STATE, json.dumps(state, indent=1))
+            swap_in(tmp, last_dir)
+        accelerator.wait_for_everyone()
+
+    monitor, mode = str(e.monitor), str(e.monitor_mode)
+    patience = int(e.patience)
+    log_every = max(1, int(e.log_every))
+    save_every = int(e.get("save_every_steps") or 0)
+    best_outputs: dict[str, Any] = {}
+    stopped_early = False
+    train_errors: set[str] = set(state["skipped"])
+    last_metrics: dict[str, Any] = {}
+    start_epoch = int(state["epoch"])
+
+    for epoch in range(start_epoch, epochs):
+        # through the prepared loader: Accelerate re-applies *its* epoch counter (which restarts
+        # at 0 after a resume) to the sampler at every iteration start
+        train_dl.set_epoch(epoch)
+        model.train()
+        skip = int(state["step_in_epoch"]) if epoch == start_epoch else 0
+        loader = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
+        if skip:
+            loader.set_epoch(epoch)
+        # running sums stay on the device: no host sync inside the step
+        loss_sum = torch.zeros((), device=accelerator.device)
+        correct = torch.zeros((), device=accelerator.device)
+        seen = torch.zeros((), device=accelerator.device)
+        t0 = time.time()
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=skip, total=len(train_dl),
+                   disable=None if accelerator.is_local_main_process else True, leave=False)  # None: off when not a TTY
+        for i, batch in enumerate(bar, start=skip):
+            train_errors.update(batch.get("error", []))
+            with accelerator.accumulate(model):
+                with accelerator.autocast():
+                    logits = model(batch["inputs"])
+                    loss = criterion(logits.float(), batch["label"])
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and e.clip_grad:
+                    accelerator.clip_grad_norm_(model.parameters(), float(e.clip_grad))
+                optimizer.step()
+                if not is_epoch_scheduler(scheduler):
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            valid = batch["label"] >= 0
+            n = valid.sum()
+            loss_sum += loss.detach() * n
+            correct += ((logits.argmax(1) == batch["label"]) & valid).sum()
+            seen += n
+            if accelerator.sync_gradients:
+                state["global_step"] += 1
+                if state["global_step"] % log_every == 0 and accelerator.is_local_main_process:
+                    bar.set_postfix(loss=f"{(loss_sum / seen.clamp(min=1)).item():.4f}",
+                                    acc=f"{(correct / seen.clamp(min=1)).item():.3f}", lr=f"{current_lr(optimizer):.2e}")
+                if save_every and state["global_step"] % save_every == 0 and i + 1 < len(train_dl):
+                    state["epoch"], state["step_in_epoch"] = epoch, i + 1
+                    save_last()
+        bar.close()
+        totals = accelerator.reduce(torch.stack([loss_sum, correct, seen]), reduction="sum")
+        train_time = time.time() - t0
+
+        val_metrics, outputs = evaluate(model, val_dl, accelerator, "val/", desc=f"val {epoch + 1}")
+        row: dict[str, Any] = {"epoch": epoch + 1, "step": state["global_step"], "lr": current_lr(optimizer),
+                               "train/loss": (totals[0] / totals[2].clamp(min=1)).item(),
+                               "train/top1": (totals[1] / totals[2].clamp(min=1)).item(),
+                               **val_metrics, "time/train_s": train_time, "time/epoch_s": time.time() - t0}
+        if monitor not in row:
+            raise LsvitError(f"engine.monitor={monitor} is not a logged metric (choose from {sorted(row)})")
+        if is_epoch_scheduler(scheduler):
+            scheduler.step(row[monitor])
+        train_errors.update(outputs["errors"])
+        state["history"].append(row)
+        state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+        improved = _better(float(row[monitor]), state["best_metric"], mode)
+        if improved:
+            state["best_metric"], state["best_epoch"], state["bad_epochs"] = float(row[monitor]), epoch + 1, 0
+            state["best_metrics"] = {k: v for k, v in row.items() if k.startswith("val/")}
+            best_outputs = outputs
+            if main:
+                meta = {"model": OmegaConf.to_container(cfg.model, resolve=True), "class_names": class_names,
+                        "data": dm.meta(), "metrics": row, "epoch": epoch + 1, "monitor": monitor,
+                        "seed": int(cfg.seed)}
+                save_best(run_dir / "best", accelerator.unwrap_model(model), meta)
+        else:
+            state["bad_epochs"] += 1
+        state["skipped"] = sorted(train_errors)
+        if main:
+            write_metrics_csv(run_dir / "metrics.csv", state["history"])
+        if log_with:
+            accelerator.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=epoch + 1)
+        accelerator.print(f"epoch {epoch + 1}/{epochs}: train loss {row['train/loss']:.4f} "
+                          f"top1 {row['train/top1']:.3f} | val loss {row['val/loss']:.4f} top1 {row['val/top1']:.3f} "
+                          f"top5 {row['val/top5']:.3f} f1 {row['val/macro_f1']:.3f}{' *' if improved else ''} "
+                          f"({row['time/epoch_s']:.1f}s)")
+        last_metrics = row
+        save_last()
+        if e.get("stop_after_epochs") and epoch + 1 - start_epoch >= int(e.stop_after_epochs) and epoch + 1 < epochs:
+            accelerator.print(f"stopping after {e.stop_after_epochs} epoch(s) in this job; "
+                              f"continue with resume=true run_dir={run_dir}")
+            break
+        if patience and state["bad_epochs"] >= patience:
+            accelerator.print(f"early stopping: {monitor} did not improve for {patience} evaluations")
+            stopped_early = True
+            break
+
+    all_skipped = sorted(set(gather_object(sorted(train_errors)))) if accelerator.num_processes > 1 \
+        else sorted(train_errors)
+    summary = {"run_dir": str(run_dir), "best_epoch": state["best_epoch"], "best_metric": state["best_metric"],
+               "monitor": monitor, "best_metrics": state["best_metrics"],
+               "last_metrics": last_metrics or (state["history"][-1] if state["history"] else {}),
+               "epochs_run": state["epoch"], "stopped_early": stopped_early, "skipped": all_skipped,
+               "num_processes": accelerator.num_processes}
+    if main:
+        atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+        if state["best_epoch"] is not None:
+            _report(run_dir, class_names, summary, best_outputs)
+    if all_skipped:
+        accelerator.print(f"skipped {len(all_skipped)} unreadable video(s) during the run:\n  "
+                          + "\n  ".join(all_skipped[:20]))
+    if state["best_epoch"] is not None:
+        accelerator.print(f"best {monitor} = {state['best_metric']:.4f} at epoch {state['best_epoch']} "
+                          f"-> {run_dir / 'best'}")
+    if log_with:
+        accelerator.end_training()
+    accelerator.wait_for_everyone()
+    return summary

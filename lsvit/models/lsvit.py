@@ -1,0 +1,288 @@
+"""LS-ViT: a ViT with short-term (SMIF) and long-term (LMI) temporal-difference modules.
+
+After Chen et al., "LS-VIT: Vision Transformer for action recognition based on long and
+short-term temporal difference", Frontiers in Neurorobotics 18 (2024), which builds on
+TDN's temporal differences (Wang et al., CVPR 2021). Built on timm's
+``VisionTransformer``: the spatial blocks, patch embedding, position embedding and
+pretrained weights are timm's own; this file adds the two temporal modules and the
+video head.
+
+Input ``(B, T, 3, H, W)``. Shapes inside: per-frame tokens ``((B T), N, C)``.
+
+* **SMIF** (before patch embedding), for frame ``t`` with neighbours
+  ``k in K = {-h..h} \\ {0}``, ``h = (window - 1) / 2``, edges replicated::
+
+      M_t = mean_{k in K, c} |x_{t+k} - x_t|                       (motion magnitude, 1 channel)
+      A_t = M_t / max_{hw} M_t                                     (motion-aware weight in [0, 1])
+      S_t = (1 / 2h) sum_{k=1..h} (x_{t+k} - x_{t-k})                (signed change: odd in time)
+      x'_t = x_t + alpha * phi([A_t * x_t, S_t, A_t])                (alpha: per channel, starts at 0)
+
+  ``phi`` is a 3x3 conv -> GELU -> 3x3 conv. ``S_t`` changes sign when the clip is
+  reversed, which ``|.|`` alone cannot.
+
+* **LMI** (after the blocks in ``lmi_blocks``), for each spatial token ``n`` across *all*
+  T frames, at reduced width ``r = C / lmi_reduction``::
+
+      z_t = W_r LN(x_t)                  D_t = z_t - z_{t-1}  (D_0 = 0, signed)
+      u_t = z_t + W_d D_t + P_t          (P: learned temporal position)
+      x_t <- x_t + W_o MHSA_time(u)_t    (W_o zero-initialised)
+
+  Attention over time sees the order (``P``) and the sign of change (``D``), so the
+  pooled head can tell a clip from its reversal.
+
+Both branches start as identity (``alpha = 0``, ``W_o = 0``): at step 0 LS-ViT's per-frame
+features equal those of the plain ViT with the same weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from einops import rearrange
+from timm.layers import trunc_normal_
+from timm.models import register_model
+from timm.models.vision_transformer import VisionTransformer
+
+from lsvit.models.pretrained import load_backbone_weights
+
+__all__ = ["LMI", "LSViT", "SMIF"]
+
+
+class SMIF(nn.Module):
+    """Short-term motion-informed features on pixels (see the module docstring).
+
+    Args:
+        in_chans: image channels.
+        window: odd temporal window (frames), >= 3.
+        hidden: channels of the fusion conv.
+    """
+
+    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16) -> None:
+        super().__init__()
+        if window < 3 or window % 2 == 0:
+            raise ValueError(f"smif_window must be odd and >= 3, got {window}")
+        self.half = window // 2
+        self.fuse = nn.Sequential(
+            nn.Conv2d(2 * in_chans + 1, hidden, 3, padding=1),
+            nn.GELU(),
+            nn.Conv2d(hidden, in_chans, 3, padding=1),
+        )
+        # the gate: zero so the pretrained ViT sees its usual input at step 0
+        self.alpha = nn.Parameter(torch.zeros(in_chans))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W) -> (B, T, C, H, W)``."""
+        t = x.shape[1]
+        frames = torch.arange(t, device=x.device)
+        mag = torch.zeros_like(x[:, :, :1])
+        signed = torch.zeros_like(x)
+        for k in range(1, self.half + 1):  # 2h shifted views, each vectorised over all frames
+            fwd = x[:, (frames + k).clamp(max=t - 1)]
+            bwd = x[:, (frames - k).clamp(min=0)]
+            mag = mag + (fwd - x).abs().mean(2, keepdim=True) + (bwd - x).abs().mean(2, keepdim=True)
+            signed = signed + (fwd - bwd)
+        mag = mag / (2 * self.half)
+        signed = signed / (2 * self.half)
+        weight = mag / mag.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-6)
+        feats = torch.cat([weight * x, signed, weight], dim=2)
+        out = self.fuse(rearrange(feats, "b t c h w -> (b t) c h w"))
+        out = rearrange(out, "(b t) c h w -> b t c h w", t=t)
+        return x + self.alpha.view(1, 1, -1, 1, 1) * out
+
+
+class LMI(nn.Module):
+    """Long-term motion interaction: attention across all frames for each token.
+
+    Args:
+        dim: token width C.
+        num_frames: frames the temporal position table is sized for (resized otherwise).
+        reduction: works at width ``C // reduction`` to stay near a plain ViT's cost.
+        head_dim: width per attention head.
+    """
+
+    def __init__(self, dim: int, num_frames: int, reduction: int = 4, head_dim: int = 32) -> None:
+        super().__init__()
+        r = max(dim // reduction, 8)
+        self.heads = max(1, r // head_dim)
+        if r % self.heads:
+            self.heads = 1
+        self.norm = nn.LayerNorm(dim)
+        self.reduce = nn.Linear(dim, r)
+        self.diff = nn.Linear(r, r)
+        self.time_pos = nn.Parameter(torch.zeros(1, num_frames, r))
+        self.qkv = nn.Linear(r, 3 * r)
+        self.proj = nn.Linear(r, dim)
+        trunc_normal_(self.time_pos, std=0.02)
+        # zero output projection: the block is an exact identity at initialisation
+        nn.init.zeros_(self.proj.weight)
+        nn.init.zeros_(self.proj.bias)
+
+    def _time_pos(self, t: int) -> torch.Tensor:
+        if t == self.time_pos.shape[1]:
+            return self.time_pos
+        pos = F.interpolate(rearrange(self.time_pos, "1 t r -> 1 r t"), size=t, mode="linear", align_corners=True)
+        return rearrange(pos, "1 r t -> 1 t r")
+
+    def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """``((B T), N, C) -> ((B T), N, C)``."""
+        t = num_frames
+        z = self.reduce(self.norm(x))
+        z = rearrange(z, "(b t) n r -> (b n) t r", t=t)
+        d = torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:] - z[:, :-1]], dim=1)
+        u = z + self.diff(d) + self._time_pos(t)
+        q, k, v = rearrange(self.qkv(u), "bn t (three h d) -> three bn h t d", three=3, h=self.heads)
+        o = F.scaled_dot_product_attention(q, k, v)  # fused kernel where available
+        o = self.proj(rearrange(o, "bn h t d -> bn t (h d)"))
+        o = rearrange(o, "(b n) t c -> (b t) n c", n=x.shape[1])
+        return x + o
+
+
+class LSViT(VisionTransformer):
+    """Video ViT with SMIF and LMI; with both off it is the frame-averaging control.
+
+    Args:
+        num_frames: clip length T the temporal tables are sized for.
+        smif: use SMIF before the patch embedding.
+        smif_window: SMIF temporal window (odd, <= num_frames when num_frames >= 3).
+        smif_hidden: channels of SMIF's fusion conv.
+        lmi_blocks: indices of the blocks followed by LMI; ``None`` = all, ``[]`` = none.
+        lmi_reduction: LMI width divisor.
+        **kwargs: timm ``VisionTransformer`` arguments (img_size, patch_size, embed_dim,
+            depth, num_heads, num_classes, drop_rate, drop_path_rate, global_pool, ...).
+    """
+
+    def __init__(self, num_frames: int = 16, smif: bool = True, smif_window: int = 5, smif_hidden: int = 16,
+                 lmi_blocks: Sequence[int] | None = None, lmi_reduction: int = 4, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if num_frames < 1:
+            raise ValueError(f"num_frames must be >= 1, got {num_frames}")
+        if smif and num_frames >= 3 and smif_window > num_frames:
+            raise ValueError(f"smif_window={smif_window} is larger than num_frames={num_frames}")
+        depth = len(self.blocks)
+        blocks = list(range(depth)) if lmi_blocks is None else sorted({int(b) % depth for b in lmi_blocks})
+        self.num_frames = num_frames
+        self.smif = SMIF(self.patch_embed.proj.in_channels, smif_window, smif_hidden) if smif else None
+        self.lmi = nn.ModuleDict({str(i): LMI(self.embed_dim, num_frames, lmi_reduction) for i in blocks})
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """timm's set plus the temporal gates/tables (norms and biases are handled by ndim)."""
+        keys = set(super().no_weight_decay())
+        keys |= {n for n, _ in self.named_parameters() if n.endswith((".alpha", ".time_pos"))}
+        return keys
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """``(B, T, C, H, W)`` -> per-frame tokens ``(B, T, N, D)``."""
+        if x.ndim != 5:
+            raise ValueError(f"LS-ViT expects clips (B, T, C, H, W), got shape {tuple(x.shape)}")
+        t = x.shape[1]
+        if self.smif is not None and t > 1:
+            x = self.smif(x)
+        x = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        x = self._pos_embed(x)
+        x = self.patch_drop(x)
+        x = self.norm_pre(x)
+        for i, blk in enumerate(self.blocks):
+            x = blk(x)
+            lmi = self.lmi[str(i)] if str(i) in self.lmi else None
+            if lmi is not None and t > 1:
+                x = lmi(x, t)
+        x = self.norm(x)
+        return rearrange(x, "(b t) n d -> b t n d", t=t)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # type: ignore[override]
+        """Per-frame tokens -> pooled token per frame -> mean over time -> dropout -> linear."""
+        t = x.shape[1]
+        x = self.pool(rearrange(x, "b t n d -> (b t) n d"))
+        x = rearrange(x, "(b t) d -> b t d", t=t).mean(1)
+        x = self.fc_norm(x)
+        x = self.head_drop(x)
+        return x if pre_logits else self.head(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        """``(B, T, C, H, W) -> logits (B, num_classes)``."""
+        return self.forward_head(self.forward_features(x))
+
+
+# ------------------------------------------------------------------------------------------------ registry
+# augreg ViTs (timm's default tags) normalise with mean = std = 0.5
+_CFG = dict(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), input_size=(3, 224, 224), num_classes=400,
+            classifier="head", first_conv="patch_embed.proj", license="apache-2.0")
+_SIZES = {
+    "test": dict(patch_size=8, embed_dim=32, depth=2, num_heads=2, img_size=32),
+    "tiny": dict(patch_size=16, embed_dim=192, depth=12, num_heads=3),
+    "small": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6),
+    "base": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
+}
+_BACKBONES = {"tiny": "vit_tiny_patch16_224", "small": "vit_small_patch16_224", "base": "vit_base_patch16_224"}
+
+
+def _create(variant: str, size: str, control: bool, pretrained: bool = False, pretrained_file: str | None = None,
+            weights_dir: str = "weights", **kwargs: Any) -> LSViT:
+    for k in ("pretrained_cfg", "pretrained_cfg_overlay", "cache_dir"):
+        kwargs.pop(k, None)
+    args = dict(_SIZES[size], num_classes=_CFG["num_classes"])
+    args.update(kwargs)
+    if control:
+        args.update(smif=False, lmi_blocks=[])
+    model = LSViT(**args)
+    cfg = dict(_CFG, architecture=variant, input_size=(3, *model.patch_embed.img_size))
+    model.pretrained_cfg = model.default_cfg = cfg
+    if pretrained:
+        backbone = _BACKBONES.get(size)
+        if backbone is None and pretrained_file is None:
+            raise ValueError(f"{variant}: no pretrained backbone for size '{size}'; set pretrained_file")
+        load_backbone_weights(model, backbone or "", pretrained_file, weights_dir)
+    return model
+
+
+@register_model
+def lsvit_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """A 2-block, 32-wide LS-ViT on 32x32 frames for tests."""
+    return _create("lsvit_test", "test", False, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """LS-ViT on ViT-Ti/16."""
+    return _create("lsvit_tiny_patch16_224", "tiny", False, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """LS-ViT on ViT-S/16."""
+    return _create("lsvit_small_patch16_224", "small", False, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """LS-ViT on ViT-B/16."""
+    return _create("lsvit_base_patch16_224", "base", False, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_frameavg_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """The control at test size: frames classified independently and averaged."""
+    return _create("lsvit_frameavg_test", "test", True, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_frameavg_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """The control on ViT-Ti/16: no SMIF, no LMI, per-frame predictions averaged."""
+    return _create("lsvit_frameavg_tiny_patch16_224", "tiny", True, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_frameavg_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """The control on ViT-S/16."""
+    return _create("lsvit_frameavg_small_patch16_224", "small", True, pretrained, **kwargs)
+
+
+@register_model
+def lsvit_frameavg_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
+    """The control on ViT-B/16."""
+    return _create("lsvit_frameavg_base_patch16_224", "base", True, pretrained, **kwargs)

@@ -1,0 +1,56 @@
+"""Shared fixtures: offline, CPU, tiny data in temp folders."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lsvit.config import compose
+from lsvit.data.synthetic import SyntheticSpec, make_motion_dataset, write_video
+
+torch.set_num_threads(2)
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SPEC = SyntheticSpec(train_per_class=4, test_per_class=1, num_frames=12, size=40, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The motion dataset at a tiny size: 8 classes x (4 train + 1 test) videos, 12 frames, 40 px."""
+    return make_motion_dataset(tmp_path_factory.mktemp("synthetic"), TINY_SPEC, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def sample_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
+    """A 20-frame H.264 mp4 and the frames it was written from (each frame distinct: brightness ramp)."""
+    yy, xx = np.mgrid[0:48, 0:48]
+    base = np.stack([xx * 2, yy * 2, (xx + yy)], -1).astype(np.int32)
+    frames = np.stack([np.clip(base + 10 * i, 0, 255) for i in range(20)]).astype(np.uint8)
+    path = tmp_path_factory.mktemp("video") / "clip.mp4"
+    write_video(path, frames)
+    return path, frames
+
+
+def tiny_overrides(data_root: Path, run_dir: Path, *extra: str) -> list[str]:
+    """Overrides for a seconds-long CPU training run on the tiny dataset."""
+    return [f"data.root={data_root}", f"run_dir={run_dir}", "data=synthetic", "data.num_frames=4",
+            "data.frame_stride=2", "data.image_size=32", "data.val_ratio=0.25", "model.model_name=lsvit_test",
+            "model.smif_window=3", "model.drop_path_rate=0.0", "engine.epochs=2", "engine.batch_size=4",
+            "engine.num_workers=0", "engine.device=cpu", "engine.mixed_precision=no", "engine.log_every=1",
+            "optim.lr=1e-3", "optim.head_lr_mult=1.0", *extra]
+
+
+@pytest.fixture
+def tiny_cfg(tiny_dataset: Path, tmp_path: Path):
+    """A composed training config for the tiny dataset, writing into ``tmp_path/run``."""
+    def make(*extra: str):
+        return compose("train", tiny_overrides(tiny_dataset / "train", tmp_path / "run", *extra))
+    return make

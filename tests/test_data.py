@@ -1,0 +1,251 @@
+"""Readers, sampling, transforms, discovery, splits, datasets."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from lsvit import LsvitError
+from lsvit.data import (ClipTransform, SeededSampler, VideoDataModule, VideoDataset, VideoReadError,
+                        discover_classes, discover_unlabelled, read_clip, read_list_file, sample_indices,
+                        stratified_split)
+from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
+
+
+# ------------------------------------------------------------------------------------------- readers
+@pytest.mark.parametrize("backend", ["decord", "pyav", "opencv"])
+def test_backends_decode_the_written_frames(sample_video, backend):
+    path, frames = sample_video
+    idx = [0, 3, 7, 19]
+    got, n = read_clip(str(path), lambda n: idx, backend=backend)
+    assert n == 20
+    assert got.shape == (4, 48, 48, 3) and got.dtype == np.uint8
+    # lossy H.264: each decoded frame is closest to the source frame it should be
+    dist = np.abs(got[:, None].astype(int) - frames[None].astype(int)).mean(axis=(2, 3, 4))
+    assert list(dist.argmin(1)) == idx
+    assert dist[np.arange(4), idx].max() < 4
+
+
+def test_backends_agree(sample_video):
+    path, _ = sample_video
+    idx = list(range(0, 20, 3))
+    a, _ = read_clip(str(path), lambda n: idx, backend="decord")
+    b, _ = read_clip(str(path), lambda n: idx, backend="pyav")
+    c, _ = read_clip(str(path), lambda n: idx, backend="opencv")
+    assert np.abs(a.astype(int) - b.astype(int)).mean() < 2
+    assert np.abs(a.astype(int) - c.astype(int)).mean() < 2
+
+
+def test_indices_past_the_real_end_repeat_the_last_frame(sample_video):
+    path, _ = sample_video
+    got, _ = read_clip(str(path), lambda n: [18, 19, 25], backend="pyav")
+    assert np.array_equal(got[1], got[2])
+
+
+@pytest.mark.parametrize("content,reason", [(b"", "empty file"), (b"this is not a video\n" * 20, "unreadable")])
+def test_broken_files_are_named(tmp_path, content, reason):
+    bad = tmp_path / "broken.avi"
+    bad.write_bytes(content)
+    with pytest.raises(VideoReadError) as err:
+        read_clip(str(bad), lambda n: [0])
+    assert str(bad) in str(err.value) and reason in str(err.value)
+
+
+def test_truncated_video_decodes_what_it_has_or_is_named(tmp_path, sample_video):
+    path, _ = sample_video
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(path.read_bytes()[: len(path.read_bytes()) * 3 // 10])
+    try:
+        frames, _ = read_clip(str(cut), lambda n: [0, 1])
+        assert frames.shape[0] == 2
+    except VideoReadError as exc:
+        assert str(cut) in str(exc)
+
+
+def _frames(n: int, size: int = 24) -> list[np.ndarray]:
+    return [np.full((size, size, 3), 10 * i, np.uint8) for i in range(n)]
+
+
+def test_frame_folder_layouts(tmp_path):
+    # layout 1: class/<video>/frame_00001.jpg ; layout 2: class/<video_id>_frame_<n>.jpg
+    (tmp_path / "wave" / "v1").mkdir(parents=True)
+    (tmp_path / "clap").mkdir()
+    for i, f in enumerate(_frames(12), 1):
+        cv2.imwrite(str(tmp_path / "wave" / "v1" / f"frame_{i:05d}.png"), f)
+        cv2.imwrite(str(tmp_path / "clap" / f"vidA_frame_{i}.png"), f)  # unpadded numbers sort numerically
+        cv2.imwrite(str(tmp_path / "clap" / f"vidB_frame_{i}.png"), f)
+    names, items = discover_classes(tmp_path)
+    assert names == ["clap", "wave"]
+    assert [(it.id, it.label) for it in items] == [("clap/vidA", 0), ("clap/vidB", 0), ("wave/v1", 1)]
+    frames, n = read_clip(items[0].source, lambda n: [0, 9, 11])
+    assert n == 12
+    assert [int(f.mean()) for f in frames] == [0, 90, 110]  # order by frame number, not by string
+
+
+def test_unreadable_frame_image_borrows_a_neighbour(tmp_path):
+    (tmp_path / "a" / "v").mkdir(parents=True)
+    for i, f in enumerate(_frames(4), 1):
+        cv2.imwrite(str(tmp_path / "a" / "v" / f"frame_{i:05d}.png"), f)
+    (tmp_path / "a" / "v" / "frame_00003.png").write_bytes(b"garbage")
+    _, items = discover_classes(tmp_path)
+    with pytest.warns(UserWarning, match="frame_00003"):
+        frames, _ = read_clip(items[0].source, lambda n: [2, 3])
+    assert int(frames[0].mean()) == 10  # frame 3 unreadable -> frame 2's content
+
+
+def test_discovery_errors(tmp_path):
+    with pytest.raises(LsvitError, match="no such folder"):
+        discover_classes(tmp_path / "missing")
+    (tmp_path / "empty_class").mkdir()
+    (tmp_path / "ok").mkdir()
+    write_video(tmp_path / "ok" / "v.mp4", render_video("grow", np.random.default_rng(0), 4, 32))
+    with pytest.raises(LsvitError, match="empty_class"):
+        discover_classes(tmp_path)
+
+
+def test_list_file_and_unlabelled(tmp_path, tiny_dataset):
+    lst = tmp_path / "list.txt"
+    lst.write_text("# comment\ntrain/grow/grow_0000.mp4 grow\ntrain/shrink/shrink_0001.mp4 shrink\n")
+    names, items = read_list_file(lst, root=tiny_dataset)
+    assert names == ["grow", "shrink"] and [it.label for it in items] == [0, 1]
+    un = discover_unlabelled(tiny_dataset / "test")
+    assert len(un) == 8 and un[0].id == "grow/grow_0000" and all(it.label == -1 for it in un)
+    one = discover_unlabelled(tiny_dataset / "test" / "grow" / "grow_0000.mp4")
+    assert [it.id for it in one] == ["grow_0000"]
+
+
+# ------------------------------------------------------------------------------------------- sampling
+def test_dense_sampling_bounds_and_centre():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        idx = sample_indices(40, 8, 3, "dense", train=True, rng=rng)
+        assert idx.min() >= 0 and idx.max() < 40 and np.all(np.diff(idx) == 3)
+    centred = sample_indices(40, 8, 3, "dense")
+    assert centred[0] == (40 - 22) // 2
+    assert list(sample_indices(22, 8, 3)) == list(range(0, 22, 3))  # exactly the span
+
+
+def test_short_videos_loop_or_repeat_last():
+    assert list(sample_indices(5, 4, 2, short="loop")) == [0, 2, 4, 1]
+    assert list(sample_indices(5, 4, 2, short="repeat_last")) == [0, 2, 4, 4]
+    assert list(sample_indices(1, 3, 2)) == [0, 0, 0]
+
+
+def test_uniform_sampling_and_views():
+    idx = sample_indices(100, 4, sampling="uniform")
+    assert list(idx) == [12, 37, 62, 87]  # segment middles
+    rng = np.random.default_rng(1)
+    tr = sample_indices(100, 4, sampling="uniform", train=True, rng=rng)
+    assert all(25 * i <= v < 25 * (i + 1) for i, v in enumerate(tr))
+    assert list(sample_indices(3, 5, sampling="uniform")) == [0, 0, 1, 2, 2]  # middles 0.3 .. 2.7
+    starts = [sample_indices(40, 4, 2, clip_index=c, num_clips=3)[0] for c in range(3)]
+    assert starts == [0, 16, 33]  # spread over room = 33
+
+
+# ------------------------------------------------------------------------------------------- transforms
+def test_training_augmentation_is_identical_across_frames():
+    base = np.random.default_rng(0).integers(0, 255, (40, 56, 3), dtype=np.uint8)
+    clip = np.stack([base] * 6)  # identical frames stay identical iff one draw serves all frames
+    tf = ClipTransform(32, train=True, hflip=0.5, color_jitter=1.0, scale=(0.2, 1.0))
+    outs = [tf(clip, seed=s) for s in range(8)]
+    for x in outs:
+        assert x.shape == (6, 3, 32, 32)
+        assert torch.equal(x[0], x[5])
+    assert not torch.equal(outs[0][0], outs[1][0])  # but different clips get different draws
+
+
+def test_augmentation_is_a_function_of_the_seed_and_eval_is_deterministic():
+    clip = np.random.default_rng(0).integers(0, 255, (3, 40, 56, 3), dtype=np.uint8)
+    tf = ClipTransform(32, train=True)
+    assert torch.equal(tf(clip, seed=7), tf(clip, seed=7))
+    ev = ClipTransform(32, mean=(0.5,) * 3, std=(0.5,) * 3)
+    a = ev(clip)
+    assert torch.equal(a, ev(clip)) and a.min() >= -1 and a.max() <= 1
+
+
+# ------------------------------------------------------------------------------------------- splits
+def test_stratified_split_is_video_level_and_seeded():
+    labels = [0] * 20 + [1] * 10 + [2] * 3 + [3]
+    tr, va = stratified_split(labels, 0.2, seed=3)
+    assert not set(tr) & set(va) and sorted(tr + va) == list(range(len(labels)))
+    assert [sum(labels[i] == c for i in va) for c in range(4)] == [4, 2, 1, 0]
+    assert stratified_split(labels, 0.2, seed=3) == (tr, va)
+    assert stratified_split(labels, 0.2, seed=4) != (tr, va)
+
+
+def test_datamodule_has_no_video_in_both_train_and_val(tiny_dataset):
+    dm = VideoDataModule(root=str(tiny_dataset / "train"), num_frames=4, image_size=32, val_ratio=0.25)
+    assert not {it.id for it in dm.train_items} & {it.id for it in dm.val_items}
+    assert len(dm.train_items) + len(dm.val_items) == 32
+    assert {it.label for it in dm.val_items} == set(range(8))
+    dm.setup()
+    s = dm.val_dataset[0]
+    assert set(s) == {"inputs", "label", "id"} and s["inputs"].shape == (4, 3, 32, 32)
+
+
+def test_bad_datamodule_settings_are_one_clear_message(tiny_dataset):
+    with pytest.raises(LsvitError, match="num_frames"):
+        VideoDataModule(root=str(tiny_dataset / "train"), num_frames=0)
+    with pytest.raises(LsvitError, match="val_ratio"):
+        VideoDataModule(root=str(tiny_dataset / "train"), val_ratio=1.5)
+    with pytest.raises(LsvitError, match="data.root"):
+        VideoDataModule(root=None)
+
+
+def test_dataset_skips_broken_videos(tiny_dataset, tmp_path):
+    _, items = discover_classes(tiny_dataset / "train")
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    from lsvit.data.discovery import VideoItem
+
+    items = [VideoItem("grow/bad", 0, str(bad))] + items[:3]
+    tf = ClipTransform(32)
+    ev = VideoDataset(items, tf, num_frames=4)
+    with pytest.warns(UserWarning, match="bad.mp4"):
+        s = ev[0]
+    assert s["label"] == -1 and "bad.mp4" in s["error"] and s["inputs"].shape == (4, 3, 32, 32)
+    tr = VideoDataset(items, ClipTransform(32, train=True), num_frames=4, train=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = tr[(0, 123)]
+    assert s["label"] >= 0 and s["id"] != "grow/bad" and s["substitute"]
+    strict = VideoDataset(items, tf, num_frames=4, strict=True)
+    with pytest.raises(VideoReadError, match="bad.mp4"):
+        strict[0]
+
+
+def test_seeded_sampler_is_deterministic_per_epoch():
+    s = SeededSampler(10, seed=1)
+    a = list(s)
+    assert list(s) == a and sorted(i for i, _ in a) == list(range(10))
+    s.set_epoch(1)
+    assert list(s) != a
+
+
+# ------------------------------------------------------------------------------------------- synthetic
+@pytest.mark.parametrize("a,b", REVERSAL_PAIRS)
+def test_reversal_pairs_differ_only_in_order(a, b):
+    # same random draws: class b's video is exactly class a's video played backwards, so
+    # no frame and no unordered set of frames can tell the two classes apart
+    va = render_video(a, np.random.default_rng(5), 10, 48)
+    vb = render_video(b, np.random.default_rng(5), 10, 48)
+    assert np.array_equal(va[::-1], vb)
+    assert not np.array_equal(va, vb)
+    assert np.abs(va[0].astype(int) - va[-1].astype(int)).mean() > 1  # something moves
+
+
+def test_synthetic_generation_is_deterministic(tmp_path):
+    from lsvit.data.synthetic import SyntheticSpec, make_motion_dataset
+
+    spec = SyntheticSpec(train_per_class=1, test_per_class=0, num_frames=4, size=32, seed=3, fmt="avi")
+    for d in ("a", "b"):
+        make_motion_dataset(tmp_path / d, spec, verbose=False)
+    fa = sorted((tmp_path / "a").rglob("*.avi"))
+    assert len(fa) == 8
+    for f in fa:
+        assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()

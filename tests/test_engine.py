@@ -1,0 +1,210 @@
+"""The engine: optimizer groups, schedules, metrics, device/precision, and tiny end-to-end runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+
+from lsvit import LsvitError
+from lsvit.engine import classification_metrics, read_meta, resolve_precision, train
+from lsvit.engine.optim import cosine_with_warmup, param_groups
+from lsvit.inference import folder_accuracy, predict, rows_to_csv, run_inference
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_param_groups_no_decay_on_norms_biases_tokens_and_faster_head():
+    m = timm.create_model("lsvit_test", num_classes=3, num_frames=4, smif_window=3)
+    groups = {g["name"]: g for g in param_groups(m, lr=1e-4, weight_decay=0.05, head_lr_mult=10)}
+    names = {id(p): n for n, p in m.named_parameters()}
+    nd = {names[id(p)] for p in groups["backbone_no_decay"]["params"]}
+    assert {"pos_embed", "cls_token", "norm.weight", "blocks.0.attn.qkv.bias", "smif.alpha", "lmi.0.time_pos"} <= nd
+    assert "blocks.0.attn.qkv.weight" in {names[id(p)] for p in groups["backbone"]["params"]}
+    assert groups["head"]["lr"] == pytest.approx(1e-3) and groups["backbone_no_decay"]["weight_decay"] == 0
+    assert sum(len(g["params"]) for g in groups.values()) == len(list(m.parameters()))
+
+
+def test_cosine_warmup_shape():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = cosine_with_warmup(opt, total_steps=100, steps_per_epoch=10, warmup_epochs=1, min_lr_ratio=0.0)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] < lrs[5] < lrs[10] and max(lrs) == pytest.approx(1.0, abs=0.01) and lrs[-1] < 0.01
+
+
+def test_metrics_known_values():
+    logits = torch.tensor([[5.0, 1, 0], [0, 5, 1], [0, 1, 5], [5, 1, 0], [0, 0, 1.0]])
+    labels = torch.tensor([0, 1, 1, 2, -1])  # the -1 stand-in is left out
+    m = classification_metrics(logits, labels, "val/")
+    assert m["val/top1"] == pytest.approx(0.5) and m["val/num_samples"] == 4
+    assert m["val/top5"] == 1.0
+    # per-class F1: c0 2/3, c1 2/3, c2 0 -> 4/9
+    assert m["val/macro_f1"] == pytest.approx(4 / 9)
+
+
+def test_precision_resolution():
+    assert resolve_precision("auto", "cpu") == "no"
+    assert resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(LsvitError, match="fp16"):
+        resolve_precision("fp16", "cpu")
+
+
+# ------------------------------------------------------------------------------------------- end to end
+def test_train_best_inference_csv(tiny_cfg, tiny_dataset, tmp_path):
+    summary = train(tiny_cfg())
+    run = Path(summary["run_dir"])
+    meta = read_meta(run / "best")
+    assert meta["class_names"] == sorted(p.name for p in (tiny_dataset / "train").iterdir() if p.is_dir())
+    assert meta["data"]["num_frames"] == 4 and meta["model"]["model_name"] == "lsvit_test"
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert {"train/loss", "val/loss", "val/top1", "val/top5", "val/macro_f1", "lr"} <= set(rows[0])
+    assert (run / "last" / "trainer_state.json").exists() and (run / "report.md").exists()
+    # inference rebuilds everything from best/ alone
+    result = predict(run / "best", tiny_dataset / "test", batch_size=3, progress=False)
+    assert result["ids"] == sorted(result["ids"]) and len(result["ids"]) == 8
+    assert torch.allclose(result["probs"].sum(1), torch.ones(8), atol=1e-5)
+    out = tmp_path / "sub.csv"
+    assert run_inference(str(run / "best"), str(tiny_dataset / "test"), str(out), topk=2, probs=True) == 0
+    lines = list(csv.reader(open(out)))
+    assert lines[0][:2] == ["id", "class"] and "prob_grow" in lines[0] and lines[0][-2:] == ["top2", "top2_prob"]
+    assert lines[1][0] == "grow/grow_0000" and lines[1][1] in meta["class_names"]
+    assert folder_accuracy(result) is not None
+
+
+def test_same_seed_same_metrics(tiny_cfg, tmp_path):
+    a = train(tiny_cfg("engine.epochs=1", f"run_dir={tmp_path}/a"))
+    b = train(tiny_cfg("engine.epochs=1", f"run_dir={tmp_path}/b"))
+    assert a["last_metrics"]["val/loss"] == b["last_metrics"]["val/loss"]
+    assert a["last_metrics"]["train/loss"] == b["last_metrics"]["train/loss"]
+
+
+def test_resume_continues_at_the_right_epoch(tiny_cfg, tmp_path):
+    full = train(tiny_cfg("engine.epochs=3", f"run_dir={tmp_path}/full"))
+    part = tmp_path / "part"
+    train(tiny_cfg("engine.epochs=3", f"run_dir={part}", "engine.stop_after_epochs=1"))
+    state = json.loads((part / "last" / "trainer_state.json").read_text())
+    assert state["epoch"] == 1
+    resumed = train(tiny_cfg("engine.epochs=3", f"run_dir={part}", "resume=true"))
+    rows = list(csv.DictReader(open(part / "metrics.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert resumed["last_metrics"]["val/loss"] == pytest.approx(full["last_metrics"]["val/loss"], rel=1e-5)
+    assert resumed["best_epoch"] == full["best_epoch"]
+
+
+def test_existing_run_is_not_overwritten_silently(tiny_cfg, tmp_path):
+    train(tiny_cfg("engine.epochs=1"))
+    with pytest.raises(LsvitError, match="already holds a run"):
+        train(tiny_cfg("engine.epochs=1"))
+
+
+def test_broken_video_in_training_is_skipped_and_reported(tiny_cfg, tiny_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset / "train", data)
+    (data / "grow" / "zz_broken.mp4").write_bytes(b"")
+    (data / "shrink" / "notes.avi").write_text("not a video")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summary = train(tiny_cfg(f"data.root={data}", "data.val_ratio=0.4", "engine.epochs=1"))
+    assert any("zz_broken.mp4" in s for s in summary["skipped"]) or any("notes.avi" in s for s in summary["skipped"])
+    assert math.isfinite(summary["last_metrics"]["val/loss"])
+
+
+def test_checkpoint_of_another_class_set_is_one_clear_error(tiny_cfg, tiny_dataset, tmp_path):
+    train(tiny_cfg("engine.epochs=1"))
+    data = tmp_path / "three"
+    for c in ("grow", "shrink", "move_up"):
+        shutil.copytree(tiny_dataset / "train" / c, data / c)
+    with pytest.raises(LsvitError, match="classes"):
+        train(tiny_cfg(f"data.root={data}", f"init_from={tmp_path}/run/best", f"run_dir={tmp_path}/ft"))
+
+
+def _run(args: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_tools_train_and_inference_cli(tiny_dataset, tmp_path):
+    from tests.conftest import tiny_overrides
+
+    run = tmp_path / "cli"
+    env = dict(__import__("os").environ, APPCONFIG__EPOCHS="1", APPCONFIG__BATCH_SIZE="999")
+    # the command line wins over the environment (batch size), the environment fills the rest (epochs)
+    args = [a for a in tiny_overrides(tiny_dataset / "train", run) if not a.startswith("engine.epochs=")]
+    r = _run(["tools/train.py", *args], env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert len(list(csv.DictReader(open(run / "metrics.csv")))) == 1
+    out = tmp_path / "s.csv"
+    r = _run(["tools/inference.py", f"checkpoint={run}/best", f"data_root={tiny_dataset}/test", f"output={out}"])
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert out.read_text().startswith("id,class\n")
+    # bad input: one line, no traceback
+    r = _run(["tools/train.py", f"data.root={tmp_path}/nope", f"run_dir={tmp_path}/x", "engine.device=cpu"])
+    assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+    r = _run(["tools/inference.py", f"checkpoint={tmp_path}/nope", f"data_root={tiny_dataset}/test"])
+    assert r.returncode == 2 and "no such folder" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_inference_lists_unreadable_videos_and_fails_only_when_nothing_reads(tiny_cfg, tiny_dataset, tmp_path, capsys):
+    train(tiny_cfg("engine.epochs=1"))
+    best = tmp_path / "run" / "best"
+    data = tmp_path / "test"
+    shutil.copytree(tiny_dataset / "test" / "grow", data / "grow")
+    (data / "grow" / "broken.mp4").write_bytes(b"junk" * 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_inference(str(best), str(data), str(tmp_path / "o.csv")) == 0
+        err = capsys.readouterr().err
+        assert "broken.mp4" in err
+        assert len(open(tmp_path / "o.csv").read().splitlines()) == 2  # header + the readable one
+        only_bad = tmp_path / "bad"
+        only_bad.mkdir()
+        (only_bad / "x.mp4").write_bytes(b"")
+        assert run_inference(str(best), str(only_bad), str(tmp_path / "b.csv")) == 1
+
+
+def test_every_preset_composes_and_builds(tiny_dataset, tmp_path):
+    from hydra.utils import instantiate
+
+    from lsvit.config import compose
+    from lsvit.engine.optim import build_optimizer
+
+    presets = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml"))
+    assert {"demo", "hmdb51_lsvit_base"} <= set(presets)
+    models = sorted(p.stem for p in (ROOT / "configs" / "model").glob("*.yaml"))
+    scheds = sorted(p.stem for p in (ROOT / "configs" / "scheduler").glob("*.yaml"))
+    optims = sorted(p.stem for p in (ROOT / "configs" / "optim").glob("*.yaml"))
+    combos = [[f"experiment={p}"] for p in presets] + [[f"model={m}"] for m in models] + \
+        [[f"scheduler={s}", f"optim={o}"] for s, o in zip(scheds * 2, optims + optims[:1])] + \
+        [["debug=fast"], ["debug=cpu"], ["logger=wandb"]]
+    for extra in combos:
+        cfg = compose("train", [*extra, f"data.root={tiny_dataset}/train", f"run_dir={tmp_path}/r"])
+        dm = instantiate(cfg.data)
+        # build at test size (same config keys), not the preset's full ViT-B
+        model = instantiate(cfg.model, num_classes=len(dm.class_names), pretrained=False, embed_dim=32, depth=2,
+                            num_heads=2, patch_size=8)
+        opt = build_optimizer(instantiate(cfg.optim.optimizer), model, cfg.optim.lr, cfg.optim.weight_decay)
+        instantiate(cfg.scheduler)(optimizer=opt, total_steps=10, steps_per_epoch=5)
+        assert cfg.engine.batch_size >= 1, extra
+
+
+def test_env_overrides():
+    from lsvit.config import merge_env_overrides
+
+    env = {"APPCONFIG__BATCH_SIZE": "16", "APPCONFIG__LR": "0.01", "APPCONFIG__SMIF_WINDOW": "3", "HOME": "/x"}
+    out = merge_env_overrides(["optim.lr=0.5"], env)
+    assert out == ["engine.batch_size=16", "model.smif_window=3", "optim.lr=0.5"]
+    with pytest.raises(LsvitError, match="APPCONFIG__BATCHSIZE"):
+        merge_env_overrides([], {"APPCONFIG__BATCHSIZE": "3"})

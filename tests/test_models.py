@@ -1,0 +1,139 @@
+"""Model families: forward/backward, identity at start, order sensitivity, pretrained loading."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+
+import lsvit.models  # noqa: F401
+from lsvit import LsvitError
+from lsvit.models import LSViT
+
+NAMES = ["lsvit_test", "lsvit_frameavg_test"]
+
+
+def _tiny(name: str = "lsvit_test", **kw) -> LSViT:
+    return timm.create_model(name, **{"num_classes": 5, "num_frames": 4, "smif_window": 3, **kw})
+
+
+def _clip(b: int = 2, t: int = 4) -> torch.Tensor:
+    return torch.randn(b, t, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_forward_backward_every_parameter_learns(name):
+    torch.manual_seed(0)
+    model = _tiny(name)
+    x, y = _clip(), torch.tensor([1, 3])
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    # step 0: zero-initialised gates block gradients behind them; one step opens them
+    for _ in range(2):
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    assert torch.isfinite(loss)
+    opt.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    for n, p in model.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), n
+        assert p.grad.abs().sum() > 0, f"{n} receives no gradient"
+
+
+def test_identity_at_initialisation_equals_plain_vit():
+    model = _tiny().eval()
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
+                            num_heads=2, num_classes=5).eval()
+    missing, unexpected = vit.load_state_dict(model.state_dict(), strict=False)
+    assert not missing and all(k.startswith(("smif.", "lmi.")) for k in unexpected)
+    x = _clip()
+    with torch.no_grad():
+        ours = model.forward_features(x)
+        ref = vit.forward_features(x.flatten(0, 1)).view_as(ours)
+    assert torch.equal(ours, ref)
+
+
+def _open_gates(model: LSViT) -> None:
+    torch.manual_seed(1)
+    with torch.no_grad():
+        if model.smif is not None:
+            model.smif.alpha.fill_(0.5)
+        for m in model.lmi.values():
+            m.proj.weight.normal_(0, 0.2)
+
+
+def test_lsvit_tells_a_clip_from_its_reversal_the_control_cannot():
+    x = _clip()
+    rev = x.flip(1)
+    ls, ctrl = _tiny().eval(), _tiny("lsvit_frameavg_test").eval()
+    _open_gates(ls)
+    with torch.no_grad():
+        assert (ls(x) - ls(rev)).abs().max() > 1e-3
+        assert torch.allclose(ctrl(x), ctrl(rev), atol=1e-5)
+
+
+@pytest.mark.parametrize("flag", ["smif", "lmi"])
+def test_each_module_alone_is_order_sensitive(flag):
+    kw = {"lmi_blocks": []} if flag == "smif" else {"smif": False}
+    model = _tiny(**kw).eval()
+    _open_gates(model)
+    x = _clip()
+    with torch.no_grad():
+        assert (model(x) - model(x.flip(1))).abs().max() > 1e-4
+
+
+def test_timm_interface_and_registrations():
+    for name in ["lsvit_tiny_patch16_224", "lsvit_small_patch16_224", "lsvit_base_patch16_224",
+                 "lsvit_frameavg_tiny_patch16_224", "lsvit_frameavg_small_patch16_224",
+                 "lsvit_frameavg_base_patch16_224", *NAMES]:
+        assert timm.is_model(name)
+    m = _tiny()
+    assert m(_clip()).shape == (2, 5)
+    assert m.forward_head(m.forward_features(_clip()), pre_logits=True).shape == (2, 32)
+    m.reset_classifier(7)
+    assert m(_clip()).shape == (2, 7) and m.get_classifier().out_features == 7
+    assert "lmi.0.time_pos" in m.no_weight_decay() and "smif.alpha" in m.no_weight_decay()
+    # other clip lengths and sizes: temporal table interpolated
+    assert m(torch.randn(1, 6, 3, 32, 32)).shape == (1, 7)
+
+
+def test_invalid_settings():
+    with pytest.raises(ValueError, match="odd"):
+        _tiny(smif_window=4)
+    with pytest.raises(ValueError, match="larger than num_frames"):
+        timm.create_model("lsvit_test", num_frames=4, smif_window=5)
+
+
+def _save_vit(path, **kw):
+    from safetensors.torch import save_file
+
+    vit = timm.create_model("vit_tiny_patch16_224", patch_size=8, embed_dim=32, depth=2, num_heads=2,
+                            num_classes=1000, **kw)
+    save_file(vit.state_dict(), str(path))
+    return vit
+
+
+def test_pretrained_backbone_loads_from_weights_dir_and_resizes(tmp_path):
+    vit = _save_vit(tmp_path / "vit_w.safetensors", img_size=64)
+    model = _tiny(pretrained=True, pretrained_file=str(tmp_path / "vit_w.safetensors"))  # 32 px: resized pos
+    assert torch.equal(model.blocks[1].mlp.fc1.weight, vit.blocks[1].mlp.fc1.weight)
+    assert model.pos_embed.shape == (1, 17, 32)
+    assert model.head.out_features == 5  # the 1000-class head was dropped
+    assert model.smif.alpha.abs().sum() == 0  # new modules keep their identity start
+
+
+def test_missing_weights_say_where_they_looked(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(LsvitError) as err:
+        timm.create_model("lsvit_tiny_patch16_224", pretrained=True, weights_dir=str(tmp_path), num_classes=3)
+    msg = str(err.value)
+    assert str(tmp_path / "vit_tiny_patch16_224.safetensors") in msg and "HF_HUB_OFFLINE" in msg
+
+
+def test_pretrained_from_the_wrong_architecture_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file(timm.create_model("resnet18").state_dict(), str(tmp_path / "r.safetensors"))
+    with pytest.raises(LsvitError):
+        _tiny(pretrained=True, pretrained_file=str(tmp_path / "r.safetensors"))

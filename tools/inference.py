@@ -1,0 +1,25 @@
+"""Predict videos with a trained checkpoint and write submission.csv.
+
+`python tools/inference.py checkpoint=outputs/<run>/best data_root=/path/to/test [output=submission.csv]
+ [batch_size=8] [probs=true] [topk=5] [strict=true]`
+"""
+
+import sys
+
+import hydra
+from omegaconf import DictConfig
+
+from lsvit.cli import guarded
+
+
+@hydra.main(config_path="../configs", config_name="inference", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from lsvit.inference import run_inference
+
+    sys.exit(guarded(run_inference, cfg.checkpoint, cfg.data_root, cfg.output, int(cfg.batch_size),
+                     int(cfg.num_workers), bool(cfg.probs), int(cfg.topk), bool(cfg.strict), cfg.device,
+                     cfg.backend))
+
+
+if __name__ == "__main__":
+    main()
