@@ -58,7 +58,7 @@ def _open_gates(model: LSViT) -> None:
     torch.manual_seed(1)
     with torch.no_grad():
         if model.smif is not None:
-            model.smif.alpha.fill_(0.5)
+            model.smif.fuse[-1].weight.normal_(0, 0.2)
         for m in model.lmi.values():
             m.proj.weight.normal_(0, 0.2)
 
@@ -120,7 +120,7 @@ def test_pretrained_backbone_loads_from_weights_dir_and_resizes(tmp_path):
     assert torch.equal(model.blocks[1].mlp.fc1.weight, vit.blocks[1].mlp.fc1.weight)
     assert model.pos_embed.shape == (1, 17, 32)
     assert model.head.out_features == 5  # the 1000-class head was dropped
-    assert model.smif.alpha.abs().sum() == 0  # new modules keep their identity start
+    assert model.smif.fuse[-1].weight.abs().sum() == 0  # new modules keep their identity start
 
 
 def test_missing_weights_say_where_they_looked(tmp_path, monkeypatch):

@@ -44,8 +44,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     """Smooth random colours plus fine texture: static clutter with no motion cue."""
     coarse = rng.integers(0, 256, (rng.integers(3, 8), rng.integers(3, 8), 3)).astype(np.uint8)
     bg = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    bg += rng.normal(0, 18, (size, size, 3))
-    return np.clip(bg * 0.7 + 20, 0, 255).astype(np.uint8)
+    bg += rng.normal(0, 12, (size, size, 3))
+    # muted clutter: textured, but the object stays the salient thing in the frame
+    return np.clip(bg * 0.45 + 70, 0, 255).astype(np.uint8)
 
 
 def _polygon(kind: str, radius: float) -> np.ndarray:
@@ -78,9 +79,10 @@ def render_video(cls: str, rng: np.random.Generator, num_frames: int, size: int)
         raise ValueError(f"unknown synthetic class {cls!r}")
     bg = _background(rng, size)
     kind = str(rng.choice(["triangle", "rect", "blob"]))
-    radius = size * rng.uniform(0.10, 0.16)
+    radius = size * rng.uniform(0.14, 0.22)
     shape = _polygon(kind, radius)
-    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    # saturated colours, bright or dark, so the object stands out from the muted background
+    colour = tuple(int(v) for v in rng.choice([0, 255], 3) * 0.85 + rng.integers(0, 40, 3))
     stripe = tuple(255 - v for v in colour)
     t = np.linspace(0.0, 1.0, num_frames)
     margin = radius * 1.3

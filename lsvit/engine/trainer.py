@@ -167,6 +167,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ``last_metrics``, ``epochs_run``, ``skipped`` (broken videos met), ``stopped_early``.
     """
     e = cfg.engine
+    # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
     log_with = ["wandb"] if cfg.get("logger") and cfg.logger.get("wandb") else None
     accelerator = build_accelerator(e.device, e.mixed_precision, int(e.grad_accum), str(cfg.run_dir), log_with)
     set_seed(int(cfg.seed))

@@ -15,10 +15,13 @@ Input ``(B, T, 3, H, W)``. Shapes inside: per-frame tokens ``((B T), N, C)``.
       M_t = mean_{k in K, c} |x_{t+k} - x_t|                       (motion magnitude, 1 channel)
       A_t = M_t / max_{hw} M_t                                     (motion-aware weight in [0, 1])
       S_t = (1 / 2h) sum_{k=1..h} (x_{t+k} - x_{t-k})                (signed change: odd in time)
-      x'_t = x_t + alpha * phi([A_t * x_t, S_t, A_t])                (alpha: per channel, starts at 0)
+      F_t = sum_c S_t * (d_x x_t, d_y x_t) / |grad x_t|              (normal-flow direction)
+      x'_t = x_t + alpha * phi([A_t * x_t, S_t, A_t, F_t])           (phi's last conv starts at 0)
 
-  ``phi`` is a 3x3 conv -> GELU -> 3x3 conv. ``S_t`` changes sign when the clip is
-  reversed, which ``|.|`` alone cannot.
+  ``phi`` is a pointwise (1x1) conv -> GELU -> 1x1 conv; ``alpha`` is a learnable per-channel scale.
+  ``S_t`` changes sign when the clip is reversed, which ``|.|`` alone cannot; ``F_t`` (the
+  Lucas-Kanade numerator) gives the direction of motion whatever the contrast between an
+  object and its background.
 
 * **LMI** (after the blocks in ``lmi_blocks``), for each spatial token ``n`` across *all*
   T frames, at reduced width ``r = C / lmi_reduction``::
@@ -30,7 +33,7 @@ Input ``(B, T, 3, H, W)``. Shapes inside: per-frame tokens ``((B T), N, C)``.
   Attention over time sees the order (``P``) and the sign of change (``D``), so the
   pooled head can tell a clip from its reversal.
 
-Both branches start as identity (``alpha = 0``, ``W_o = 0``): at step 0 LS-ViT's per-frame
+Both branches start as identity (SMIF's last conv and ``W_o`` are zero): at step 0 LS-ViT's per-frame
 features equal those of the plain ViT with the same weights.
 """
 
@@ -61,18 +64,23 @@ class SMIF(nn.Module):
         hidden: channels of the fusion conv.
     """
 
-    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16) -> None:
+    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16, blur: int = 7) -> None:
         super().__init__()
         if window < 3 or window % 2 == 0:
             raise ValueError(f"smif_window must be odd and >= 3, got {window}")
+        if blur < 1 or blur % 2 == 0:
+            raise ValueError(f"smif blur must be odd and >= 1, got {blur}")
         self.half = window // 2
-        self.fuse = nn.Sequential(
-            nn.Conv2d(2 * in_chans + 1, hidden, 3, padding=1),
-            nn.GELU(),
-            nn.Conv2d(hidden, in_chans, 3, padding=1),
-        )
-        # the gate: zero so the pretrained ViT sees its usual input at step 0
-        self.alpha = nn.Parameter(torch.zeros(in_chans))
+        self.blur = blur
+        # pointwise, as Linear layers on channels-last pixels: the differences and gradients
+        # already carry the spatial context and the patch embedding pools space (3x3 convs
+        # here cost more than a whole tiny ViT; tiny-channel 1x1 convs are slow on CPU)
+        self.fuse = nn.Sequential(nn.Linear(2 * in_chans + 3, hidden), nn.GELU(), nn.Linear(hidden, in_chans))
+        # identity at start through a zero output layer (not a zero gate: a zero gate in front of a
+        # random layer gets almost no gradient, and the branch then stays shut for hundreds of steps)
+        nn.init.zeros_(self.fuse[-1].weight)
+        nn.init.zeros_(self.fuse[-1].bias)
+        self.alpha = nn.Parameter(torch.ones(in_chans))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C, H, W) -> (B, T, C, H, W)``."""
@@ -88,10 +96,20 @@ class SMIF(nn.Module):
         mag = mag / (2 * self.half)
         signed = signed / (2 * self.half)
         weight = mag / mag.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-6)
-        feats = torch.cat([weight * x, signed, weight], dim=2)
-        out = self.fuse(rearrange(feats, "b t c h w -> (b t) c h w"))
-        out = rearrange(out, "(b t) c h w -> b t c h w", t=t)
-        return x + self.alpha.view(1, 1, -1, 1, 1) * out
+        # central spatial differences (edges replicated)
+        gx = torch.cat([x[..., 1:2] - x[..., :1], (x[..., 2:] - x[..., :-2]) / 2, x[..., -1:] - x[..., -2:-1]], -1)
+        gy = torch.cat([x[..., 1:2, :] - x[..., :1, :], (x[..., 2:, :] - x[..., :-2, :]) / 2,
+                        x[..., -1:, :] - x[..., -2:-1, :]], -2)
+        # S * grad I: the sign of the normal flow, whatever the object/background contrast
+        norm = (gx.square() + gy.square()).sum(2, keepdim=True).add(1e-2).sqrt()
+        flow = torch.cat([(signed * gx).sum(2, keepdim=True), (signed * gy).sum(2, keepdim=True)], 2) / norm
+        # spread the flow (it lives on edges) so that a patch over a moving object carries one
+        # consistent motion value, wherever the edge falls inside the patch
+        flow = rearrange(F.avg_pool2d(rearrange(flow, "b t c h w -> (b t) c h w"), self.blur, 1, self.blur // 2,
+                                      count_include_pad=False), "(b t) c h w -> b t c h w", t=t)
+        feats = torch.cat([weight * x, signed, weight, flow], dim=2)
+        out = self.fuse(rearrange(feats, "b t c h w -> b t h w c"))
+        return x + self.alpha.view(1, 1, -1, 1, 1) * rearrange(out, "b t h w c -> b t c h w")
 
 
 class LMI(nn.Module):
@@ -172,7 +190,7 @@ class LSViT(VisionTransformer):
     def no_weight_decay(self) -> set[str]:
         """timm's set plus the temporal gates/tables (norms and biases are handled by ndim)."""
         keys = set(super().no_weight_decay())
-        keys |= {n for n, _ in self.named_parameters() if n.endswith((".alpha", ".time_pos"))}
+        keys |= {n for n, _ in self.named_parameters() if n.endswith(("alpha", ".time_pos"))}
         return keys
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]

@@ -1,0 +1,76 @@
+"""Train-step throughput, measured side by side in one process.
+
+Every model gets the same synthetic batch, optimizer (AdamW) and number of timed steps,
+after warm-up; the measurements interleave the models round by round so that a
+slow-down of the machine hits all of them alike.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import timm
+import torch
+
+import lsvit.models  # noqa: F401  (registers the model families)
+
+
+@dataclass
+class StepResult:
+    """Throughput of one model."""
+
+    name: str
+    clips_per_s: float
+    step_ms: float
+    params_m: float
+
+
+def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    loss = torch.nn.functional.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def compare_train_steps(models: dict[str, dict[str, Any]], batch_size: int = 8, num_frames: int = 8,
+                        image_size: int = 64, steps: int = 10, warmup: int = 3, rounds: int = 3,
+                        num_classes: int = 8, seed: int = 0) -> list[StepResult]:
+    """Time forward + backward + AdamW step of several models on one batch.
+
+    Args:
+        models: label -> ``timm.create_model`` keyword arguments (including ``model_name``).
+        batch_size: clips per step.
+        num_frames: T.
+        image_size: square frame side.
+        steps: timed steps per round and model.
+        warmup: untimed steps per model first.
+        rounds: interleaved measurement rounds; the best round counts (least disturbed).
+        num_classes: classifier size.
+        seed: input seed.
+
+    Returns:
+        One result per model, in the given order.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch_size, num_frames, 3, image_size, image_size, generator=g)
+    y = torch.randint(0, num_classes, (batch_size,), generator=g)
+    built = {}
+    for label, kw in models.items():
+        kw = dict(kw)
+        m = timm.create_model(kw.pop("model_name"), num_classes=num_classes, num_frames=num_frames,
+                              img_size=image_size, **kw)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        for _ in range(warmup):
+            _step(m, opt, x, y)
+        built[label] = (m, opt)
+    best = {label: float("inf") for label in built}
+    for _ in range(rounds):
+        for label, (m, opt) in built.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                _step(m, opt, x, y)
+            best[label] = min(best[label], (time.perf_counter() - t0) / steps)
+    return [StepResult(label, batch_size / best[label], best[label] * 1e3,
+                       sum(p.numel() for p in built[label][0].parameters()) / 1e6) for label in built]

@@ -1,0 +1,41 @@
+"""Two CPU processes (gloo) give the same result as one."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import tiny_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_two_ranks_give_the_same_val_metrics_as_one(tiny_dataset, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
+    args = [a for a in tiny_overrides(tiny_dataset / "train", tmp_path / "x") if not a.startswith("run_dir=")]
+    one = subprocess.run([sys.executable, "tools/train.py", *args, f"run_dir={tmp_path}/one"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr[-3000:]
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    # --multi_gpu without GPUs runs gloo ranks on the CPU (`--cpu` would start a single process)
+    two = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+                          "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533",
+                          "tools/train.py", *args, f"run_dir={tmp_path}/two"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
+    s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
+    assert s2["num_processes"] == 2 and s1["num_processes"] == 1
+    for key in ("val/top1", "val/top5", "val/macro_f1", "val/num_samples"):
+        assert s1["last_metrics"][key] == s2["last_metrics"][key], key
+    assert s1["last_metrics"]["val/loss"] == pytest.approx(s2["last_metrics"]["val/loss"], abs=1e-4)
+    assert s1["last_metrics"]["train/loss"] == pytest.approx(s2["last_metrics"]["train/loss"], abs=1e-4)
+    # one run folder, written once: the same files as the single-process run
+    files = lambda d: sorted(p.relative_to(d).as_posix() for p in d.rglob("*") if "random_states" not in p.name)
+    assert files(tmp_path / "one") == files(tmp_path / "two")
