@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration
 
 from lsvit import LsvitError
@@ -61,6 +62,10 @@ def build_accelerator(device: str = "auto", mixed_precision: str = "auto", grad_
         raise LsvitError(f"engine.grad_accum={grad_accum}: must be >= 1")
     dev = resolve_device(device)
     prec = resolve_precision(mixed_precision, dev)
+    # AcceleratorState is a per-process singleton: without this, a second run in the same
+    # process (a notebook, a sweep) could not change mixed precision or device. The
+    # distributed PartialState (process group) is kept.
+    AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(
         cpu=dev == "cpu",
         mixed_precision=prec,
