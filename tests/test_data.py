@@ -249,3 +249,13 @@ def test_synthetic_generation_is_deterministic(tmp_path):
     assert len(fa) == 8
     for f in fa:
         assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
+
+
+def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset):
+    _, items = discover_classes(tiny_dataset / "train")
+    ds = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2, num_clips=2, num_crops=3)
+    s = ds[0]
+    assert s["inputs"].shape == (6, 4, 3, 32, 32)
+    single = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2)[0]["inputs"]
+    assert not torch.equal(s["inputs"][0], s["inputs"][3])  # two temporal views differ
+    assert single.shape == (4, 3, 32, 32)

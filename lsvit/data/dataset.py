@@ -127,18 +127,23 @@ class VideoDataset(Dataset):
 
     def _load(self, item: VideoItem, seed: int | None) -> torch.Tensor:
         rng = np.random.default_rng(seed) if self.train else None
-        views = self.num_clips if not self.train else 1
+        views = 1 if self.train else self.num_clips
+
+        def pick(n: int) -> np.ndarray:
+            # all temporal views in one request: the video is opened and decoded once
+            return np.concatenate([sample_indices(n, self.num_frames, self.frame_stride, self.sampling, self.train,
+                                                  rng, self.short, clip_index=v, num_clips=views)
+                                   for v in range(views)])
+
+        frames, _ = read_clip(item.source, pick, self.backend, self.decode_threads, name=item.id)
         clips = []
         for v in range(views):
-            def pick(n: int, v: int = v) -> np.ndarray:
-                return sample_indices(n, self.num_frames, self.frame_stride, self.sampling, self.train, rng,
-                                      self.short, clip_index=v, num_clips=views)
-            frames, _ = read_clip(item.source, pick, self.backend, self.decode_threads, name=item.id)
-            tseed = int(rng.integers(2**31 - 1)) if rng is not None else None
+            clip = frames[v * self.num_frames:(v + 1) * self.num_frames]
             if self.train or self.num_crops == 1:
-                clips.append(self.transform(frames, seed=tseed))
+                tseed = int(rng.integers(2**31 - 1)) if rng is not None else None
+                clips.append(self.transform(clip, seed=tseed))
             else:
-                clips.extend(self.transform(frames, crop_index=c, num_crops=self.num_crops)
+                clips.extend(self.transform(clip, crop_index=c, num_crops=self.num_crops)
                              for c in range(self.num_crops))
         return clips[0] if len(clips) == 1 else torch.stack(clips)
 

@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "decord", "pyav", "opencv")
 _warned: set[str] = set()
+T = TypeVar("T")
 
 
 class VideoReadError(RuntimeError):
@@ -242,20 +243,28 @@ _READERS = {"decord": DecordReader, "pyav": PyAVReader, "opencv": OpenCVReader}
 _FALLBACK = {"decord": ("pyav", "opencv"), "pyav": ("opencv",), "opencv": ()}
 
 
-def _open_one(backend: str, path: str, num_threads: int) -> FrameReader:
-    return _READERS[backend](path, num_threads)
-
-
 def _candidates(backend: str) -> list[str]:
     first = resolve_backend(backend)
     return [first] + [b for b in _FALLBACK[first] if _have({"pyav": "av", "opencv": "cv2"}[b])]
 
 
-def _check_file(path: str) -> None:
+def _with_fallback(source: str | Sequence[str], backend: str, num_threads: int, name: str | None,
+                   use: Callable[[FrameReader], T]) -> T:
+    """Apply ``use`` to the first reader that opens *and* serves ``source``."""
+    if not isinstance(source, (str, os.PathLike)):
+        return use(FrameFolderReader(source, name or (str(Path(source[0]).parent) if source else "<empty>")))
+    path = str(source)
     if not os.path.isfile(path):
         raise VideoReadError(f"{path}: file not found")
     if os.path.getsize(path) == 0:
         raise VideoReadError(f"{path}: empty file (0 bytes)")
+    errors = []
+    for b in _candidates(backend):
+        try:
+            return use(_READERS[b](path, num_threads))
+        except VideoReadError as exc:
+            errors.append(f"{b}: {str(exc).removeprefix(path + ': ')}")
+    raise VideoReadError(f"{path}: unreadable ({'; '.join(errors)})")
 
 
 def read_clip(source: str | Sequence[str], sample: Callable[[int], Sequence[int]], backend: str = "auto",
@@ -276,19 +285,8 @@ def read_clip(source: str | Sequence[str], sample: Callable[[int], Sequence[int]
     Raises:
         VideoReadError: nothing could decode it; the message names the file and each reason.
     """
-    if not isinstance(source, (str, os.PathLike)):
-        reader = FrameFolderReader(source, name or (str(Path(source[0]).parent) if source else "<empty>"))
-        return reader.get_batch(sample(reader.num_frames)), reader.num_frames
-    path = str(source)
-    _check_file(path)
-    errors = []
-    for b in _candidates(backend):
-        try:
-            reader = _open_one(b, path, num_threads)
-            return reader.get_batch(sample(reader.num_frames)), reader.num_frames
-        except VideoReadError as exc:
-            errors.append(f"{b}: {str(exc).removeprefix(path + ': ')}")
-    raise VideoReadError(f"{path}: unreadable ({'; '.join(errors)})")
+    return _with_fallback(source, backend, num_threads, name,
+                          lambda r: (r.get_batch(sample(r.num_frames)), r.num_frames))
 
 
 def open_video(source: str | Sequence[str], backend: str = "auto", num_threads: int = 1,
@@ -298,14 +296,4 @@ def open_video(source: str | Sequence[str], backend: str = "auto", num_threads: 
     Unlike :func:`read_clip` this does not decode anything, so a file whose header
     opens but whose frames do not may still fail later in ``get_batch``.
     """
-    if not isinstance(source, (str, os.PathLike)):
-        return FrameFolderReader(source, name or (str(Path(source[0]).parent) if source else "<empty>"))
-    path = str(source)
-    _check_file(path)
-    errors = []
-    for b in _candidates(backend):
-        try:
-            return _open_one(b, path, num_threads)
-        except VideoReadError as exc:
-            errors.append(f"{b}: {str(exc).removeprefix(path + ': ')}")
-    raise VideoReadError(f"{path}: unreadable ({'; '.join(errors)})")
+    return _with_fallback(source, backend, num_threads, name, lambda r: r)
