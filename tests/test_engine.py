@@ -213,3 +213,15 @@ def test_env_overrides():
     assert out == ["engine.batch_size=16", "model.smif_window=3", "optim.lr=0.5"]
     with pytest.raises(LsvitError, match="APPCONFIG__BATCHSIZE"):
         merge_env_overrides([], {"APPCONFIG__BATCHSIZE": "3"})
+
+
+@pytest.mark.parametrize("sched", ["plateau", "onecycle"])
+def test_other_schedulers_and_optimizers_train(tiny_cfg, tmp_path, sched):
+    s = train(tiny_cfg("engine.epochs=1", f"scheduler={sched}", "optim=radam", f"run_dir={tmp_path}/{sched}"))
+    assert math.isfinite(s["last_metrics"]["train/loss"])
+
+
+def test_early_stopping(tiny_cfg):
+    # lr 0: the monitored metric cannot improve after the first evaluation
+    s = train(tiny_cfg("engine.epochs=6", "engine.patience=2", "optim.lr=0.0", "scheduler=plateau"))
+    assert s["stopped_early"] and s["epochs_run"] == 3 and s["best_epoch"] == 1
