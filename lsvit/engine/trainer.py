@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------------- evaluation
+def _union_across_ranks(accelerator: Accelerator, items: Any) -> list[str]:
+    """Sorted union of every process's ``items`` (e.g. broken-video messages)."""
+    items = sorted(set(items))
+    return sorted(set(gather_object(items))) if accelerator.num_processes > 1 else items
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, prefix: str = "val/",
              desc: str = "eval") -> tuple[dict[str, float], dict[str, Any]]:
@@ -66,7 +72,7 @@ def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator,
         errors.extend(batch.get("error", []))
     logits = torch.cat(logits_all) if logits_all else torch.zeros(0, 0)
     labels = torch.cat(labels_all) if labels_all else torch.zeros(0, dtype=torch.long)
-    errors = sorted(set(gather_object(errors))) if accelerator.num_processes > 1 else sorted(set(errors))
+    errors = _union_across_ranks(accelerator, errors)
     return classification_metrics(logits, labels, prefix), {"logits": logits, "labels": labels, "errors": errors}
 
 
@@ -257,6 +263,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     train_errors: set[str] = set(state["skipped"])
     last_metrics: dict[str, Any] = {}
     start_epoch = int(state["epoch"])
+    per_step_scheduler = not is_epoch_scheduler(scheduler)
 
     for epoch in range(start_epoch, epochs):
         # through the prepared loader: Accelerate re-applies *its* epoch counter (which restarts
@@ -284,7 +291,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 if accelerator.sync_gradients and e.clip_grad:
                     accelerator.clip_grad_norm_(model.parameters(), float(e.clip_grad))
                 optimizer.step()
-                if not is_epoch_scheduler(scheduler):
+                if per_step_scheduler:
                     scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
             valid = batch["label"] >= 0
@@ -311,7 +318,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                                **val_metrics, "time/train_s": train_time, "time/epoch_s": time.time() - t0}
         if monitor not in row:
             raise LsvitError(f"engine.monitor={monitor} is not a logged metric (choose from {sorted(row)})")
-        if is_epoch_scheduler(scheduler):
+        if not per_step_scheduler:
             scheduler.step(row[monitor])
         train_errors.update(outputs["errors"])
         state["history"].append(row)
@@ -348,8 +355,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             stopped_early = True
             break
 
-    all_skipped = sorted(set(gather_object(sorted(train_errors)))) if accelerator.num_processes > 1 \
-        else sorted(train_errors)
+    all_skipped = _union_across_ranks(accelerator, train_errors)
     summary = {"run_dir": str(run_dir), "best_epoch": state["best_epoch"], "best_metric": state["best_metric"],
                "monitor": monitor, "best_metrics": state["best_metrics"],
                "last_metrics": last_metrics or (state["history"][-1] if state["history"] else {}),
