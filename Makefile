@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 # Tests and the demo never talk to wandb's servers.
 export WANDB_MODE ?= offline
 
-.PHONY: install install-dev demo demo-data demo-control demo-long test bench
+.PHONY: install install-dev demo demo-data demo-control demo-long test bench prepare-hmdb51
 
 install:
 	$(PYTHON) scripts/install.py --venv $(VENV)
@@ -35,6 +35,12 @@ demo-long: install
 ## make test: install with the dev extras and run the suite (CPU, offline)
 test: install-dev
 	$(PY) -m pytest -q tests
+
+## make prepare-hmdb51 DOWNLOADS=~/Downloads: extract + check HMDB51 into datasets/hmdb51
+DOWNLOADS ?= $(HOME)/Downloads
+prepare-hmdb51:
+	$(PYTHON) scripts/install.py --venv $(VENV) --extras hmdb51
+	$(PY) tools/prepare_hmdb51.py videos=$(DOWNLOADS)/hmdb51_org.rar splits=$(DOWNLOADS)/test_train_splits.rar
 
 bench: install
 	$(PY) tools/benchmark_throughput.py

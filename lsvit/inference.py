@@ -23,23 +23,69 @@ from lsvit.data.discovery import VideoItem, discover_unlabelled
 from lsvit.data.transforms import ClipTransform
 from lsvit.engine.accel import resolve_device
 from lsvit.engine.checkpoint import atomic_write_text, build_from_checkpoint
+from lsvit.engine.views import view_scores
 
 
-def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, backend: str | None) -> VideoDataset:
+def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, backend: str | None,
+                   num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
     tf = ClipTransform(int(data["image_size"]), tuple(data["mean"]), tuple(data["std"]), train=False)
     return VideoDataset(items, tf, num_frames=int(data["num_frames"]), frame_stride=int(data["frame_stride"]),
                         sampling=data.get("sampling", "dense"), short=data.get("short", "loop"), train=False,
-                        backend=backend or data.get("backend", "auto"), strict=strict)
+                        backend=backend or data.get("backend", "auto"), strict=strict, num_clips=num_clips,
+                        num_crops=num_crops)
 
 
 # how each data type of a checkpoint reads raw inputs for inference
 DATASET_BUILDERS = {"video": _video_dataset}
 
 
+def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
+                       backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
+    """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``)."""
+    kind = meta["data"].get("type", "video")
+    if kind not in DATASET_BUILDERS:
+        raise LsvitError(f"inference on '{kind}' inputs is not supported")
+    if num_clips < 1 or num_crops < 1:
+        raise LsvitError(f"num_clips={num_clips}, num_crops={num_crops}: both must be >= 1")
+    return DATASET_BUILDERS[kind](items, meta["data"], strict, backend, num_clips, num_crops)
+
+
+@torch.no_grad()
+def score_dataset(model: torch.nn.Module, dataset: Any, device: str, batch_size: int = 8, num_workers: int = 0,
+                  progress: bool = True) -> dict[str, Any]:
+    """Run ``model`` over ``dataset`` (views averaged) in one process.
+
+    Returns:
+        ``{"ids", "scores" (N, K) log-probabilities or logits, "labels" (N,), "valid" (N,) bool,
+        "unreadable": [message, ...]}``, in dataset order.
+    """
+    num_views = getattr(dataset, "num_views", 1)
+    dl = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate)
+    ids: list[str] = []
+    scores, labels, valid = [], [], []
+    unreadable: list[str] = []
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
+    with amp:
+        for batch in tqdm(dl, desc="predict", disable=not progress):
+            unreadable.extend(batch.get("error", []))
+            scores.append(view_scores(model, batch["inputs"].to(device, non_blocking=True), num_views).float().cpu())
+            labels.append(batch["label"])
+            valid.append(batch.get("valid", torch.ones(len(batch["id"]), dtype=torch.bool)))
+            ids.extend(batch["id"])
+    k = scores[0].shape[1] if scores else 0
+    return {"ids": ids, "scores": torch.cat(scores) if scores else torch.zeros(0, k),
+            "labels": torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long),
+            "valid": torch.cat(valid) if valid else torch.zeros(0, dtype=torch.bool), "unreadable": unreadable}
+
+
 def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, num_workers: int = 0,
-            strict: bool = False, device: str = "auto", backend: str | None = None,
-            progress: bool = True) -> dict[str, Any]:
+            strict: bool = False, device: str = "auto", backend: str | None = None, progress: bool = True,
+            num_clips: int = 1, num_crops: int = 1) -> dict[str, Any]:
     """Class probabilities for every readable video under ``data_root``.
+
+    Args:
+        num_clips: temporal views per video; with ``num_crops`` spatial views each, the
+            softmax scores of all views are averaged.
 
     Returns:
         ``{"class_names", "ids", "probs" (N, K) tensor, "unreadable": [message, ...]}``.
@@ -52,28 +98,13 @@ def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, 
     items = discover_unlabelled(data_root)
     if not items:
         raise LsvitError(f"data_root={data_root}: no videos or frame folders found")
-    kind = meta["data"].get("type", "video")
-    if kind not in DATASET_BUILDERS:
-        raise LsvitError(f"checkpoint={checkpoint}: inference on '{kind}' inputs is not supported")
-    ds = DATASET_BUILDERS[kind](items, meta["data"], strict, backend)
-    dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate)
-    ids: list[str] = []
-    probs: list[torch.Tensor] = []
-    unreadable: list[str] = []
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev == "cuda" else torch.autocast("cpu", enabled=False)
-    with torch.no_grad(), amp:
-        for batch in tqdm(dl, desc="predict", disable=not progress):
-            unreadable.extend(batch.get("error", []))
-            p = model(batch["inputs"].to(dev, non_blocking=True)).float().softmax(-1).cpu()
-            valid = batch.get("valid", torch.ones(len(batch["id"]), dtype=torch.bool)).tolist()
-            for vid, ok, row in zip(batch["id"], valid, p):
-                if ok:  # stand-ins for broken videos get no row
-                    ids.append(vid)
-                    probs.append(row)
-    order = sorted(range(len(ids)), key=lambda i: ids[i])
-    return {"class_names": list(meta["class_names"]), "ids": [ids[i] for i in order],
-            "probs": torch.stack([probs[i] for i in order]) if probs else torch.zeros(0, len(meta["class_names"])),
-            "unreadable": unreadable}
+    ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+    out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
+    keep = [i for i, ok in enumerate(out["valid"].tolist()) if ok]  # stand-ins for broken videos get no row
+    order = sorted(keep, key=lambda i: out["ids"][i])
+    probs = out["scores"][order].softmax(-1) if order else torch.zeros(0, len(meta["class_names"]))
+    return {"class_names": list(meta["class_names"]), "ids": [out["ids"][i] for i in order], "probs": probs,
+            "unreadable": out["unreadable"]}
 
 
 def rows_to_csv(result: dict[str, Any], with_probs: bool = False, topk: int = 0) -> str:
@@ -115,13 +146,14 @@ def folder_accuracy(result: dict[str, Any]) -> float | None:
 
 def run_inference(checkpoint: str, data_root: str, output: str = "submission.csv", batch_size: int = 8,
                   num_workers: int = 0, probs: bool = False, topk: int = 0, strict: bool = False,
-                  device: str = "auto", backend: str | None = None) -> int:
+                  device: str = "auto", backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> int:
     """Predict and write ``output``; returns the process exit code.
 
     0 when at least one video was predicted (unreadable ones are listed on stderr), 1 when
     none could be read; ``strict`` raises on the first unreadable video instead.
     """
-    result = predict(checkpoint, data_root, batch_size, num_workers, strict, device, backend)
+    result = predict(checkpoint, data_root, batch_size, num_workers, strict, device, backend,
+                     num_clips=num_clips, num_crops=num_crops)
     for msg in result["unreadable"]:
         print(f"unreadable: {msg}", file=sys.stderr)
     if not result["ids"]:
@@ -138,3 +170,49 @@ def run_inference(checkpoint: str, data_root: str, output: str = "submission.csv
     if acc is not None:
         print(f"top-1 against the class folder names: {acc:.4f}")
     return 0
+
+
+def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = None,
+                        hmdb51_root: str | Path | None = None, split: int | None = None,
+                        out_dir: str | Path | None = None, num_clips: int = 1, num_crops: int = 1,
+                        batch_size: int = 8, num_workers: int = 0, device: str = "auto", backend: str | None = None,
+                        strict: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Evaluate a ``best/`` checkpoint on a labelled dataset and write every report.
+
+    The dataset is either a class-per-folder tree (``data_root``; its classes must be the
+    checkpoint's) or the test part of an official HMDB51 split (``hmdb51_root`` + ``split``).
+
+    Returns:
+        The metrics (``eval/top1`` ...) and ``files`` (see :func:`lsvit.reports.write_reports`).
+    """
+    from lsvit.data.discovery import discover_classes
+    from lsvit.data.hmdb51 import load_split
+    from lsvit.reports import write_reports
+
+    if (data_root is None) == (hmdb51_root is None):
+        raise LsvitError("give exactly one of data_root=<class-per-folder test set> or hmdb51_root=... split=N")
+    dev = resolve_device(device)
+    model, meta = build_from_checkpoint(checkpoint, dev)
+    names = list(meta["class_names"])
+    if data_root is not None:
+        _, items = discover_classes(data_root, names, key="data_root")
+        name = Path(data_root).name
+    else:
+        if split is None:
+            raise LsvitError("hmdb51_root= needs split=1|2|3")
+        items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
+        name = f"hmdb51_split{split}_test"
+    ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+    out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
+    target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
+    labels = out["labels"].clone()
+    labels[~out["valid"]] = -1
+    result = write_reports(target, out["scores"], labels, names, "eval", out["ids"],
+                           extra={"checkpoint": str(checkpoint), "dataset": str(data_root or hmdb51_root),
+                                  "split": split, "views": ds.num_views, "num_clips": num_clips,
+                                  "num_crops": num_crops, "unreadable": out["unreadable"]})
+    for msg in out["unreadable"]:
+        print(f"unreadable: {msg}", file=sys.stderr)
+    print(f"{len(items)} videos, {ds.num_views} view(s): top1 {result['eval/top1']:.4f} top5 "
+          f"{result['eval/top5']:.4f} macro-F1 {result['eval/macro_f1']:.4f} -> {target}")
+    return result

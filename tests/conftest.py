@@ -29,6 +29,14 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mini_hmdb51(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A miniature HMDB51 in the prepared layout: 4 classes x 5 sources x 2 clips, official-format splits."""
+    from lsvit.data.hmdb51 import make_mini_hmdb51
+
+    return make_mini_hmdb51(tmp_path_factory.mktemp("hmdb51"), num_frames=10, size=32)
+
+
+@pytest.fixture(scope="session")
 def sample_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray]:
     """A 20-frame H.264 mp4 and the frames it was written from (each frame distinct: brightness ramp)."""
     yy, xx = np.mgrid[0:48, 0:48]

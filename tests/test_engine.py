@@ -180,7 +180,7 @@ def test_inference_lists_unreadable_videos_and_fails_only_when_nothing_reads(tin
         assert run_inference(str(best), str(only_bad), str(tmp_path / "b.csv")) == 1
 
 
-def test_every_preset_composes_and_builds(tiny_dataset, tmp_path):
+def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tmp_path):
     from hydra.utils import instantiate
 
     from lsvit.config import compose
@@ -195,7 +195,10 @@ def test_every_preset_composes_and_builds(tiny_dataset, tmp_path):
         [[f"scheduler={s}", f"optim={o}"] for s, o in zip(scheds * 2, optims + optims[:1])] + \
         [["debug=fast"], ["debug=cpu"], ["logger=wandb"]]
     for extra in combos:
-        cfg = compose("train", [*extra, f"data.root={tiny_dataset}/train", f"run_dir={tmp_path}/r"])
+        cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])
+        paths = [f"data.root={mini_hmdb51}"] if "HMDB51" in cfg.data._target_ else \
+            [f"data.root={tiny_dataset}/train"] + ([f"data.test_root={tiny_dataset}/test"] if cfg.data.test_root else [])
+        cfg = compose("train", [*extra, f"run_dir={tmp_path}/r", *paths])
         dm = instantiate(cfg.data)
         # build at test size (same config keys), not the preset's full ViT-B
         model = instantiate(cfg.model, num_classes=len(dm.class_names), pretrained=False, embed_dim=32, depth=2,

@@ -39,6 +39,9 @@ class VideoDataModule:
         list_file: alternatively a ``path label`` file (paths relative to ``root`` or to the file).
         val_root: a separate validation folder; otherwise ``val_ratio`` of ``root`` is held out.
         val_list_file: a separate validation list file.
+        test_root: a labelled test folder, evaluated once at the end of training with the best
+            checkpoint (never used for model selection).
+        test_list_file: alternatively a test list file.
         val_ratio: stratified, video-level, seeded hold-out fraction.
         num_frames: frames per clip (T).
         frame_stride: step between frames (dense sampling).
@@ -56,7 +59,8 @@ class VideoDataModule:
     """
 
     def __init__(self, root: str | None = None, list_file: str | None = None, val_root: str | None = None,
-                 val_list_file: str | None = None, val_ratio: float = 0.1, num_frames: int = 16,
+                 val_list_file: str | None = None, test_root: str | None = None,
+                 test_list_file: str | None = None, val_ratio: float = 0.1, num_frames: int = 16,
                  frame_stride: int = 2, sampling: str = "dense", short: str = "loop", image_size: int = 224,
                  backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
                  hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
@@ -73,47 +77,66 @@ class VideoDataModule:
             raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
         if image_size < 8:
             raise LsvitError(f"data.image_size={image_size}: too small")
-        if not (root or list_file):
-            raise LsvitError("data.root is not set: pass data.root=/path/to/videos (one folder per class)")
         resolve_backend(backend)
         self.root, self.list_file = root, list_file
         self.val_root, self.val_list_file, self.val_ratio = val_root, val_list_file, val_ratio
+        self.test_root, self.test_list_file = test_root, test_list_file
         self.num_frames, self.frame_stride, self.sampling, self.short = num_frames, frame_stride, sampling, short
         self.image_size, self.backend, self.decode_threads = image_size, backend, decode_threads
         self.scale, self.hflip, self.color_jitter = tuple(scale), hflip, color_jitter
         self.strict, self.seed, self.name = strict, seed, name
-        self.class_names, items = self._discover(root, list_file, None)
-        if val_root or val_list_file:
-            _, self.val_items = self._discover(val_root, val_list_file, self.class_names)
-            self.train_items = items
-        else:
-            tr, va = stratified_split([it.label for it in items], val_ratio, seed)
-            self.train_items = [items[i] for i in tr]
-            self.val_items = [items[i] for i in va]
+        self.test_items: list[VideoItem] = []
+        self.class_names, self.train_items, self.val_items = self._select_items()
         self.train_dataset: VideoDataset | None = None
         self.val_dataset: VideoDataset | None = None
         self.mean: tuple[float, ...] = IMAGENET_MEAN
         self.std: tuple[float, ...] = IMAGENET_STD
 
+    def _select_items(self) -> tuple[list[str], list[VideoItem], list[VideoItem]]:
+        """Class names, training and validation items (and ``self.test_items``)."""
+        if not (self.root or self.list_file):
+            raise LsvitError("data.root is not set: pass data.root=/path/to/videos (one folder per class)")
+        names, items = self._discover(self.root, self.list_file, None, "data.root")
+        if self.test_root or self.test_list_file:
+            _, self.test_items = self._discover(self.test_root, self.test_list_file, names, "data.test_root")
+        if self.val_root or self.val_list_file:
+            return names, items, self._discover(self.val_root, self.val_list_file, names, "data.val_root")[1]
+        tr, va = stratified_split([it.label for it in items], self.val_ratio, self.seed)
+        return names, [items[i] for i in tr], [items[i] for i in va]
+
     @staticmethod
-    def _discover(root: str | None, list_file: str | None, classes: Sequence[str] | None
+    def _discover(root: str | None, list_file: str | None, classes: Sequence[str] | None, key: str
                   ) -> tuple[list[str], list[VideoItem]]:
         if list_file:
             return read_list_file(list_file, root, classes)
-        return discover_classes(Path(root), classes)  # type: ignore[arg-type]
+        return discover_classes(Path(root), classes, key)  # type: ignore[arg-type]
 
     collate_fn = staticmethod(collate)
 
     def setup(self, model: nn.Module | None = None) -> None:
         """Build the datasets with the model's normalisation."""
         self.mean, self.std = model_norm(model)
-        common = dict(num_frames=self.num_frames, frame_stride=self.frame_stride, sampling=self.sampling,
-                      short=self.short, backend=self.backend, strict=self.strict,
-                      decode_threads=self.decode_threads)
+        common = self._dataset_kwargs()
         train_tf = ClipTransform(self.image_size, self.mean, self.std, train=True, scale=self.scale,
                                  hflip=self.hflip, color_jitter=self.color_jitter)
         self.train_dataset = VideoDataset(self.train_items, train_tf, train=True, **common)
         self.val_dataset = VideoDataset(self.val_items, self.eval_transform(), train=False, **common)
+
+    def make_test_dataset(self, num_clips: int = 1, num_crops: int = 1) -> VideoDataset | None:
+        """The held-out test set with ``num_clips x num_crops`` views per video (None when there is none).
+
+        Call after :meth:`setup`. Views are averaged by the engine (see :func:`lsvit.engine.views.view_scores`).
+        """
+        if not self.test_items:
+            return None
+        if num_clips < 1 or num_crops < 1:
+            raise LsvitError(f"eval.num_clips={num_clips}, eval.num_crops={num_crops}: both must be >= 1")
+        return VideoDataset(self.test_items, self.eval_transform(), train=False, num_clips=num_clips,
+                            num_crops=num_crops, **self._dataset_kwargs())
+
+    def _dataset_kwargs(self) -> dict[str, Any]:
+        return dict(num_frames=self.num_frames, frame_stride=self.frame_stride, sampling=self.sampling,
+                    short=self.short, backend=self.backend, strict=self.strict, decode_threads=self.decode_threads)
 
     def eval_transform(self) -> ClipTransform:
         """The deterministic evaluation transform."""
@@ -124,4 +147,5 @@ class VideoDataModule:
         return {"type": "video", "num_frames": self.num_frames, "frame_stride": self.frame_stride,
                 "sampling": self.sampling, "short": self.short, "image_size": self.image_size,
                 "mean": list(self.mean), "std": list(self.std), "backend": self.backend, "dataset": self.name,
-                "num_train": len(self.train_items), "num_val": len(self.val_items)}
+                "num_train": len(self.train_items), "num_val": len(self.val_items),
+                "num_test": len(self.test_items)}

@@ -121,6 +121,11 @@ class VideoDataset(Dataset):
         return len(self.items)
 
     @property
+    def num_views(self) -> int:
+        """Views per sample in evaluation (``inputs`` is ``(V, T, C, H, W)`` when above 1)."""
+        return 1 if self.train else self.num_clips * self.num_crops
+
+    @property
     def labels(self) -> list[int]:
         """Label of every item, in order."""
         return [it.label for it in self.items]
@@ -172,6 +177,6 @@ class VideoDataset(Dataset):
                 except VideoReadError as exc2:
                     warnings.warn(f"skipping {exc2}", stacklevel=2)
         s = int(self.transform.image_size)
-        views = 1 if self.train else self.num_clips * self.num_crops
+        views = self.num_views
         shape = (self.num_frames, 3, s, s) if views == 1 else (views, self.num_frames, 3, s, s)
         return {"inputs": torch.zeros(shape), "label": -1, "id": item.id, "error": error}

@@ -82,13 +82,15 @@ def scan_folder(folder: Path, root: Path) -> list[tuple[str, str | tuple[str, ..
     return sorted(items, key=lambda x: x[0])
 
 
-def discover_classes(root: str | Path, classes: Iterable[str] | None = None) -> tuple[list[str], list[VideoItem]]:
+def discover_classes(root: str | Path, classes: Iterable[str] | None = None,
+                     key: str = "data.root") -> tuple[list[str], list[VideoItem]]:
     """Discover a class-per-folder dataset.
 
     Args:
         root: the dataset folder; each sub-folder is a class.
         classes: a fixed class list (e.g. from a checkpoint); folders not in it are warned
             about and ignored, listed classes with no folder are an error.
+        key: the setting that named ``root`` (for messages).
 
     Returns:
         ``(class_names, items)``; labels index ``class_names``.
@@ -98,11 +100,11 @@ def discover_classes(root: str | Path, classes: Iterable[str] | None = None) -> 
     """
     root = Path(root)
     if not root.is_dir():
-        raise LsvitError(f"data.root={root}: no such folder. Point data.root at a folder with one "
+        raise LsvitError(f"{key}={root}: no such folder. Point data.root at a folder with one "
                          "sub-folder per class (or run tools/make_synthetic.py for the built-in dataset).")
     folders = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not folders:
-        raise LsvitError(f"data.root={root}: no class folders inside (expected {root}/<class>/<video>)")
+        raise LsvitError(f"{key}={root}: no class folders inside (expected {root}/<class>/<video>)")
     if classes is None:
         names = folders
     else:

@@ -32,8 +32,9 @@ from lsvit.engine.accel import build_accelerator
 from lsvit.engine.checkpoint import (STATE, atomic_write_text, load_weights, read_trainer_state, save_best,
                                      staging_dir, swap_in)
 from lsvit.engine.loggers import write_metrics_csv
-from lsvit.engine.metrics import classification_metrics, confusion_matrix
+from lsvit.engine.metrics import classification_metrics
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
+from lsvit.engine.views import view_scores
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def _union_across_ranks(accelerator: Accelerator, items: Any) -> list[str]:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, prefix: str = "val/",
-             desc: str = "eval") -> tuple[dict[str, float], dict[str, Any]]:
+             desc: str = "eval", num_views: int = 1) -> tuple[dict[str, float], dict[str, Any]]:
     """Metrics over a (prepared) dataloader, gathered across processes without duplicates.
 
     Args:
@@ -56,24 +57,27 @@ def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator,
         accelerator: the run's accelerator.
         prefix: metric key prefix.
         desc: progress-bar label.
+        num_views: views per sample (clips x crops); their softmax scores are averaged.
 
     Returns:
-        ``(metrics, outputs)``; ``outputs`` holds gathered ``logits``, ``labels`` and the
-        ``errors`` met (broken samples, left out of the metrics).
+        ``(metrics, outputs)``; ``outputs`` holds gathered ``logits`` (scores), ``labels``,
+        ``ids`` and the ``errors`` met (broken samples, left out of the metrics).
     """
     model.eval()
-    logits_all, labels_all, errors = [], [], []
+    logits_all, labels_all, ids, errors = [], [], [], []
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=None if accelerator.is_local_main_process else True):
         with accelerator.autocast():
-            logits = model(batch["inputs"])
+            logits = view_scores(model, batch["inputs"], num_views)
         logits, labels = accelerator.gather_for_metrics((logits.float().contiguous(), batch["label"]))
+        ids.extend(accelerator.gather_for_metrics(list(batch["id"]), use_gather_object=True))
         logits_all.append(logits.cpu())
         labels_all.append(labels.cpu())
         errors.extend(batch.get("error", []))
     logits = torch.cat(logits_all) if logits_all else torch.zeros(0, 0)
     labels = torch.cat(labels_all) if labels_all else torch.zeros(0, dtype=torch.long)
     errors = _union_across_ranks(accelerator, errors)
-    return classification_metrics(logits, labels, prefix), {"logits": logits, "labels": labels, "errors": errors}
+    return classification_metrics(logits, labels, prefix), {"logits": logits, "labels": labels, "ids": ids,
+                                                            "errors": errors}
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -139,25 +143,22 @@ def _better(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def _report(path: Path, class_names: list[str], summary: dict[str, Any], outputs: dict[str, Any]) -> None:
-    """A short human-readable report of the best checkpoint on the validation set."""
+def _report(path: Path, summary: dict[str, Any], files: dict[str, Any]) -> None:
+    """A short human-readable ``report.md``: best checkpoint, its metrics, test result, files."""
     lines = [f"# Run report: {path.name}", "", f"best epoch: {summary['best_epoch']}  "
              f"({summary['monitor']} = {summary['best_metric']:.4f})", ""]
-    metrics = summary.get("best_metrics", {})
+    metrics = dict(summary.get("best_metrics", {}), **summary.get("test_metrics", {}))
     lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in metrics.items()
                                                   if isinstance(v, float)]
-    logits, labels = outputs.get("logits"), outputs.get("labels")
-    if logits is not None and logits.numel():
-        k = len(class_names)
-        cm = confusion_matrix(logits.argmax(1), labels, k)
-        lines += ["", "| class | val videos | accuracy |", "|---|---|---|"]
-        for i, name in enumerate(class_names):
-            n = int(cm[i].sum())
-            lines.append(f"| {name} | {n} | {cm[i, i].item() / n:.3f} |" if n else f"| {name} | 0 | - |")
-        off = [(int(cm[i, j]), class_names[i], class_names[j]) for i in range(k) for j in range(k) if i != j and cm[i, j]]
-        if off:
-            lines += ["", "top confusions (true -> predicted: count):"]
-            lines += [f"- {a} -> {b}: {c}" for c, a, b in sorted(off, reverse=True)[:10]]
+    if summary.get("test_metrics"):
+        lines += ["", f"test: {summary['test_views']} view(s) per video, scores averaged; the test part was "
+                      "evaluated once, with the best checkpoint (never used for model selection)"]
+    for tag, tag_files in files.items():
+        lines += ["", f"{tag}: " + ", ".join(f"[{Path(f).name}]({Path(f).name})" for f in tag_files.values())]
+        confusions = summary.get(f"{tag}_top_confusions") or []
+        if confusions:
+            lines += [f"top {tag} confusions (true -> predicted: clips):"]
+            lines += [f"- {a} -> {b}: {c}" for a, b, c, _ in confusions[:10]]
     if summary.get("skipped"):
         lines += ["", f"skipped unreadable videos: {len(summary['skipped'])}"]
         lines += [f"- {e}" for e in summary["skipped"][:50]]
@@ -173,6 +174,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ``last_metrics``, ``epochs_run``, ``skipped`` (broken videos met), ``stopped_early``.
     """
     e = cfg.engine
+    ev = cfg.get("eval") or {}
     # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     log_with = ["wandb"] if cfg.get("logger") and cfg.logger.get("wandb") else None
@@ -355,16 +357,55 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             stopped_early = True
             break
 
+    finished = stopped_early or int(state["epoch"]) >= epochs
+    test_ds = dm.make_test_dataset(int(ev.get("num_clips", 1)), int(ev.get("num_crops", 1))) \
+        if finished and state["best_epoch"] is not None and hasattr(dm, "make_test_dataset") else None
+    test_metrics: dict[str, Any] = {}
+    test_outputs: dict[str, Any] = {}
+    if finished and state["best_epoch"] is not None and (test_ds is not None or not best_outputs):
+        # the reports and the test describe the selected checkpoint, also after a resume
+        accelerator.wait_for_everyone()
+        load_weights(accelerator.unwrap_model(model), run_dir / "best")
+        if not best_outputs:
+            _, best_outputs = evaluate(model, val_dl, accelerator, "val/", desc="val (best)")
+        if test_ds is not None:
+            test_dl = accelerator.prepare(_loader(test_ds, int(ev.get("batch_size") or e.get("eval_batch_size")
+                                                               or batch_size), dm.collate_fn, int(e.num_workers),
+                                                  pin, False, int(e.prefetch_factor)))
+            test_metrics, test_outputs = evaluate(model, test_dl, accelerator, "test/", desc="test",
+                                                  num_views=test_ds.num_views)
+            train_errors.update(test_outputs["errors"])
+            accelerator.print(f"test ({len(test_ds)} videos, {test_ds.num_views} view(s)): top1 "
+                              f"{test_metrics['test/top1']:.4f} top5 {test_metrics['test/top5']:.4f} "
+                              f"macro-F1 {test_metrics['test/macro_f1']:.4f}")
+
     all_skipped = _union_across_ranks(accelerator, train_errors)
     summary = {"run_dir": str(run_dir), "best_epoch": state["best_epoch"], "best_metric": state["best_metric"],
                "monitor": monitor, "best_metrics": state["best_metrics"],
                "last_metrics": last_metrics or (state["history"][-1] if state["history"] else {}),
-               "epochs_run": state["epoch"], "stopped_early": stopped_early, "skipped": all_skipped,
-               "num_processes": accelerator.num_processes}
+               "epochs_run": state["epoch"], "finished": finished, "stopped_early": stopped_early,
+               "skipped": all_skipped, "num_processes": accelerator.num_processes,
+               "train_minutes": sum(float(r.get("time/epoch_s", 0.0)) for r in state["history"]) / 60}
+    if test_metrics:
+        summary["test_metrics"] = test_metrics
+        summary["test_views"] = test_ds.num_views  # type: ignore[union-attr]
+        summary["num_test"] = len(test_ds)  # type: ignore[arg-type]
     if main:
+        from lsvit.reports import write_reports  # lsvit.reports builds on lsvit.engine: imported late
+
+        files: dict[str, Any] = {}
+        if best_outputs:
+            rep = write_reports(run_dir, best_outputs["logits"], best_outputs["labels"], class_names, "val",
+                                best_outputs["ids"], run_dir / "metrics.csv", {"epoch": state["best_epoch"]})
+            files["val"], summary["val_top_confusions"] = rep["files"], rep["top_confusions"]
+        if test_outputs:
+            rep = write_reports(run_dir, test_outputs["logits"], test_outputs["labels"], class_names, "test",
+                                test_outputs["ids"], extra={"views": summary["test_views"],
+                                                            "epoch": state["best_epoch"]})
+            files["test"], summary["test_top_confusions"] = rep["files"], rep["top_confusions"]
         atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
         if state["best_epoch"] is not None:
-            _report(run_dir, class_names, summary, best_outputs)
+            _report(run_dir, summary, files)
     if all_skipped:
         accelerator.print(f"skipped {len(all_skipped)} unreadable video(s) during the run:\n  "
                           + "\n  ".join(all_skipped[:20]))

@@ -1,0 +1,23 @@
+"""Evaluate a checkpoint on a labelled dataset and write the reports.
+
+`python tools/evaluate.py checkpoint=outputs/<run>/best data_root=/path/to/test [num_clips=5 num_crops=3]`
+`python tools/evaluate.py checkpoint=outputs/<run>/best hmdb51_root=datasets/hmdb51 split=1 num_clips=5 num_crops=3`
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from lsvit.cli import guarded
+
+
+@hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from lsvit.inference import evaluate_checkpoint
+
+    guarded(evaluate_checkpoint, cfg.checkpoint, cfg.data_root, cfg.hmdb51_root, cfg.split, cfg.out_dir,
+            int(cfg.num_clips), int(cfg.num_crops), int(cfg.batch_size), int(cfg.num_workers), cfg.device,
+            cfg.backend, bool(cfg.strict))
+
+
+if __name__ == "__main__":
+    main()
