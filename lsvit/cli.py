@@ -10,11 +10,18 @@ from lsvit import LsvitError
 
 
 def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn``; an :class:`LsvitError` (or a broken video in strict mode) prints one line and exits 2."""
+    """Run ``fn``; an :class:`LsvitError` (or a broken video in strict mode) prints one line and exits 2.
+
+    A run stopped by SIGTERM/SIGINT after saving ``last/`` exits with 128 + the signal number.
+    """
     from lsvit.data.readers import VideoReadError
+    from lsvit.engine.guards import Interrupted
 
     try:
         return fn(*args, **kwargs)
     except (LsvitError, VideoReadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except Interrupted as exc:  # preemption / Ctrl-C after last/ was saved: 128 + the signal number
+        print(str(exc), file=sys.stderr)
+        sys.exit(exc.code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_two_ranks_give_the_same_val_metrics_as_one(tiny_dataset, tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1")
-    args = [a for a in tiny_overrides(tiny_dataset / "train", tmp_path / "x") if not a.startswith("run_dir=")]
+    # a broken video met by one rank only must neither hang the other nor change the result
+    data = tmp_path / "data"
+    shutil.copytree(tiny_dataset / "train", data)
+    (data / "move_left" / "broken.mp4").write_text("not a video\n" * 30)
+    args = [a for a in tiny_overrides(data, tmp_path / "x") if not a.startswith("run_dir=")]
     one = subprocess.run([sys.executable, "tools/train.py", *args, f"run_dir={tmp_path}/one"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert one.returncode == 0, one.stderr[-3000:]
@@ -32,6 +37,7 @@ def test_two_ranks_give_the_same_val_metrics_as_one(tiny_dataset, tmp_path):
     s1 = json.loads((tmp_path / "one" / "summary.json").read_text())
     s2 = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert s2["num_processes"] == 2 and s1["num_processes"] == 1
+    assert any("broken.mp4" in m for m in s1["skipped"]) and s1["skipped"] == s2["skipped"]
     for key in ("val/top1", "val/top5", "val/macro_f1", "val/num_samples"):
         assert s1["last_metrics"][key] == s2["last_metrics"][key], key
     assert s1["last_metrics"]["val/loss"] == pytest.approx(s2["last_metrics"]["val/loss"], abs=1e-4)

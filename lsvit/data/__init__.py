@@ -9,6 +9,6 @@ from lsvit.data.sampling import sample_indices
 from lsvit.data.splits import stratified_split
 from lsvit.data.transforms import ClipTransform
 
-__all__ = ["ClipTransform", "HMDB51DataModule", "SeededSampler", "VideoDataModule", "VideoDataset", "VideoItem", "VideoReadError",
-           "collate", "discover_classes", "discover_unlabelled", "model_norm", "open_video", "read_clip",
+__all__ = ["ClipTransform", "HMDB51DataModule", "SeededSampler", "VideoDataModule", "VideoDataset", "VideoItem",
+           "VideoReadError", "collate", "discover_classes", "discover_unlabelled", "model_norm", "open_video", "read_clip",
            "read_list_file", "sample_indices", "stratified_split"]

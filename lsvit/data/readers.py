@@ -243,8 +243,16 @@ _READERS = {"decord": DecordReader, "pyav": PyAVReader, "opencv": OpenCVReader}
 _FALLBACK = {"decord": ("pyav", "opencv"), "pyav": ("opencv",), "opencv": ()}
 
 
-def _candidates(backend: str) -> list[str]:
+# MPEG program/elementary/transport streams: decord's random access lands on the wrong GOP there
+# (measured on iscc-samples' .mpg/.m1v/.vob: frame 14 comes back as frame 2) while sequential
+# decoding is right, so ``auto`` reads them with PyAV.
+DECORD_UNSAFE_EXTS = frozenset({".mpg", ".mpeg", ".m1v", ".m2v", ".vob", ".ts", ".m2ts", ".mts"})
+
+
+def _candidates(backend: str, path: str | None = None) -> list[str]:
     first = resolve_backend(backend)
+    if backend == "auto" and first == "decord" and path and Path(path).suffix.lower() in DECORD_UNSAFE_EXTS:
+        first = "pyav" if _have("av") else "opencv"
     return [first] + [b for b in _FALLBACK[first] if _have({"pyav": "av", "opencv": "cv2"}[b])]
 
 
@@ -259,7 +267,7 @@ def _with_fallback(source: str | Sequence[str], backend: str, num_threads: int, 
     if os.path.getsize(path) == 0:
         raise VideoReadError(f"{path}: empty file (0 bytes)")
     errors = []
-    for b in _candidates(backend):
+    for b in _candidates(backend, path):
         try:
             return use(_READERS[b](path, num_threads))
         except VideoReadError as exc:
@@ -275,7 +283,8 @@ def read_clip(source: str | Sequence[str], sample: Callable[[int], Sequence[int]
         source: a video path, or the sorted image paths of a frame folder.
         sample: maps the video's frame count to the frame indices to read.
         backend: ``auto|decord|pyav|opencv``. When the chosen decoder cannot open or
-            decode a file, the next one is tried (decord -> PyAV -> OpenCV).
+            decode a file, the next one is tried (decord -> PyAV -> OpenCV). ``auto`` reads
+            MPEG-PS/ES/TS files (:data:`DECORD_UNSAFE_EXTS`) with PyAV.
         num_threads: decoder threads (decord).
         name: how frame folders are named in messages.
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import math
+import contextlib
+import errno
 import os
+import pickle
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +23,7 @@ import torch
 import torch.nn as nn
 from accelerate import Accelerator
 from accelerate.utils import broadcast_object_list, gather_object, set_seed
+from accelerate.utils.other import load as accelerate_load
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import BatchSampler, DataLoader
 from tqdm.auto import tqdm
@@ -33,6 +37,8 @@ from lsvit.engine.checkpoint import (STATE, atomic_write_text, load_weights, rea
                                      staging_dir, swap_in)
 from lsvit.engine.loggers import write_metrics_csv
 from lsvit.engine.metrics import classification_metrics
+from lsvit.engine.guards import (Interrupted, NonFiniteGuard, StopSignals, check_disk_space, check_model_input,
+                                 checkpoint_bytes, validate_train_config)
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
 from lsvit.engine.views import view_scores
 
@@ -123,6 +129,16 @@ def prepare_run_dir(run_dir: str, accelerator: Accelerator, resume: bool, overwr
     return path
 
 
+@contextlib.contextmanager
+def disk_errors(target: Path) -> Any:
+    """A failed checkpoint write (disk full, quota, permissions) is one clear error; the old copy is intact."""
+    try:
+        yield
+    except OSError as exc:
+        why = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        raise LsvitError(f"could not write {target} ({why}); the previous checkpoint there is intact") from exc
+
+
 def _flat(cfg: DictConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
@@ -173,6 +189,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         Summary: ``run_dir``, ``best_epoch``, ``best_metric``, ``best_metrics``,
         ``last_metrics``, ``epochs_run``, ``skipped`` (broken videos met), ``stopped_early``.
     """
+    validate_train_config(cfg)  # bad settings: one message before any work starts
     e = cfg.engine
     ev = cfg.get("eval") or {}
     # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
@@ -186,8 +203,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     dm = build(cfg.data)
     class_names = list(dm.class_names)
     model = build(cfg.model, num_classes=len(class_names))
+    check_model_input(model, cfg)
     if cfg.get("init_from"):
         load_weights(model, cfg.init_from, expect_classes=class_names)
+    if main:
+        check_disk_space(run_dir, checkpoint_bytes(model))
     dm.setup(model)
     if len(dm.train_dataset) == 0 or len(dm.val_dataset) == 0:
         raise LsvitError(f"{len(dm.train_dataset)} training / {len(dm.val_dataset)} validation videos: "
@@ -231,7 +251,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 raise LsvitError(f"resume=true: {last_dir} was trained on {len(prev.get('class_names', []))} "
                                  f"classes {prev.get('class_names', [])[:5]}..., the data has "
                                  f"{len(class_names)} {class_names[:5]}...")
-            accelerator.load_state(str(last_dir))
+            try:
+                # Accelerate skips an RNG file it cannot load with only an INFO log, which would make the
+                # resumed run silently differ: load them here first (weights_only, as Accelerate does)
+                for rng_file in sorted(last_dir.glob("random_states_*.pkl")):
+                    accelerate_load(rng_file)
+                accelerator.load_state(str(last_dir))
+            except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a pickled object
+                raise LsvitError(f"resume=true: {last_dir} holds a file that is not plain tensors and was refused "
+                                 f"(weights_only loading): {str(exc).splitlines()[0][:200]}") from exc
             state.update(prev)
             accelerator.print(f"resumed from {last_dir}: epoch {state['epoch']}, step {state['global_step']}")
 
@@ -249,12 +277,32 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if main and tmp.exists():
             shutil.rmtree(tmp)
         accelerator.wait_for_everyone()
-        accelerator.save_state(str(tmp))
+        with disk_errors(last_dir):
+            accelerator.save_state(str(tmp))
+            accelerator.wait_for_everyone()
+            if main:
+                atomic_write_text(tmp / STATE, json.dumps(state, indent=1))
+                swap_in(tmp, last_dir)
         accelerator.wait_for_everyone()
+
+    def stop_requested(force_sync: bool) -> bool:
+        """Whether a signal asked to stop; every rank agrees (all-reduced at log steps and epoch ends)."""
+        if accelerator.num_processes == 1:
+            return signals.received is not None
+        if not force_sync and state["global_step"] % log_every:
+            return False
+        flag = torch.tensor([1.0 if signals.received else 0.0], device=accelerator.device)
+        return bool(accelerator.reduce(flag, reduction="sum").item() > 0)
+
+    def leave(epoch: int, step_in_epoch: int) -> None:
+        state["epoch"], state["step_in_epoch"] = epoch, step_in_epoch
+        state["nonfinite_steps"] = guard.total
+        save_last()
         if main:
-            atomic_write_text(tmp / STATE, json.dumps(state, indent=1))
-            swap_in(tmp, last_dir)
-        accelerator.wait_for_everyone()
+            write_metrics_csv(run_dir / "metrics.csv", state["history"]) if state["history"] else None
+        name = signals.name or "a signal on another process"
+        raise Interrupted(f"stopped by {name} at epoch {epoch + 1}, step {state['global_step']}; saved {last_dir}. "
+                          f"Continue with resume=true run_dir={run_dir}", 128 + int(signals.received or 15))
 
     monitor, mode = str(e.monitor), str(e.monitor_mode)
     patience = int(e.patience)
@@ -266,96 +314,118 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     last_metrics: dict[str, Any] = {}
     start_epoch = int(state["epoch"])
     per_step_scheduler = not is_epoch_scheduler(scheduler)
+    guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10))
+    guard.total = int(state.get("nonfinite_steps", 0))
+    signals = StopSignals()
+    with signals:  # SIGTERM/SIGINT: save last/ at the next step and leave (handlers restored on exit)
+        for epoch in range(start_epoch, epochs):
+            # through the prepared loader: Accelerate re-applies *its* epoch counter (which restarts
+            # at 0 after a resume) to the sampler at every iteration start
+            train_dl.set_epoch(epoch)
+            model.train()
+            skip = int(state["step_in_epoch"]) if epoch == start_epoch else 0
+            loader = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
+            if skip:
+                loader.set_epoch(epoch)
+            # running sums stay on the device: no host sync inside the step
+            loss_sum = torch.zeros((), device=accelerator.device)
+            correct = torch.zeros((), device=accelerator.device)
+            seen = torch.zeros((), device=accelerator.device)
+            t0 = time.time()
+            bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=skip, total=len(train_dl),
+                       # None: off when not a TTY
+                       disable=None if accelerator.is_local_main_process else True, leave=False)
+            for i, batch in enumerate(bar, start=skip):
+                train_errors.update(batch.get("error", []))
+                with accelerator.accumulate(model):
+                    with accelerator.autocast():
+                        logits = model(batch["inputs"])
+                        loss = criterion(logits.float(), batch["label"])
+                    finite = guard.ok(loss, accelerator)
+                    if finite:
+                        accelerator.backward(loss)
+                        if accelerator.sync_gradients and e.clip_grad:
+                            accelerator.clip_grad_norm_(model.parameters(), float(e.clip_grad))
+                        optimizer.step()
+                    else:
+                        # a NaN/inf loss never reaches the weights: no update, and this accumulation
+                        # window's gradients are dropped (every rank took the same decision)
+                        model.zero_grad(set_to_none=True)
+                        guard.check_limit(f"epoch {epoch + 1}, step {state['global_step'] + 1}")
+                    if per_step_scheduler:
+                        scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                if finite:
+                    valid = batch["label"] >= 0
+                    n = valid.sum()
+                    loss_sum += loss.detach() * n
+                    correct += ((logits.argmax(1) == batch["label"]) & valid).sum()
+                    seen += n
+                if accelerator.sync_gradients:
+                    state["global_step"] += 1
+                    if state["global_step"] % log_every == 0 and accelerator.is_local_main_process:
+                        bar.set_postfix(loss=f"{(loss_sum / seen.clamp(min=1)).item():.4f}",
+                                        acc=f"{(correct / seen.clamp(min=1)).item():.3f}",
+                                        lr=f"{current_lr(optimizer):.2e}")
+                    if save_every and state["global_step"] % save_every == 0 and i + 1 < len(train_dl):
+                        state["epoch"], state["step_in_epoch"] = epoch, i + 1
+                        save_last()
+                    if i + 1 < len(train_dl) and stop_requested(False):
+                        leave(epoch, i + 1)
+            bar.close()
+            totals = accelerator.reduce(torch.stack([loss_sum, correct, seen]), reduction="sum")
+            train_time = time.time() - t0
 
-    for epoch in range(start_epoch, epochs):
-        # through the prepared loader: Accelerate re-applies *its* epoch counter (which restarts
-        # at 0 after a resume) to the sampler at every iteration start
-        train_dl.set_epoch(epoch)
-        model.train()
-        skip = int(state["step_in_epoch"]) if epoch == start_epoch else 0
-        loader = accelerator.skip_first_batches(train_dl, skip) if skip else train_dl
-        if skip:
-            loader.set_epoch(epoch)
-        # running sums stay on the device: no host sync inside the step
-        loss_sum = torch.zeros((), device=accelerator.device)
-        correct = torch.zeros((), device=accelerator.device)
-        seen = torch.zeros((), device=accelerator.device)
-        t0 = time.time()
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", initial=skip, total=len(train_dl),
-                   disable=None if accelerator.is_local_main_process else True, leave=False)  # None: off when not a TTY
-        for i, batch in enumerate(bar, start=skip):
-            train_errors.update(batch.get("error", []))
-            with accelerator.accumulate(model):
-                with accelerator.autocast():
-                    logits = model(batch["inputs"])
-                    loss = criterion(logits.float(), batch["label"])
-                accelerator.backward(loss)
-                if accelerator.sync_gradients and e.clip_grad:
-                    accelerator.clip_grad_norm_(model.parameters(), float(e.clip_grad))
-                optimizer.step()
-                if per_step_scheduler:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            valid = batch["label"] >= 0
-            n = valid.sum()
-            loss_sum += loss.detach() * n
-            correct += ((logits.argmax(1) == batch["label"]) & valid).sum()
-            seen += n
-            if accelerator.sync_gradients:
-                state["global_step"] += 1
-                if state["global_step"] % log_every == 0 and accelerator.is_local_main_process:
-                    bar.set_postfix(loss=f"{(loss_sum / seen.clamp(min=1)).item():.4f}",
-                                    acc=f"{(correct / seen.clamp(min=1)).item():.3f}", lr=f"{current_lr(optimizer):.2e}")
-                if save_every and state["global_step"] % save_every == 0 and i + 1 < len(train_dl):
-                    state["epoch"], state["step_in_epoch"] = epoch, i + 1
-                    save_last()
-        bar.close()
-        totals = accelerator.reduce(torch.stack([loss_sum, correct, seen]), reduction="sum")
-        train_time = time.time() - t0
-
-        val_metrics, outputs = evaluate(model, val_dl, accelerator, "val/", desc=f"val {epoch + 1}")
-        row: dict[str, Any] = {"epoch": epoch + 1, "step": state["global_step"], "lr": current_lr(optimizer),
-                               "train/loss": (totals[0] / totals[2].clamp(min=1)).item(),
-                               "train/top1": (totals[1] / totals[2].clamp(min=1)).item(),
-                               **val_metrics, "time/train_s": train_time, "time/epoch_s": time.time() - t0}
-        if monitor not in row:
-            raise LsvitError(f"engine.monitor={monitor} is not a logged metric (choose from {sorted(row)})")
-        if not per_step_scheduler:
-            scheduler.step(row[monitor])
-        train_errors.update(outputs["errors"])
-        state["history"].append(row)
-        state["epoch"], state["step_in_epoch"] = epoch + 1, 0
-        improved = _better(float(row[monitor]), state["best_metric"], mode)
-        if improved:
-            state["best_metric"], state["best_epoch"], state["bad_epochs"] = float(row[monitor]), epoch + 1, 0
-            state["best_metrics"] = {k: v for k, v in row.items() if k.startswith("val/")}
-            best_outputs = outputs
+            val_metrics, outputs = evaluate(model, val_dl, accelerator, "val/", desc=f"val {epoch + 1}")
+            row: dict[str, Any] = {"epoch": epoch + 1, "step": state["global_step"], "lr": current_lr(optimizer),
+                                   "train/loss": (totals[0] / totals[2].clamp(min=1)).item(),
+                                   "train/top1": (totals[1] / totals[2].clamp(min=1)).item(),
+                                   **val_metrics, "train/nonfinite_steps": guard.total, "time/train_s": train_time,
+                                   "time/epoch_s": time.time() - t0}
+            if monitor not in row:
+                raise LsvitError(f"engine.monitor={monitor} is not a logged metric (choose from {sorted(row)})")
+            if not per_step_scheduler:
+                scheduler.step(row[monitor])
+            train_errors.update(outputs["errors"])
+            state["history"].append(row)
+            state["epoch"], state["step_in_epoch"] = epoch + 1, 0
+            improved = _better(float(row[monitor]), state["best_metric"], mode)
+            if improved:
+                state["best_metric"], state["best_epoch"], state["bad_epochs"] = float(row[monitor]), epoch + 1, 0
+                state["best_metrics"] = {k: v for k, v in row.items() if k.startswith("val/")}
+                best_outputs = outputs
+                if main:
+                    meta = {"model": OmegaConf.to_container(cfg.model, resolve=True), "class_names": class_names,
+                            "data": dm.meta(), "metrics": row, "epoch": epoch + 1, "monitor": monitor,
+                            "seed": int(cfg.seed)}
+                    with disk_errors(run_dir / "best"):
+                        save_best(run_dir / "best", accelerator.unwrap_model(model), meta)
+            else:
+                state["bad_epochs"] += 1
+            state["skipped"] = sorted(train_errors)
             if main:
-                meta = {"model": OmegaConf.to_container(cfg.model, resolve=True), "class_names": class_names,
-                        "data": dm.meta(), "metrics": row, "epoch": epoch + 1, "monitor": monitor,
-                        "seed": int(cfg.seed)}
-                save_best(run_dir / "best", accelerator.unwrap_model(model), meta)
-        else:
-            state["bad_epochs"] += 1
-        state["skipped"] = sorted(train_errors)
-        if main:
-            write_metrics_csv(run_dir / "metrics.csv", state["history"])
-        if log_with:
-            accelerator.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=epoch + 1)
-        accelerator.print(f"epoch {epoch + 1}/{epochs}: train loss {row['train/loss']:.4f} "
-                          f"top1 {row['train/top1']:.3f} | val loss {row['val/loss']:.4f} top1 {row['val/top1']:.3f} "
-                          f"top5 {row['val/top5']:.3f} f1 {row['val/macro_f1']:.3f}{' *' if improved else ''} "
-                          f"({row['time/epoch_s']:.1f}s)")
-        last_metrics = row
-        save_last()
-        if e.get("stop_after_epochs") and epoch + 1 - start_epoch >= int(e.stop_after_epochs) and epoch + 1 < epochs:
-            accelerator.print(f"stopping after {e.stop_after_epochs} epoch(s) in this job; "
-                              f"continue with resume=true run_dir={run_dir}")
-            break
-        if patience and state["bad_epochs"] >= patience:
-            accelerator.print(f"early stopping: {monitor} did not improve for {patience} evaluations")
-            stopped_early = True
-            break
+                write_metrics_csv(run_dir / "metrics.csv", state["history"])
+            if log_with:
+                accelerator.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=epoch + 1)
+            accelerator.print(f"epoch {epoch + 1}/{epochs}: train loss {row['train/loss']:.4f} "
+                              f"top1 {row['train/top1']:.3f} | val loss {row['val/loss']:.4f} "
+                              f"top1 {row['val/top1']:.3f} "
+                              f"top5 {row['val/top5']:.3f} f1 {row['val/macro_f1']:.3f}{' *' if improved else ''} "
+                              f"({row['time/epoch_s']:.1f}s)")
+            last_metrics = row
+            state["nonfinite_steps"] = guard.total
+            save_last()
+            if epoch + 1 < epochs and stop_requested(True):
+                leave(epoch + 1, 0)
+            job_done = e.get("stop_after_epochs") and epoch + 1 - start_epoch >= int(e.stop_after_epochs)
+            if job_done and epoch + 1 < epochs:
+                accelerator.print(f"stopping after {e.stop_after_epochs} epoch(s) in this job; "
+                                  f"continue with resume=true run_dir={run_dir}")
+                break
+            if patience and state["bad_epochs"] >= patience:
+                accelerator.print(f"early stopping: {monitor} did not improve for {patience} evaluations")
+                stopped_early = True
+                break
 
     finished = stopped_early or int(state["epoch"]) >= epochs
     test_ds = dm.make_test_dataset(int(ev.get("num_clips", 1)), int(ev.get("num_crops", 1))) \
@@ -385,6 +455,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                "last_metrics": last_metrics or (state["history"][-1] if state["history"] else {}),
                "epochs_run": state["epoch"], "finished": finished, "stopped_early": stopped_early,
                "skipped": all_skipped, "num_processes": accelerator.num_processes,
+               "nonfinite_steps": guard.total,
                "train_minutes": sum(float(r.get("time/epoch_s", 0.0)) for r in state["history"]) / 60}
     if test_metrics:
         summary["test_metrics"] = test_metrics
