@@ -8,6 +8,7 @@ slow-down of the machine hits all of them alike.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,13 +35,15 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
     opt.step()
 
 
-def compare_train_steps(models: dict[str, dict[str, Any]], batch_size: int = 8, num_frames: int = 8,
-                        image_size: int = 64, steps: int = 10, warmup: int = 3, rounds: int = 3,
-                        num_classes: int = 8, seed: int = 0) -> list[StepResult]:
+def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn.Module]], batch_size: int = 8,
+                        num_frames: int = 8, image_size: int = 64, steps: int = 10, warmup: int = 3,
+                        rounds: int = 3, num_classes: int = 8, seed: int = 0, device: str = "cpu",
+                        amp: bool = False) -> list[StepResult]:
     """Time forward + backward + AdamW step of several models on one batch.
 
     Args:
-        models: label -> ``timm.create_model`` keyword arguments (including ``model_name``).
+        models: label -> ``timm.create_model`` keyword arguments (including ``model_name``), or a
+            zero-argument builder (e.g. a Hugging Face model wrapped to return logits).
         batch_size: clips per step.
         num_frames: T.
         image_size: square frame side.
@@ -49,28 +52,40 @@ def compare_train_steps(models: dict[str, dict[str, Any]], batch_size: int = 8, 
         rounds: interleaved measurement rounds; the best round counts (least disturbed).
         num_classes: classifier size.
         seed: input seed.
+        device: where the models run (on CUDA the timing synchronises after each round).
+        amp: bf16 autocast (as ``engine.mixed_precision=bf16``).
 
     Returns:
         One result per model, in the given order.
     """
     g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, num_frames, 3, image_size, image_size, generator=g)
-    y = torch.randint(0, num_classes, (batch_size,), generator=g)
+    x = torch.randn(batch_size, num_frames, 3, image_size, image_size, generator=g).to(device)
+    y = torch.randint(0, num_classes, (batch_size,), generator=g).to(device)
+    ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
     built = {}
     for label, kw in models.items():
-        kw = dict(kw)
-        m = timm.create_model(kw.pop("model_name"), num_classes=num_classes, num_frames=num_frames,
-                              img_size=image_size, **kw)
+        if callable(kw):
+            m = kw()
+        else:
+            kw = dict(kw)
+            m = timm.create_model(kw.pop("model_name"), num_classes=num_classes, num_frames=num_frames,
+                                  img_size=image_size, **kw)
+        m = m.to(device)
         opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
-        for _ in range(warmup):
-            _step(m, opt, x, y)
+        with ctx:
+            for _ in range(warmup):
+                _step(m, opt, x, y)
         built[label] = (m, opt)
     best = {label: float("inf") for label in built}
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
     for _ in range(rounds):
         for label, (m, opt) in built.items():
+            sync()
             t0 = time.perf_counter()
-            for _ in range(steps):
-                _step(m, opt, x, y)
+            with ctx:
+                for _ in range(steps):
+                    _step(m, opt, x, y)
+            sync()
             best[label] = min(best[label], (time.perf_counter() - t0) / steps)
     return [StepResult(label, batch_size / best[label], best[label] * 1e3,
                        sum(p.numel() for p in built[label][0].parameters()) / 1e6) for label in built]

@@ -116,8 +116,7 @@ def test_tool_prepares_and_exits_by_completeness(mini_hmdb51, tmp_path):
            f"splits={mini_hmdb51 / 'splits'}", f"out={tmp_path / 'out'}"]
     full = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert full.returncode == 1 and "expected 6766" in full.stdout  # a subset is not the full dataset
-    partial = subprocess.run([*cmd, "check_counts=false"], capture_output=True, text=True, cwd=tmp_path)
-    assert partial.returncode == 0 and "OK: complete" in partial.stdout, partial.stdout + partial.stderr
+    assert "split 1: 24 train / 8 test / 8 unused" in full.stdout
     bad = subprocess.run([*cmd[:2], f"videos={tmp_path / 'nope.rar'}", cmd[3], cmd[4]], capture_output=True,
                          text=True, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error: videos=")
@@ -277,9 +276,10 @@ def test_evaluate_tool_on_a_labelled_folder(hmdb_run, mini_hmdb51, tmp_path):
     assert "40 videos, 1 view(s)" in out.stdout
     metrics = json.loads((tmp_path / "ev" / "eval_metrics.json").read_text())
     assert metrics["eval/num_samples"] == 40 and metrics["views"] == 1
-    bad = subprocess.run([sys.executable, str(ROOT / "tools/evaluate.py"), f"checkpoint={run / 'best'}"],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert bad.returncode == 2 and "exactly one of data_root" in bad.stderr
+    from lsvit.inference import evaluate_checkpoint
+
+    with pytest.raises(LsvitError, match="exactly one of data_root"):
+        evaluate_checkpoint(run / "best")
 
 
 # ------------------------------------------------------------------------------------------ split benchmark
@@ -314,10 +314,19 @@ def test_benchmark_tool_tabulates_every_split(mini_hmdb51, tmp_path):
         assert r[8] == "2"  # views
     md = (out / "results.md").read_text()
     assert "mean ± std" in md and "commit: `" in md and "data.split" in md
-    # resume: finished splits are not trained again
-    again = subprocess.run([sys.executable, *_bench_cmd(mini_hmdb51, out, "resume=true")], capture_output=True,
-                           text=True, cwd=tmp_path)
-    assert again.returncode == 0 and "epoch 1/2" not in again.stdout and _results(out)[1:4] == rows[1:4]
+    # resume: finished splits are not trained again (in-process: the same function the tool calls)
+    import lsvit.engine
+    from lsvit.split_benchmark import run_split_benchmark
+
+    cfg = compose("benchmark_hmdb51", [f"data.root={mini_hmdb51}", f"benchmark.out_dir={out}", *BENCH, "resume=true"])
+    trained = []
+    real_train = lsvit.engine.train
+    lsvit.engine.train = lambda c: trained.append(c) or real_train(c)
+    try:
+        again = run_split_benchmark(cfg)
+    finally:
+        lsvit.engine.train = real_train
+    assert trained == [] and [round(r["top1"], 6) for r in again["rows"]] == [float(r[1]) for r in rows[1:4]]
 
 
 @pytest.mark.slow

@@ -137,3 +137,22 @@ def test_pretrained_from_the_wrong_architecture_is_refused(tmp_path):
     save_file(timm.create_model("resnet18").state_dict(), str(tmp_path / "r.safetensors"))
     with pytest.raises(LsvitError):
         _tiny(pretrained=True, pretrained_file=str(tmp_path / "r.safetensors"))
+
+
+@pytest.mark.parametrize("patch,size,stride", [(16, 64, 4), (8, 32, 2)])
+def test_low_resolution_smif_in_token_space_equals_the_pixel_path(patch, size, stride):
+    """SMIF at stride s, fused as conv(correction, W summed per s x s block), is exactly patch_embed(x + upsampled)."""
+    from einops import rearrange
+
+    torch.manual_seed(0)
+    m = timm.create_model("lsvit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=size, patch_size=patch,
+                          embed_dim=32, depth=1, num_heads=2, smif_window=3)
+    assert m.smif.stride == stride  # default: a quarter of the patch side
+    torch.nn.init.normal_(m.smif.fuse[-1].weight, std=0.5)
+    x = torch.randn(2, 4, 3, size, size)
+    assert m._fuse_in_token_space(x)
+    fast = m._embed_with_motion(x)
+    slow = m.patch_embed(rearrange(m.smif(x), "b t c h w -> (b t) c h w"))
+    assert torch.allclose(fast, slow, atol=1e-5)
+    fast.square().mean().backward()
+    assert m.smif.fuse[0].weight.grad.abs().sum() > 0 and m.patch_embed.proj.weight.grad.abs().sum() > 0

@@ -266,7 +266,7 @@ def test_sigterm_saves_last_and_resume_equals_an_uninterrupted_run(tiny_dataset,
 
 def test_sigint_saves_last_before_leaving(tiny_dataset, tmp_path):
     run = tmp_path / "run"
-    res = _run_killed(tiny_overrides(tiny_dataset / "train", run, "engine.epochs=2"), "SIGINT", at=3)
+    res = _run_killed(tiny_overrides(tiny_dataset / "train", run, "engine.epochs=1"), "SIGINT", at=3)
     assert res.returncode == 128 + signal.SIGINT and "stopped by SIGINT" in res.stderr
     assert json.loads((run / "last" / "trainer_state.json").read_text())["step_in_epoch"] >= 1
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # this process: handlers untouched
@@ -349,9 +349,8 @@ def test_unknown_keys_are_rejected(tiny_dataset, tmp_path):
 
     with pytest.raises(ConfigCompositionException, match="batchsize"):
         compose("train", ["engine.batchsize=4"])
-    res = subprocess.run([sys.executable, "tools/train.py", "engine.batchsize=4", f"run_dir={tmp_path}/r"], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert res.returncode != 0 and "batchsize" in res.stderr and not (tmp_path / "r").exists()
+    with pytest.raises(ConfigCompositionException, match="modle"):
+        compose("train", ["modle.depth=2"])
 
 
 def test_a_checkpoint_of_other_classes_is_refused_before_training(uninterrupted, tmp_path, mini_hmdb51):

@@ -64,14 +64,18 @@ class SMIF(nn.Module):
         hidden: channels of the fusion conv.
     """
 
-    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16, blur: int = 7) -> None:
+    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16, blur: int = 7, stride: int = 1) -> None:
         super().__init__()
+        if stride < 1:
+            raise ValueError(f"smif_stride must be >= 1, got {stride}")
         if window < 3 or window % 2 == 0:
             raise ValueError(f"smif_window must be odd and >= 3, got {window}")
         if blur < 1 or blur % 2 == 0:
             raise ValueError(f"smif blur must be odd and >= 1, got {blur}")
         self.half = window // 2
-        self.blur = blur
+        self.stride = stride
+        # the flow blur covers the same image area at any stride (the pooling itself blurs)
+        self.blur = max(1, (blur // stride) | 1)
         # pointwise, as Linear layers on channels-last pixels: the differences and gradients
         # already carry the spatial context and the patch embedding pools space (3x3 convs
         # here cost more than a whole tiny ViT; tiny-channel 1x1 convs are slow on CPU)
@@ -83,8 +87,24 @@ class SMIF(nn.Module):
         self.alpha = nn.Parameter(torch.ones(in_chans))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W) -> (B, T, C, H, W)``."""
+        """``(B, T, C, H, W) -> (B, T, C, H, W)``: the frames plus the motion correction.
+
+        With ``stride > 1`` the motion maps and the fusion run on ``stride x stride`` average-pooled
+        frames and the correction is upsampled (nearest) before it is added: the patch embedding
+        pools far more than that anyway, and SMIF's per-pixel work shrinks by ``stride**2``.
+        """
+        t, (h, w) = x.shape[1], x.shape[-2:]
+        out = rearrange(self.correction(x), "b t c h w -> (b t) c h w")
+        if self.stride > 1:
+            out = F.interpolate(out, size=(h, w), mode="nearest")
+        return x + rearrange(out, "(b t) c h w -> b t c h w", t=t)
+
+    def correction(self, x: torch.Tensor) -> torch.Tensor:
+        """``alpha * phi(...)`` at the working resolution: ``(B, T, C, ceil(H / stride), ceil(W / stride))``."""
         t = x.shape[1]
+        if self.stride > 1:
+            x = rearrange(F.avg_pool2d(rearrange(x, "b t c h w -> (b t) c h w"), self.stride, ceil_mode=True),
+                          "(b t) c h w -> b t c h w", t=t)
         frames = torch.arange(t, device=x.device)
         mag = torch.zeros_like(x[:, :, :1])
         signed = torch.zeros_like(x)
@@ -109,7 +129,7 @@ class SMIF(nn.Module):
                                       count_include_pad=False), "(b t) c h w -> b t c h w", t=t)
         feats = torch.cat([weight * x, signed, weight, flow], dim=2)
         out = self.fuse(rearrange(feats, "b t c h w -> b t h w c"))
-        return x + self.alpha.view(1, 1, -1, 1, 1) * rearrange(out, "b t h w c -> b t c h w")
+        return self.alpha.view(1, 1, -1, 1, 1) * rearrange(out, "b t h w c -> b t c h w")
 
 
 class LMI(nn.Module):
@@ -154,9 +174,9 @@ class LMI(nn.Module):
         u = z + self.diff(d) + self._time_pos(t)
         q, k, v = rearrange(self.qkv(u), "bn t (three h d) -> three bn h t d", three=3, h=self.heads)
         o = F.scaled_dot_product_attention(q, k, v)  # fused kernel where available
-        o = self.proj(rearrange(o, "bn h t d -> bn t (h d)"))
-        o = rearrange(o, "(b n) t c -> (b t) n c", n=x.shape[1])
-        return x + o
+        # back to frame-major order at the reduced width (a quarter of the bytes of doing it after proj)
+        o = rearrange(o, "(b n) h t d -> (b t) n (h d)", n=x.shape[1])
+        return x + self.proj(o)
 
 
 class LSViT(VisionTransformer):
@@ -167,14 +187,16 @@ class LSViT(VisionTransformer):
         smif: use SMIF before the patch embedding.
         smif_window: SMIF temporal window (odd, <= num_frames when num_frames >= 3).
         smif_hidden: channels of SMIF's fusion conv.
+        smif_stride: SMIF computes on ``stride x stride`` pooled pixels (``None``: patch side / 4).
         lmi_blocks: indices of the blocks followed by LMI; ``None`` = all, ``[]`` = none.
-        lmi_reduction: LMI width divisor.
+        lmi_reduction: LMI width divisor (``None``: 4 up to width 256, 8 above).
         **kwargs: timm ``VisionTransformer`` arguments (img_size, patch_size, embed_dim,
             depth, num_heads, num_classes, drop_rate, drop_path_rate, global_pool, ...).
     """
 
     def __init__(self, num_frames: int = 16, smif: bool = True, smif_window: int = 5, smif_hidden: int = 16,
-                 lmi_blocks: Sequence[int] | None = None, lmi_reduction: int = 4, **kwargs: Any) -> None:
+                 smif_stride: int | None = None, lmi_blocks: Sequence[int] | None = None,
+                 lmi_reduction: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -183,7 +205,12 @@ class LSViT(VisionTransformer):
         depth = len(self.blocks)
         blocks = list(range(depth)) if lmi_blocks is None else sorted({int(b) % depth for b in lmi_blocks})
         self.num_frames = num_frames
-        self.smif = SMIF(self.patch_embed.proj.in_channels, smif_window, smif_hidden) if smif else None
+        if smif_stride is None:  # a quarter of the patch side: 4 for /16 ViTs, 2 for /8
+            smif_stride = max(1, self.patch_embed.patch_size[0] // 4)
+        self.smif = SMIF(self.patch_embed.proj.in_channels, smif_window, smif_hidden,
+                         stride=smif_stride) if smif else None
+        if lmi_reduction is None:  # C/4 up to ViT-Ti width, C/8 beyond (measured: C/4 costs ViT-S 24 %)
+            lmi_reduction = 4 if self.embed_dim <= 256 else 8
         self.lmi = nn.ModuleDict({str(i): LMI(self.embed_dim, num_frames, lmi_reduction) for i in blocks})
 
     @torch.jit.ignore
@@ -198,9 +225,12 @@ class LSViT(VisionTransformer):
         if x.ndim != 5:
             raise ValueError(f"LS-ViT expects clips (B, T, C, H, W), got shape {tuple(x.shape)}")
         t = x.shape[1]
-        if self.smif is not None and t > 1:
-            x = self.smif(x)
-        x = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        if self.smif is not None and t > 1 and self._fuse_in_token_space(x):
+            x = self._embed_with_motion(x)
+        else:
+            if self.smif is not None and t > 1:
+                x = self.smif(x)
+            x = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
         x = self._pos_embed(x)
         x = self.patch_drop(x)
         x = self.norm_pre(x)
@@ -211,6 +241,28 @@ class LSViT(VisionTransformer):
                 x = lmi(x, t)
         x = self.norm(x)
         return rearrange(x, "(b t) n d -> b t n d", t=t)
+
+    def _fuse_in_token_space(self, x: torch.Tensor) -> bool:
+        pe, s = self.patch_embed, self.smif.stride  # type: ignore[union-attr]
+        p = pe.patch_size
+        return (s > 1 and p[0] % s == 0 and p[1] % s == 0 and x.shape[-2] % p[0] == 0 and x.shape[-1] % p[1] == 0
+                and isinstance(pe.norm, nn.Identity) and pe.flatten and not pe.dynamic_img_pad)
+
+    def _embed_with_motion(self, x: torch.Tensor) -> torch.Tensor:
+        """``patch_embed(x + upsample(c))`` computed exactly as ``patch_embed(x) + conv(c, W summed per stride block)``.
+
+        The patch projection is linear and the correction ``c`` is constant on ``stride x stride``
+        blocks, so it can be projected at its own resolution: no full-resolution correction is
+        ever built, and no gradient has to flow back through the full-resolution projection.
+        """
+        t, s = x.shape[1], self.smif.stride  # type: ignore[union-attr]
+        corr = rearrange(self.smif.correction(x), "b t c h w -> (b t) c h w")  # type: ignore[union-attr]
+        tokens = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        w = self.patch_embed.proj.weight
+        ph, pw = self.patch_embed.patch_size
+        w_low = w.view(w.shape[0], w.shape[1], ph // s, s, pw // s, s).sum(dim=(3, 5))
+        extra = F.conv2d(corr, w_low, stride=(ph // s, pw // s))
+        return tokens + extra.flatten(2).transpose(1, 2)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # type: ignore[override]
         """Per-frame tokens -> pooled token per frame -> mean over time -> dropout -> linear."""

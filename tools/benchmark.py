@@ -1,0 +1,23 @@
+"""Performance figures side by side: loading, train steps (LS-ViT / frame-average / TimeSformer), FLOPs, inference.
+
+`python tools/benchmark.py [--size default|smoke|gpu] [--json outputs/benchmark/benchmark.json]`
+Prints a table with PASS/FAIL against the performance targets and writes the same figures as JSON.
+"""
+
+import argparse
+
+import torch
+
+from lsvit.perf import run_benchmark
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", choices=("default", "smoke", "gpu"), default="default")
+    ap.add_argument("--json", default="outputs/benchmark/benchmark.json")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--peak-tflops", type=float, default=790.0 if torch.cuda.is_available() else None,
+                    help="dense bf16 peak of the GPU, for MFU (H100/H200: ~790 measured)")
+    a = ap.parse_args()
+    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops)
+    print(report.text())
+    print(f"wrote {a.json}")
