@@ -42,5 +42,7 @@ prepare-hmdb51:
 	$(PYTHON) scripts/install.py --venv $(VENV) --extras hmdb51
 	$(PY) tools/prepare_hmdb51.py videos=$(DOWNLOADS)/hmdb51_org.rar splits=$(DOWNLOADS)/test_train_splits.rar
 
-bench: install
-	$(PY) tools/benchmark_throughput.py
+## make bench: every performance figure side by side (tools/benchmark.py), with PASS/FAIL against the targets
+bench:
+	$(PYTHON) scripts/install.py --venv $(VENV) --extras bench
+	$(PY) tools/benchmark.py

@@ -217,7 +217,7 @@ class _Cycle(torch.utils.data.Sampler):
 SIZES = {
     "demo": dict(embed_dim=96, depth=4, num_heads=3, patch_size=8, frames=8, image=64, batch=8),
     "tiny": dict(embed_dim=192, depth=12, num_heads=3, patch_size=16, frames=8, image=224, batch=2),
-    "small": dict(embed_dim=384, depth=12, num_heads=6, patch_size=16, frames=8, image=224, batch=1),
+    "small": dict(embed_dim=384, depth=12, num_heads=6, patch_size=16, frames=8, image=224, batch=2),
     "base16": dict(embed_dim=768, depth=12, num_heads=12, patch_size=16, frames=16, image=224, batch=8),
 }
 
@@ -353,7 +353,7 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
                       reps=1 if smoke else 3, workers=(0, 1) if smoke else (0, 1, 2),
                       loader_batches=2 if smoke else 6)
         sizes = ["demo"] if smoke else ["tiny", "small"] + (["base16"] if size == "gpu" else [])
-        bench_models(report, sizes, steps=1 if smoke else 3, rounds=1 if smoke else 2,
+        bench_models(report, sizes, steps=1 if smoke else 2, rounds=1 if smoke else 4,
                      peak_flops=peak_tflops * 1e12 if peak_tflops else None, device=device)
         report.add("d. feature cache and keypoints", "HDF5 embedding cache vs recomputing",
                    "not there yet (the frame-embedding BiLSTM family has not landed)")
