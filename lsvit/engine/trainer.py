@@ -298,8 +298,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         state["epoch"], state["step_in_epoch"] = epoch, step_in_epoch
         state["nonfinite_steps"] = guard.total
         save_last()
-        if main:
-            write_metrics_csv(run_dir / "metrics.csv", state["history"]) if state["history"] else None
+        if main and state["history"]:
+            write_metrics_csv(run_dir / "metrics.csv", state["history"])
         name = signals.name or "a signal on another process"
         raise Interrupted(f"stopped by {name} at epoch {epoch + 1}, step {state['global_step']}; saved {last_dir}. "
                           f"Continue with resume=true run_dir={run_dir}", 128 + int(signals.received or 15))
