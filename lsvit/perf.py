@@ -155,7 +155,6 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
     tf = ClipTransform(image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), train=True)
     items = [VideoItem(f"v{i}", 0, str(p)) for i, p in enumerate(videos)]
     ds = VideoDataset(items, tf, num_frames=num_frames, frame_stride=stride, train=True, backend="decord")
-    ds_plain = VideoDataset(items, tf, num_frames=num_frames, frame_stride=stride, train=True, backend="decord")
     seeds = np.random.default_rng(1).integers(0, 2**31 - 1, size=n)
     # interleaved: each round times every path once, so machine noise hits all of them
     times: dict[str, list[float]] = {k: [] for k in ("raw", "dataset", "naive", "decord", "pyav", "opencv")}
@@ -166,9 +165,7 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
         for b in ("decord", "pyav", "opencv"):
             times[b].append(_time_per_item(lambda i, b=b: read_clip(str(videos[i]), pick, backend=b), n, 1))
     best = {k: min(v) for k, v in times.items()}
-    import decord as _d
-
-    vr0 = _d.VideoReader(str(videos[0]))
+    vr0 = decord.VideoReader(str(videos[0]))
     h, w = vr0[0].shape[:2]
     report.add(sec, "setup", f"{n} videos x {len(vr0)} frames {w}x{h} H.264 (keyframe every {GOP}); clips of "
                              f"{num_frames} frames @ stride {stride} -> {image_size} px with the training transforms")
@@ -181,7 +178,7 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
                                                seed=int(seeds[i])), n, 1) * 1e3 - best["decord"] * 1e3
     report.add(sec, "of which training transforms (ms/clip)", max(transform_ms, 0.0))
     for w in workers:
-        dl = torch.utils.data.DataLoader(ds_plain, batch_size=4, num_workers=w, collate_fn=collate,
+        dl = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=w, collate_fn=collate,
                                          sampler=_Cycle(SeededSampler(n, seed=0), loader_batches * 4))
         t0 = time.perf_counter()
         count = sum(len(b["id"]) for b in dl)
