@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.data import (ClipTransform, SeededSampler, VideoDataModule, VideoDataset, VideoReadError,
+from lsvit.data import (ClipTransform, to_model_input, SeededSampler, VideoDataModule, VideoDataset, VideoReadError,
                         discover_classes, discover_unlabelled, read_clip, read_list_file, sample_indices,
                         stratified_split)
 from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
@@ -153,19 +153,70 @@ def test_training_augmentation_is_identical_across_frames():
     clip = np.stack([base] * 6)  # identical frames stay identical iff one draw serves all frames
     tf = ClipTransform(32, train=True, hflip=0.5, color_jitter=1.0, scale=(0.2, 1.0))
     outs = [tf(clip, seed=s) for s in range(8)]
-    for x in outs:
-        assert x.shape == (6, 3, 32, 32)
-        assert torch.equal(x[0], x[5])
-    assert not torch.equal(outs[0][0], outs[1][0])  # but different clips get different draws
+    for frames, color in outs:
+        assert frames.shape == (6, 32, 32, 3) and frames.dtype == torch.uint8 and color.shape == (3, 6)
+        assert torch.equal(frames[0], frames[5])
+    assert not torch.equal(outs[0][0][0], outs[1][0][0])  # but different clips get different draws
+    assert len({tuple(c.flatten().tolist()) for _, c in outs}) == 8  # and different colour jitters
 
 
 def test_augmentation_is_a_function_of_the_seed_and_eval_is_deterministic():
     clip = np.random.default_rng(0).integers(0, 255, (3, 40, 56, 3), dtype=np.uint8)
     tf = ClipTransform(32, train=True)
-    assert torch.equal(tf(clip, seed=7), tf(clip, seed=7))
+    a, b = tf(clip, seed=7), tf(clip, seed=7)
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     ev = ClipTransform(32, mean=(0.5,) * 3, std=(0.5,) * 3)
-    a = ev(clip)
-    assert torch.equal(a, ev(clip)) and a.min() >= -1 and a.max() <= 1
+    frames, color = ev(clip)
+    x = to_model_input(frames[None], color[None])[0]
+    assert torch.equal(frames, ev(clip)[0]) and x.shape == (3, 3, 32, 32)
+    assert x.min() >= -1 and x.max() <= 1
+
+
+def test_eval_view_is_the_short_side_resized_then_centre_cropped():
+    import cv2
+
+    clip = np.random.default_rng(1).integers(0, 255, (2, 40, 60, 3), dtype=np.uint8)
+    frames, _ = ClipTransform(20)(clip)
+    ref = np.stack([cv2.resize(f, (30, 20), interpolation=cv2.INTER_LINEAR)[:, 5:25] for f in clip])
+    # the square crop is resized instead of the whole frame: the same picture up to interpolation
+    assert np.abs(frames.numpy().astype(int) - ref).mean() < 3
+    left, _ = ClipTransform(20)(clip, crop_index=0, num_crops=3)
+    assert torch.equal(left, torch.from_numpy(np.stack([cv2.resize(f[:, :40], (20, 20)) for f in clip])))
+
+
+def test_colour_map_on_the_device_equals_jitter_clamp_then_normalise():
+    from lsvit.data.transforms import jitter_matrix
+
+    rng = np.random.default_rng(3)
+    clip = rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
+    mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+    tf = ClipTransform(8, mean=mean, std=std)
+    m, b = jitter_matrix(np.random.default_rng(0), clip.reshape(-1, 3).mean(0), brightness=0.9, contrast=0.9)
+    x = torch.from_numpy(clip).double()
+    jittered = torch.einsum("ij,thwj->thwi", m, x) + b
+    ref = jittered.clamp(0, 255)
+    assert not torch.equal(ref, jittered)  # the clamp is exercised
+    ref = (ref / 255 - torch.tensor(mean, dtype=torch.float64)) / torch.tensor(std, dtype=torch.float64)
+    got = to_model_input(torch.from_numpy(clip)[None], tf.color((m, b))[None])[0]
+    assert torch.allclose(got, ref.permute(0, 3, 1, 2).float(), atol=1e-4)
+    floats = torch.randn(2, 3)
+    assert to_model_input(floats) is floats  # non-uint8 inputs (embeddings, keypoints) pass through
+    with pytest.raises(ValueError, match="color"):
+        to_model_input(torch.from_numpy(clip)[None])
+
+
+def test_random_resized_crop_box_stays_inside_and_follows_the_scale():
+    from lsvit.data.transforms import random_resized_crop_box
+
+    rng = np.random.default_rng(0)
+    boxes = [random_resized_crop_box(rng, 240, 320, (0.25, 1.0)) for _ in range(200)]
+    for y0, x0, ch, cw in boxes:
+        assert 0 <= y0 and y0 + ch <= 240 and 0 <= x0 and x0 + cw <= 320
+        assert 3 / 4 - 0.02 <= cw / ch <= 4 / 3 + 0.02
+    areas = np.array([ch * cw for _, _, ch, cw in boxes]) / (240 * 320)
+    assert areas.min() >= 0.24 and areas.max() > 0.8 and areas.min() < 0.35
+    # no fit in ten tries (a very wide frame): the largest centred crop at the widest ratio
+    assert random_resized_crop_box(rng, 10, 100, (0.9, 1.0)) == (0, 43, 10, 13)
 
 
 # ------------------------------------------------------------------------------------------- splits
@@ -185,7 +236,7 @@ def test_datamodule_has_no_video_in_both_train_and_val(tiny_dataset):
     assert {it.label for it in dm.val_items} == set(range(8))
     dm.setup()
     s = dm.val_dataset[0]
-    assert set(s) == {"inputs", "label", "id"} and s["inputs"].shape == (4, 3, 32, 32)
+    assert set(s) == {"inputs", "color", "label", "id"} and s["inputs"].shape == (4, 32, 32, 3)
 
 
 def test_bad_datamodule_settings_are_one_clear_message(tiny_dataset):
@@ -208,12 +259,13 @@ def test_dataset_skips_broken_videos(tiny_dataset, tmp_path):
     ev = VideoDataset(items, tf, num_frames=4)
     with pytest.warns(UserWarning, match="bad.mp4"):
         s = ev[0]
-    assert s["label"] == -1 and "bad.mp4" in s["error"] and s["inputs"].shape == (4, 3, 32, 32)
+    assert s["label"] == -1 and "bad.mp4" in s["error"] and s["inputs"].shape == (4, 32, 32, 3)
     tr = VideoDataset(items, ClipTransform(32, train=True), num_frames=4, train=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s = tr[(0, 123)]
     assert s["label"] >= 0 and s["id"] != "grow/bad" and s["substitute"]
+    assert s["inputs"].shape == (4, 32, 32, 3) and s["color"].shape == (3, 6)
     strict = VideoDataset(items, tf, num_frames=4, strict=True)
     with pytest.raises(VideoReadError, match="bad.mp4"):
         strict[0]
@@ -255,7 +307,7 @@ def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset):
     _, items = discover_classes(tiny_dataset / "train")
     ds = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2, num_clips=2, num_crops=3)
     s = ds[0]
-    assert s["inputs"].shape == (6, 4, 3, 32, 32)
+    assert s["inputs"].shape == (6, 4, 32, 32, 3)
     single = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2)[0]["inputs"]
     assert not torch.equal(s["inputs"][0], s["inputs"][3])  # two temporal views differ
-    assert single.shape == (4, 3, 32, 32)
+    assert single.shape == (4, 32, 32, 3)

@@ -181,12 +181,13 @@ def test_multi_view_inputs_are_the_single_views(mini_hmdb51):
     tf = ClipTransform(24, (0.5,) * 3, (0.25,) * 3, train=False)
     ds = VideoDataset(items, tf, num_frames=4, frame_stride=2, num_clips=3, num_crops=3)
     x = ds[0]["inputs"]
-    assert x.shape == (9, 4, 3, 24, 24) and ds.num_views == 9
+    assert x.shape == (9, 4, 24, 24, 3) and x.dtype == torch.uint8 and ds.num_views == 9
     for v in range(3):
         idx = sample_indices(10, 4, 2, "dense", False, None, "loop", clip_index=v, num_clips=3)
         frames, _ = read_clip(items[0].source, lambda n, i=idx: i)
         for c in range(3):
-            assert torch.equal(x[v * 3 + c], tf(frames, crop_index=c, num_crops=3))
+            view, color = tf(frames, crop_index=c, num_crops=3)
+            assert torch.equal(x[v * 3 + c], view) and torch.equal(ds[0]["color"], color)
     assert not torch.equal(x[0], x[3]) and not torch.equal(x[0], x[1])  # the views differ
 
 
@@ -255,12 +256,15 @@ def test_inference_multi_view_equals_mean_of_single_views(hmdb_run, mini_hmdb51,
     folder = mini_hmdb51 / "videos" / "clap"
     multi = predict(run / "best", folder, num_clips=2, num_crops=3, progress=False)
     from lsvit.engine.checkpoint import build_from_checkpoint
+    from lsvit.data.dataset import collate
+    from lsvit.data.transforms import to_model_input
     from lsvit.inference import checkpoint_dataset, discover_unlabelled
 
     model, meta = build_from_checkpoint(run / "best")
     ds = checkpoint_dataset(meta, discover_unlabelled(folder), num_clips=2, num_crops=3)
     with torch.no_grad():
-        x = torch.stack([ds[i]["inputs"] for i in range(len(ds))])
+        batch = collate([ds[i] for i in range(len(ds))])
+        x = to_model_input(batch["inputs"], batch["color"])
         singles = torch.stack([model(x[:, v]).softmax(-1) for v in range(6)])
     assert torch.allclose(multi["probs"], singles.mean(0), atol=1e-5)
     single = predict(run / "best", folder, progress=False)

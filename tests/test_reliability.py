@@ -401,6 +401,57 @@ def test_consecutive_nonfinite_losses_stop_the_run(tiny_dataset, tmp_path, monke
         train(compose("train", tiny_overrides(tiny_dataset / "train", tmp_path / "run", "engine.max_nonfinite=3")))
 
 
+class _Acc:
+    """The two things the guard asks of an accelerator."""
+
+    scaler = None
+    num_processes = 1
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_a_nonfinite_step_leaves_weights_and_moments_alone(fused, monkeypatch):
+    from lsvit.engine.guards import NonFiniteGuard
+
+    p = torch.nn.Parameter(torch.ones(4))
+    opt = (torch.optim.AdamW([p], lr=0.1, fused=True) if fused else torch.optim.RAdam([p], lr=0.1))
+    guard = NonFiniteGuard(limit=2)
+    assert guard.attach(opt, _Acc()) == ("device" if fused else "host")
+    p.grad = torch.ones(4)
+    guard.step(opt, torch.linalg.vector_norm(p.grad))
+    after_good = (p.detach().clone(), {k: v.clone() if torch.is_tensor(v) else v for k, v in opt.state[p].items()})
+    if fused:  # the skip is decided on the device: no host synchronisation at all
+        def no_sync(*a, **k):
+            raise AssertionError("host sync inside the step")
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+            monkeypatch.setattr(torch.Tensor, name, no_sync)
+    p.grad = torch.full((4,), float("nan"))
+    guard.step(opt, torch.linalg.vector_norm(p.grad))
+    monkeypatch.undo()
+    assert torch.equal(p.detach(), after_good[0])
+    for k, v in opt.state[p].items():
+        assert torch.equal(torch.as_tensor(v), torch.as_tensor(after_good[1][k])), k  # moments and step count
+    p.grad = torch.ones(4)
+    guard.step(opt, torch.linalg.vector_norm(p.grad))
+    assert not torch.equal(p.detach(), after_good[0])  # a later good step applies
+    guard.sync(_Acc(), "here")
+    assert (guard.total, guard.in_a_row) == (1, 0)
+    for _ in range(2):
+        guard.step(opt, torch.tensor(float("inf")))
+    with pytest.raises(LsvitError, match="NaN/inf for 2 consecutive steps"):
+        guard.sync(_Acc(), "here")
+
+
+def test_default_optimizers_are_fused():
+    from functools import partial
+
+    from lsvit.engine.optim import build_optimizer
+
+    model = torch.nn.Linear(3, 2)
+    assert build_optimizer(partial(torch.optim.AdamW), model, 1e-3, 0.05).defaults["fused"]
+    assert not build_optimizer(partial(torch.optim.AdamW, fused=False), model, 1e-3, 0.05).defaults["fused"]
+    assert isinstance(build_optimizer(partial(torch.optim.RAdam), model, 1e-3, 0.05), torch.optim.RAdam)
+
+
 # ------------------------------------------------------------------------------------------ 8. disk
 def test_unwritable_run_folder_fails_at_start(tiny_dataset, tmp_path):
     from lsvit.engine import train

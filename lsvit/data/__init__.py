@@ -7,8 +7,8 @@ from lsvit.data.discovery import VideoItem, discover_classes, discover_unlabelle
 from lsvit.data.readers import VideoReadError, open_video, read_clip
 from lsvit.data.sampling import sample_indices
 from lsvit.data.splits import stratified_split
-from lsvit.data.transforms import ClipTransform
+from lsvit.data.transforms import ClipTransform, to_model_input
 
 __all__ = ["ClipTransform", "HMDB51DataModule", "SeededSampler", "VideoDataModule", "VideoDataset", "VideoItem",
            "VideoReadError", "collate", "discover_classes", "discover_unlabelled", "model_norm", "open_video", "read_clip",
-           "read_list_file", "sample_indices", "stratified_split"]
+           "read_list_file", "sample_indices", "stratified_split", "to_model_input"]

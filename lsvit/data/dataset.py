@@ -2,7 +2,9 @@
 
 Sample contract: ``{"inputs": Tensor, "label": int, "id": str}``, plus ``"error": str``
 when a broken video was met (and ``"substitute": True`` when another video took its place
-in training). Dataset keys are an index or an
+in training). Video clips travel as uint8 ``(T, S, S, 3)`` with a ``"color"`` ``(3, 6)``
+map; :func:`lsvit.data.transforms.to_model_input` makes the model's float input from
+both on the device (other inputs, e.g. embeddings, are float and have no ``"color"``). Dataset keys are an index or an
 ``(index, seed)`` pair from :class:`SeededSampler`; the seed drives every random choice
 of that sample (frames, crop, flip), so training data is the same function of
 ``(seed, epoch, index)`` whether one process or eight load it.
@@ -68,6 +70,8 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "label": torch.tensor([int(s["label"]) for s in samples], dtype=torch.long),
         "id": [s["id"] for s in samples],
     }
+    if "color" in samples[0]:  # uint8 clips: their colour maps, applied on the device
+        batch["color"] = torch.stack([s["color"] for s in samples])
     errors = [s["error"] for s in samples if s.get("error")]
     if errors:
         batch["error"] = errors
@@ -82,7 +86,7 @@ class VideoDataset(Dataset):
 
     Args:
         items: the videos (see :mod:`lsvit.data.discovery`).
-        transform: maps uint8 ``(T, H, W, 3)`` to float ``(T, C, S, S)``.
+        transform: maps uint8 ``(T, H, W, 3)`` to uint8 ``(T, S, S, 3)`` and its colour map.
         num_frames: T.
         frame_stride: step between frames for dense sampling.
         sampling: ``dense`` or ``uniform``.
@@ -130,7 +134,7 @@ class VideoDataset(Dataset):
         """Label of every item, in order."""
         return [it.label for it in self.items]
 
-    def _load(self, item: VideoItem, seed: int | None) -> torch.Tensor:
+    def _load(self, item: VideoItem, seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng(seed) if self.train else None
         views = 1 if self.train else self.num_clips
 
@@ -150,13 +154,20 @@ class VideoDataset(Dataset):
             else:
                 clips.extend(self.transform(clip, crop_index=c, num_crops=self.num_crops)
                              for c in range(self.num_crops))
-        return clips[0] if len(clips) == 1 else torch.stack(clips)
+        if len(clips) == 1:
+            return clips[0]
+        # evaluation views share one colour map (no jitter)
+        return torch.stack([c[0] for c in clips]), clips[0][1]
+
+    def _sample(self, item: VideoItem, seed: int | None) -> dict[str, Any]:
+        inputs, color = self._load(item, seed)
+        return {"inputs": inputs, "color": color, "label": item.label, "id": item.id}
 
     def __getitem__(self, key: Key) -> dict[str, Any]:
         index, seed = split_key(key)
         item = self.items[index]
         try:
-            return {"inputs": self._load(item, seed), "label": item.label, "id": item.id}
+            return self._sample(item, seed)
         except VideoReadError as exc:
             if self.strict:
                 raise
@@ -170,13 +181,13 @@ class VideoDataset(Dataset):
                 if other == index:
                     continue
                 try:
-                    sample = {"inputs": self._load(self.items[other], seed), "label": self.items[other].label,
-                              "id": self.items[other].id}
+                    sample = self._sample(self.items[other], seed)
                     sample["error"], sample["substitute"] = error, True
                     return sample
                 except VideoReadError as exc2:
                     warnings.warn(f"skipping {exc2}", stacklevel=2)
         s = int(self.transform.image_size)
         views = self.num_views
-        shape = (self.num_frames, 3, s, s) if views == 1 else (views, self.num_frames, 3, s, s)
-        return {"inputs": torch.zeros(shape), "label": -1, "id": item.id, "error": error}
+        shape = (self.num_frames, s, s, 3) if views == 1 else (views, self.num_frames, s, s, 3)
+        return {"inputs": torch.zeros(shape, dtype=torch.uint8), "color": self.transform.color(), "label": -1,
+                "id": item.id, "error": error}

@@ -144,33 +144,81 @@ class StopSignals:
 
 
 class NonFiniteGuard:
-    """Count NaN/inf losses; raise after ``limit`` in a row.
+    """Never let a NaN/inf gradient reach the weights; count such steps; stop after ``limit`` in a row.
 
-    Checking needs the loss's value on the host: one scalar synchronisation per step (the
-    same one a ``GradScaler`` makes in fp16), the price of never letting a NaN reach the
-    weights. In a multi-process run every rank takes the same decision (all-reduced).
+    The decision is the gradient norm's finiteness at each optimizer step (a NaN/inf loss
+    makes NaN gradients; after the all-reduce every rank sees the same norm, so every rank
+    decides alike). How a step is skipped, fastest first:
+
+    - ``fp16``: the ``GradScaler`` skips it already (and lowers its scale); the guard only
+      counts non-finite *losses*, since early scale overflows are routine.
+    - an optimizer with on-device skipping (fused Adam/AdamW/SGD/Adagrad, the mechanism
+      ``GradScaler`` uses): the flag goes to the optimizer as ``found_inf`` and the kernel
+      leaves weights, moments and step count alone. **No host synchronisation.**
+    - any other optimizer: one scalar read per optimizer step decides.
+
+    Counters live on the device and are read by :meth:`sync` at log steps and epoch ends,
+    so the stop after ``limit`` consecutive skips comes at the next of those.
     """
 
-    def __init__(self, limit: int = 10) -> None:
+    def __init__(self, limit: int = 10, device: torch.device | str = "cpu", total: int = 0) -> None:
         self.limit = limit
-        self.total = 0
+        self.total = total
         self.in_a_row = 0
+        # [skipped since the last sync, current run, longest run since the last sync]
+        self._counts = torch.zeros(3, device=device)
+        self._window = torch.zeros((), device=device)
+        self.mode = "host"
 
-    def ok(self, loss: torch.Tensor, accelerator: Any) -> bool:
-        """True when the loss is finite on every process."""
-        bad = (~torch.isfinite(loss.detach())).float().reshape(1)
+    def attach(self, optimizer: Any, accelerator: Any) -> str:
+        """Pick how steps are skipped for this optimizer/precision; returns the mode."""
+        inner = getattr(optimizer, "optimizer", optimizer)  # accelerate wraps optimizers
+        if getattr(accelerator, "scaler", None) is not None:
+            self.mode = "scaler"
+        elif getattr(inner, "_step_supports_amp_scaling", False):
+            self.mode = "device"
+        else:
+            self.mode = "host"
+        self._inner = inner
+        return self.mode
+
+    def observe(self, loss: torch.Tensor) -> torch.Tensor:
+        """Every micro-step: whether this loss is finite (a device bool, for the running metrics)."""
+        ok = torch.isfinite(loss.detach())
+        if self.mode == "scaler":
+            self._window = torch.maximum(self._window, (~ok).float())
+        return ok
+
+    def step(self, optimizer: Any, grad_norm: torch.Tensor | None) -> None:
+        """At a sync step: run ``optimizer.step()`` unless the gradients are not finite."""
+        if self.mode == "scaler":
+            bad, self._window = self._window, torch.zeros_like(self._window)
+            optimizer.step()  # the scaler skips inf/NaN steps itself
+        else:
+            bad = (~torch.isfinite(grad_norm.detach().float())).float().reshape(())
+            if self.mode == "device":
+                self._inner.found_inf = bad
+                optimizer.step()
+            elif not bool(bad.item()):  # one host sync: the optimizer cannot skip on its own
+                optimizer.step()
+        c = self._counts
+        run = (c[1] + bad) * bad
+        self._counts = torch.stack([c[0] + bad, run, torch.maximum(c[2], run)])
+
+    def sync(self, accelerator: Any, where: str, check: bool = True) -> None:
+        """Read the counters (one host sync); raise when ``limit`` consecutive steps were skipped (``check``)."""
+        counts = self._counts
         if accelerator.num_processes > 1:
-            bad = accelerator.reduce(bad, reduction="sum")
-        if bool(bad.item() == 0):
-            self.in_a_row = 0
-            return True
-        self.total += 1
-        self.in_a_row += 1
-        return False
+            # gradient norms agree across ranks already; under fp16 the loss flags are per rank,
+            # and the largest count keeps every rank's decision (and its raise) identical
+            from accelerate.utils import gather
 
-    def check_limit(self, where: str) -> None:
-        """Raise when the limit of consecutive non-finite losses is reached."""
-        if self.in_a_row >= self.limit:
-            raise LsvitError(f"the loss was NaN/inf for {self.in_a_row} consecutive steps ({where}); every one was "
-                             "skipped. Lower optim.lr, check the inputs, or try engine.mixed_precision=no/bf16 "
-                             "(engine.max_nonfinite sets the limit)")
+            counts = gather(counts[None]).amax(0)
+        skipped, run, longest = (int(v) for v in counts.tolist())
+        self.total += skipped
+        self.in_a_row = run
+        self._counts = torch.tensor([0.0, float(run), 0.0], device=self._counts.device)
+        if check and max(longest, run) >= self.limit:
+            raise LsvitError(f"the loss or its gradients were NaN/inf for {max(longest, run)} consecutive steps "
+                             f"(by {where}); every one was skipped. Lower optim.lr, check the inputs, or try "
+                             "engine.mixed_precision=no/bf16 (engine.max_nonfinite sets the limit)")

@@ -54,8 +54,31 @@ def param_groups(model: nn.Module, lr: float, weight_decay: float, head_lr_mult:
 
 def build_optimizer(optimizer: Callable[..., Optimizer], model: nn.Module, lr: float, weight_decay: float,
                     head_lr_mult: float = 1.0, head_lr: float | None = None) -> Optimizer:
-    """Call a partial optimizer (from hydra) on :func:`param_groups`."""
-    return optimizer(param_groups(model, lr, weight_decay, head_lr_mult, head_lr), lr=lr)
+    """Call a partial optimizer (from hydra) on :func:`param_groups`.
+
+    Optimizers with a fused kernel (Adam, AdamW, SGD, Adagrad) get ``fused=True`` unless the
+    config says otherwise (``optim.optimizer.fused=false``): one kernel per step instead of a
+    dozen, and it can skip a non-finite step on the device (see
+    :class:`lsvit.engine.guards.NonFiniteGuard`) without a host synchronisation.
+    """
+    groups = param_groups(model, lr, weight_decay, head_lr_mult, head_lr)
+    given = getattr(optimizer, "keywords", {}) or {}
+    if given.get("fused") is None and _has_fused(optimizer):
+        try:
+            return optimizer(groups, lr=lr, fused=True)
+        except (RuntimeError, ValueError):  # parameters on a device or dtype without the fused kernel
+            pass
+    return optimizer(groups, lr=lr)
+
+
+def _has_fused(optimizer: Callable[..., Optimizer]) -> bool:
+    import inspect
+
+    cls = getattr(optimizer, "func", optimizer)
+    try:
+        return "fused" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def cosine_with_warmup(optimizer: Optimizer, total_steps: int, steps_per_epoch: int, warmup_epochs: float = 1.0,

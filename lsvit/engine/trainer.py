@@ -32,6 +32,7 @@ import lsvit.models  # noqa: F401  (registers the model families with timm)
 from lsvit import LsvitError
 from lsvit.config import build
 from lsvit.data.dataset import SeededSampler
+from lsvit.data.transforms import to_model_input
 from lsvit.engine.accel import build_accelerator
 from lsvit.engine.checkpoint import (STATE, atomic_write_text, load_weights, read_trainer_state, save_best,
                                      staging_dir, swap_in)
@@ -73,7 +74,7 @@ def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator,
     logits_all, labels_all, ids, errors = [], [], [], []
     for batch in tqdm(dataloader, desc=desc, leave=False, disable=None if accelerator.is_local_main_process else True):
         with accelerator.autocast():
-            logits = view_scores(model, batch["inputs"], num_views)
+            logits = view_scores(model, batch["inputs"], num_views, batch.get("color"))
         logits, labels = accelerator.gather_for_metrics((logits.float().contiguous(), batch["label"]))
         ids.extend(accelerator.gather_for_metrics(list(batch["id"]), use_gather_object=True))
         logits_all.append(logits.cpu())
@@ -87,6 +88,14 @@ def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator,
 
 
 # ------------------------------------------------------------------------------------------- helpers
+def _grad_norm(model: nn.Module, accelerator: Accelerator, clip: float | None, mode: str) -> torch.Tensor | None:
+    """The total gradient norm (clipped to ``clip`` when set), on the device: the guard's evidence."""
+    norm = accelerator.clip_grad_norm_(model.parameters(), float(clip)) if clip else None
+    if norm is None and mode != "scaler":  # the fp16 scaler checks the gradients itself
+        norm = torch.nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    return norm
+
+
 def _loss_fn(label_smoothing: float) -> nn.Module:
     # ignore_index=-1: stand-ins for broken videos carry label -1
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing, ignore_index=-1)
@@ -273,6 +282,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     def save_last() -> None:
         """Accelerate state + trainer state, swapped in atomically."""
+        guard.sync(accelerator, "", check=False)
+        state["nonfinite_steps"] = guard.total
         tmp = last_dir.with_name(".last.tmp")
         if main and tmp.exists():
             shutil.rmtree(tmp)
@@ -296,7 +307,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     def leave(epoch: int, step_in_epoch: int) -> None:
         state["epoch"], state["step_in_epoch"] = epoch, step_in_epoch
-        state["nonfinite_steps"] = guard.total
         save_last()
         if main and state["history"]:
             write_metrics_csv(run_dir / "metrics.csv", state["history"])
@@ -314,8 +324,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     last_metrics: dict[str, Any] = {}
     start_epoch = int(state["epoch"])
     per_step_scheduler = not is_epoch_scheduler(scheduler)
-    guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10))
-    guard.total = int(state.get("nonfinite_steps", 0))
+    guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10), accelerator.device, int(state.get("nonfinite_steps", 0)))
+    skip_mode = guard.attach(optimizer, accelerator)
+    log.info("non-finite steps are skipped %s", {"device": "on the device (fused optimizer, no host sync)",
+                                                  "scaler": "by the fp16 GradScaler",
+                                                  "host": "after one scalar read per step (unfused optimizer)"}[skip_mode])
     signals = StopSignals()
     with signals:  # SIGTERM/SIGINT: save last/ at the next step and leave (handlers restored on exit)
         for epoch in range(start_epoch, epochs):
@@ -339,40 +352,37 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 train_errors.update(batch.get("error", []))
                 with accelerator.accumulate(model):
                     with accelerator.autocast():
-                        logits = model(batch["inputs"])
+                        logits = model(to_model_input(batch["inputs"], batch.get("color")))
                         loss = criterion(logits.float(), batch["label"])
-                    finite = guard.ok(loss, accelerator)
-                    if finite:
-                        accelerator.backward(loss)
-                        if accelerator.sync_gradients and e.clip_grad:
-                            accelerator.clip_grad_norm_(model.parameters(), float(e.clip_grad))
-                        optimizer.step()
-                    else:
-                        # a NaN/inf loss never reaches the weights: no update, and this accumulation
-                        # window's gradients are dropped (every rank took the same decision)
-                        model.zero_grad(set_to_none=True)
-                        guard.check_limit(f"epoch {epoch + 1}, step {state['global_step'] + 1}")
+                    finite = guard.observe(loss)
+                    # always backward (every rank alike): a NaN loss leaves NaN gradients, and the
+                    # guard never lets non-finite gradients reach the weights
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients:
+                        guard.step(optimizer, _grad_norm(model, accelerator, e.clip_grad, guard.mode))
                     if per_step_scheduler:
                         scheduler.step()
                     optimizer.zero_grad(set_to_none=True)
-                if finite:
-                    valid = batch["label"] >= 0
-                    n = valid.sum()
-                    loss_sum += loss.detach() * n
-                    correct += ((logits.argmax(1) == batch["label"]) & valid).sum()
-                    seen += n
+                valid = (batch["label"] >= 0) & finite
+                n = valid.sum()
+                loss_sum += torch.where(finite, loss.detach(), 0.0) * n
+                correct += ((logits.argmax(1) == batch["label"]) & valid).sum()
+                seen += n
                 if accelerator.sync_gradients:
                     state["global_step"] += 1
-                    if state["global_step"] % log_every == 0 and accelerator.is_local_main_process:
-                        bar.set_postfix(loss=f"{(loss_sum / seen.clamp(min=1)).item():.4f}",
-                                        acc=f"{(correct / seen.clamp(min=1)).item():.3f}",
-                                        lr=f"{current_lr(optimizer):.2e}")
+                    if state["global_step"] % log_every == 0:
+                        guard.sync(accelerator, f"epoch {epoch + 1}, step {state['global_step']}")
+                        if accelerator.is_local_main_process:
+                            bar.set_postfix(loss=f"{(loss_sum / seen.clamp(min=1)).item():.4f}",
+                                            acc=f"{(correct / seen.clamp(min=1)).item():.3f}",
+                                            lr=f"{current_lr(optimizer):.2e}")
                     if save_every and state["global_step"] % save_every == 0 and i + 1 < len(train_dl):
                         state["epoch"], state["step_in_epoch"] = epoch, i + 1
                         save_last()
                     if i + 1 < len(train_dl) and stop_requested(False):
                         leave(epoch, i + 1)
             bar.close()
+            guard.sync(accelerator, f"the end of epoch {epoch + 1}")
             totals = accelerator.reduce(torch.stack([loss_sum, correct, seen]), reduction="sum")
             train_time = time.time() - t0
 
@@ -413,7 +423,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                               f"top5 {row['val/top5']:.3f} f1 {row['val/macro_f1']:.3f}{' *' if improved else ''} "
                               f"({row['time/epoch_s']:.1f}s)")
             last_metrics = row
-            state["nonfinite_steps"] = guard.total
             save_last()
             if epoch + 1 < epochs and stop_requested(True):
                 leave(epoch + 1, 0)
