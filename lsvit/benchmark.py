@@ -38,8 +38,9 @@ def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y
 def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn.Module]], batch_size: int = 8,
                         num_frames: int = 8, image_size: int = 64, steps: int = 10, warmup: int = 3,
                         rounds: int = 3, num_classes: int = 8, seed: int = 0, device: str = "cpu",
-                        amp: bool = False) -> list[StepResult]:
-    """Time forward + backward + AdamW step of several models on one batch.
+                        amp: bool = False, compile: bool = False,
+                        channels_last: bool | set[str] = False) -> list[StepResult]:
+    """Time forward + backward + fused AdamW step of several models on one batch.
 
     Args:
         models: label -> ``timm.create_model`` keyword arguments (including ``model_name``), or a
@@ -54,12 +55,19 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
         seed: input seed.
         device: where the models run (on CUDA the timing synchronises after each round).
         amp: bf16 autocast (as ``engine.mixed_precision=bf16``).
+        compile: ``torch.compile`` every model (as ``engine.compile=true``); compilation happens
+            in the warm-up and is not timed.
+        channels_last: hand the models (all, or the labels in a set) frames in channels-last
+            memory order (``(B, T, C, H, W)`` with C innermost, as decoded frames are laid out).
 
     Returns:
         One result per model, in the given order.
     """
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, num_frames, 3, image_size, image_size, generator=g).to(device)
+    x_cl = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
+    inputs = {label: x_cl if channels_last is True or (isinstance(channels_last, set) and label in channels_last)
+              else x for label in models}
     y = torch.randint(0, num_classes, (batch_size,), generator=g).to(device)
     ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
     built = {}
@@ -71,10 +79,12 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
             m = timm.create_model(kw.pop("model_name"), num_classes=num_classes, num_frames=num_frames,
                                   img_size=image_size, **kw)
         m = m.to(device)
-        opt = torch.optim.AdamW(m.parameters(), lr=1e-4)
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, fused=True)  # the engine's default
+        if compile:
+            m = torch.compile(m)
         with ctx:
             for _ in range(warmup):
-                _step(m, opt, x, y)
+                _step(m, opt, inputs[label], y)
         built[label] = (m, opt)
     best = {label: float("inf") for label in built}
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
@@ -84,7 +94,7 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
             t0 = time.perf_counter()
             with ctx:
                 for _ in range(steps):
-                    _step(m, opt, x, y)
+                    _step(m, opt, inputs[label], y)
             sync()
             best[label] = min(best[label], (time.perf_counter() - t0) / steps)
     return [StepResult(label, batch_size / best[label], best[label] * 1e3,

@@ -178,19 +178,21 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
     report.add(sec, "naive decode-all then index, decord (ms/clip)", best["naive"] * 1e3)
     for b in ("decord", "pyav", "opencv"):
         report.add(sec, f"read_clip backend={b}, decode only (ms/clip)", best[b] * 1e3)
-    transform_ms = _time_per_item(lambda i: tf(read_clip(str(videos[i]), pick, backend="decord")[0],
-                                               seed=int(seeds[i])), n, 1) * 1e3 - best["decord"] * 1e3
-    report.add(sec, "of which training transforms (ms/clip)", max(transform_ms, 0.0))
+    clips = [read_clip(str(v), pick, backend="decord")[0] for v in videos]
+    report.add(sec, "of which training transforms, on decoded frames (ms/clip)",
+               _time_per_item(lambda i: tf(clips[i], seed=int(seeds[i])), n, reps) * 1e3)
     batch = collate([ds[(i, int(seeds[i]))] for i in range(n)])
     frames, color = batch["inputs"].to(device), batch["color"].to(device)
     report.add(sec, f"then on the device ({device}): colour jitter + normalise (ms/clip)",
                _time_per_item(lambda i: _synced(to_model_input, frames, color), 3, reps) * 1e3 / n)
     for w in workers:
         dl = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=w, collate_fn=collate,
-                                         sampler=_Cycle(SeededSampler(n, seed=0), loader_batches * 4))
+                                         sampler=_Cycle(SeededSampler(n, seed=0), (loader_batches + 1) * 4))
+        it = iter(dl)
+        next(it)  # the clock starts once the workers are up and the first batch is in
         t0 = time.perf_counter()
-        count = sum(len(b["id"]) for b in dl)
-        report.add(sec, f"DataLoader clips/s, {w} worker(s)", count / (time.perf_counter() - t0))
+        count = sum(len(b["id"]) for b in it)
+        report.add(sec, f"DataLoader clips/s, {w} worker(s) (steady state)", count / (time.perf_counter() - t0))
     overhead = best["dataset"] / best["raw"] - 1
     report.checks.append(Check("loader overhead vs raw decord (fraction)", overhead, 0.20, "<=",
                                "includes the random crop + flip to 224 and the jitter draw; the colour pass "
@@ -271,12 +273,20 @@ def flops_per_clip(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 
 def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: int = 2,
-                 peak_flops: float | None = None, device: str = "cpu") -> None:
-    """Train-step clips/s of LS-ViT, the frame-average control and TimeSformer at the same dims; FLOPs; MFU."""
+                 peak_flops: float | None = None, device: str = "cpu", compile: bool = False) -> None:
+    """Train-step clips/s of LS-ViT, the frame-average control and TimeSformer at the same dims; FLOPs; MFU.
+
+    On CUDA the step runs under bf16 autocast (the engine's ``mixed_precision=auto`` there);
+    on CPU in fp32 (likewise). ``compile`` compiles all three models (``engine.compile=true``).
+    """
+    amp = torch.device(device).type == "cuda"
+    how = (" bf16" if amp else " fp32") + (", torch.compile" if compile else "")
     for size in sizes:
         s = dict(SIZES[size])
         frames, image, batch = s.pop("frames"), s.pop("image"), s.pop("batch")
-        sec = f"b. train step, {size}: dim {s['embed_dim']}, depth {s['depth']}, {frames}x{image}, batch {batch}"
+        tag = f"{size}{', compiled' if compile else ''}"
+        sec = (f"b. train step{how}, {size}: dim {s['embed_dim']}, depth {s['depth']}, {frames}x{image}, "
+               f"batch {batch}")
         models: dict[str, Any] = {"lsvit": dict(model_name="lsvit_tiny_patch16_224", **s),
                                   "vit_frame_avg": dict(model_name="lsvit_frameavg_tiny_patch16_224", **s)}
         tsf = timesformer_builder(s, frames, image, 8)
@@ -285,7 +295,7 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
         else:
             report.notes.append("TimeSformer not measured: install the benchmark extra (pip install -e .[bench])")
         res = {r.name: r for r in compare_train_steps(models, batch, frames, image, steps, warmup=1, rounds=rounds,
-                                                      device=device)}
+                                                      device=device, amp=amp, compile=compile)}
         for name, r in res.items():
             report.add(sec, f"{name} clips/s ({r.params_m:.1f} M params)", r.clips_per_s)
         x = torch.randn(1, frames, 3, image, image, device=device)
@@ -297,12 +307,95 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
                 mfu = 3 * f * res[name].clips_per_s / peak_flops
                 report.add(sec, f"{name} training MFU", mfu)
                 if name == "lsvit" and size == "base16":
-                    report.checks.append(Check("LS-ViT-B 16x224 bf16 training MFU", mfu, 0.40))
+                    report.checks.append(Check(f"LS-ViT-B 16x224 bf16 training MFU{' (compiled)' if compile else ''}",
+                                               mfu, 0.40))
         ratio = res["lsvit"].clips_per_s / res["vit_frame_avg"].clips_per_s
-        report.checks.append(Check(f"[{size}] LS-ViT / vit_frame_avg throughput (x)", ratio, 0.85))
+        report.checks.append(Check(f"[{tag}] LS-ViT / vit_frame_avg throughput (x)", ratio, 0.85))
+        if size == sizes[0] and not compile:
+            bench_channels_last(report, models, s, frames, image, batch, steps, rounds, device, amp)
         if "timesformer" in res:
-            report.checks.append(Check(f"[{size}] LS-ViT / TimeSformer throughput (x)",
+            report.checks.append(Check(f"[{tag}] LS-ViT / TimeSformer throughput (x)",
                                        res["lsvit"].clips_per_s / res["timesformer"].clips_per_s, 1.5))
+
+
+def bench_channels_last(report: PerfReport, models: dict[str, Any], dims: dict[str, Any], frames: int, image: int,
+                        batch: int, steps: int, rounds: int, device: str, amp: bool) -> None:
+    """Is channels-last input memory worth it? The same models fed NCHW and NHWC-ordered frames, interleaved."""
+    pair = {}
+    for name in ("lsvit", "vit_frame_avg"):
+        pair[name] = pair[f"{name} channels-last"] = models[name]
+    res = {r.name: r for r in compare_train_steps(pair, batch, frames, image, steps, warmup=1, rounds=rounds,
+                                                  device=device, amp=amp,
+                                                  channels_last={f"{n} channels-last" for n in models})}
+    sec = f"b2. channels-last input, dim {dims['embed_dim']}, {frames}x{image}, batch {batch}"
+    for name in ("lsvit", "vit_frame_avg"):
+        report.add(sec, f"{name}: channels-last / contiguous clips/s (x)",
+                   res[f"{name} channels-last"].clips_per_s / res[name].clips_per_s)
+
+
+def bench_data_path(videos: list[Path], report: PerfReport, size: str = "tiny", device: str = "cpu",
+                    workers: int = 2, steps: int = 4) -> None:
+    """Does loading keep up? LS-ViT train steps fed by the real loader vs by a batch already on the device.
+
+    Both paths run the same step, including the on-device colour pass; the real one decodes
+    the videos in ``workers`` DataLoader processes (pinned memory, persistent workers,
+    prefetch 2, as the engine's defaults). ``1 - synthetic / real`` is the fraction of the
+    step the accelerator waits for data; ``steps`` should be well above ``2 x workers`` so that
+    the prefetched batches cannot hide a slow loader.
+    """
+    from lsvit.data.dataset import SeededSampler, VideoDataset, collate
+    from lsvit.data.discovery import VideoItem
+    from lsvit.data.transforms import ClipTransform, to_model_input
+
+    s = dict(SIZES[size])
+    frames, image, batch = s.pop("frames"), s.pop("image"), s.pop("batch")
+    cuda = torch.device(device).type == "cuda"
+    model = _build(dict(model_name="lsvit_tiny_patch16_224", **s), frames, image).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=cuda)
+    tf = ClipTransform(image, train=True)
+    items = [VideoItem(f"v{i}", i % 8, str(p)) for i, p in enumerate(videos)]
+    ds = VideoDataset(items, tf, num_frames=frames, frame_stride=2, train=True, backend="auto")
+    extra = dict(persistent_workers=True, prefetch_factor=2) if workers > 0 else {}
+    dl = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=workers, collate_fn=collate,
+                                     sampler=_Cycle(SeededSampler(len(items), seed=0), (steps + 1) * batch),
+                                     pin_memory=cuda, **extra)
+
+    def step(b: dict[str, Any]) -> None:
+        with ctx:
+            loss = torch.nn.functional.cross_entropy(model(to_model_input(b["inputs"], b["color"])), b["label"])
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    def on_device(b: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.to(device, non_blocking=True) for k, v in b.items() if torch.is_tensor(v)}
+
+    # the synthetic steps run before any worker starts: on a small CPU the workers would compete
+    first = on_device(collate([ds[(i % len(ds), i)] for i in range(batch)]))
+    step(first)  # warm-up
+    _synced(lambda: None)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step(first)
+    _synced(lambda: None)
+    synthetic = (time.perf_counter() - t0) / steps
+    it = iter(dl)
+    step(on_device(next(it)))  # workers up, pipeline full
+    _synced(lambda: None)
+    t0 = time.perf_counter()
+    for b in it:
+        step(on_device(b))
+    _synced(lambda: None)
+    real = (time.perf_counter() - t0) / steps
+    sec = f"f. data path under training ({size} LS-ViT, {frames}x{image}, batch {batch}, {workers} workers)"
+    report.add(sec, "step with the batch already on the device (ms)", synthetic * 1e3)
+    report.add(sec, "step fed by the real loader (ms)", real * 1e3)
+    idle = max(0.0, 1 - synthetic / real)
+    report.add(sec, "idle fraction waiting for data (1 - synthetic / real)", idle)
+    if cuda:
+        report.checks.append(Check("GPU idle fraction waiting for data", idle, 0.10, "<=",
+                                   f"{workers} loader workers"))
 
 
 def _build(kw: Any, frames: int, image: int) -> torch.nn.Module:
@@ -345,7 +438,7 @@ def bench_inference(videos: list[Path], report: PerfReport, size: str = "demo", 
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",
-                  peak_tflops: float | None = None) -> PerfReport:
+                  peak_tflops: float | None = None, compile: bool = False, workers: int | None = None) -> PerfReport:
     """Every section at one size preset.
 
     Args:
@@ -355,6 +448,9 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
         out_json: where to write the JSON.
         device: where the models run.
         peak_tflops: the device's dense bf16 peak, for MFU.
+        compile: also time the train steps with ``torch.compile`` (ViT-Ti size; compiling
+            costs minutes on a CPU, so it is not in the default run).
+        workers: DataLoader workers for the data-path section (default: the CPU count, at most 8).
     """
     import json
 
@@ -367,8 +463,17 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
                       reps=1 if smoke else 3, workers=(0, 1) if smoke else (0, 1, 2),
                       loader_batches=2 if smoke else 6, device=device)
         sizes = ["demo"] if smoke else ["tiny", "small"] + (["base16"] if size == "gpu" else [])
-        bench_models(report, sizes, steps=1 if smoke else 2, rounds=1 if smoke else 4,
-                     peak_flops=peak_tflops * 1e12 if peak_tflops else None, device=device)
+        peak = peak_tflops * 1e12 if peak_tflops else None
+        bench_models(report, sizes, steps=1 if smoke else 2, rounds=1 if smoke else 4, peak_flops=peak, device=device)
+        if compile:
+            bench_models(report, [sizes[0]], steps=1 if smoke else 2, rounds=1 if smoke else 4, peak_flops=peak,
+                         device=device, compile=True)
+        import os
+
+        n_workers = workers if workers is not None else min(8, os.cpu_count() or 1)
+        bench_data_path(videos, report, "demo" if smoke else ("base16" if size == "gpu" else "tiny"), device,
+                        workers=min(n_workers, 1) if smoke else n_workers,
+                        steps=2 if smoke else (48 if size == "gpu" else 6))
         report.add("d. feature cache and keypoints", "HDF5 embedding cache vs recomputing",
                    "not there yet (the frame-embedding BiLSTM family has not landed)")
         report.add("d. feature cache and keypoints", "keypoint LSTM window latency",
@@ -383,5 +488,5 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
     return report
 
 
-__all__ = ["Check", "PerfReport", "bench_inference", "bench_loading", "bench_models", "flops_per_clip",
+__all__ = ["Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading", "bench_models", "flops_per_clip",
            "make_videos", "run_benchmark"]

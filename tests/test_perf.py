@@ -16,14 +16,17 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     data = json.loads(out.read_text())
     sections = " ".join(data["figures"])
-    for part in ("a. clip loading", "b. train step", "d. feature cache", "e. end-to-end inference"):
+    for part in ("a. clip loading", "b. train step", "d. feature cache", "e. end-to-end inference",
+                 "f. data path"):
         assert part in sections, part
     loading = data["figures"]["a. clip loading"]
     for key in ("raw decord", "project VideoDataset", "naive decode-all", "backend=pyav", "backend=opencv",
-                "0 worker(s)", "1 worker(s)"):
+                "0 worker(s)", "1 worker(s)", "on the device"):
         assert any(key in k and (not isinstance(v, float) or v > 0) for k, v in loading.items()), key
     train = next(v for k, v in data["figures"].items() if k.startswith("b. train step"))
     assert any("lsvit clips/s" in k for k in train) and any("GFLOPs" in k for k in train)
+    path = next(v for k, v in data["figures"].items() if k.startswith("f. data path"))
+    assert 0 <= path["idle fraction waiting for data (1 - synthetic / real)"] < 1
     checks = {c["name"]: c["status"] for c in data["checks"]}
     assert any("LS-ViT / vit_frame_avg" in n for n in checks) and all(s in ("PASS", "FAIL", "N/A")
                                                                          for s in checks.values())

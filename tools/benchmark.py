@@ -1,6 +1,6 @@
 """Performance figures side by side: loading, train steps (LS-ViT / frame-average / TimeSformer), FLOPs, inference.
 
-`python tools/benchmark.py [--size default|smoke|gpu] [--json outputs/benchmark/benchmark.json]`
+`python tools/benchmark.py [--size default|smoke|gpu] [--compile] [--json outputs/benchmark/benchmark.json]`
 Prints a table with PASS/FAIL against the performance targets and writes the same figures as JSON.
 """
 
@@ -17,7 +17,9 @@ if __name__ == "__main__":
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--peak-tflops", type=float, default=790.0 if torch.cuda.is_available() else None,
                     help="dense bf16 peak of the GPU, for MFU (H100/H200: ~790 measured)")
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile'd train steps (minutes on CPU)")
+    ap.add_argument("--workers", type=int, default=None, help="loader workers for the data-path section")
     a = ap.parse_args()
-    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops)
+    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops, a.compile, a.workers)
     print(report.text())
     print(f"wrote {a.json}")
