@@ -289,6 +289,7 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
                f"batch {batch}")
         models: dict[str, Any] = {"lsvit": dict(model_name="lsvit_tiny_patch16_224", **s),
                                   "vit_frame_avg": dict(model_name="lsvit_frameavg_tiny_patch16_224", **s)}
+        first = size == sizes[0] and not compile
         tsf = timesformer_builder(s, frames, image, 8)
         if tsf is not None:
             models["timesformer"] = tsf
@@ -299,9 +300,10 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
         for name, r in res.items():
             report.add(sec, f"{name} clips/s ({r.params_m:.1f} M params)", r.clips_per_s)
         x = torch.randn(1, frames, 3, image, image, device=device)
+        flops = {}
         for name, kw in models.items():
             m = _build(kw, frames, image).to(device)
-            f = flops_per_clip(m, x)
+            f = flops[name] = flops_per_clip(m, x)
             report.add(sec, f"{name} forward GFLOPs/clip", f / 1e9)
             if peak_flops and name in res:
                 mfu = 3 * f * res[name].clips_per_s / peak_flops
@@ -310,12 +312,71 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
                     report.checks.append(Check(f"LS-ViT-B 16x224 bf16 training MFU{' (compiled)' if compile else ''}",
                                                mfu, 0.40))
         ratio = res["lsvit"].clips_per_s / res["vit_frame_avg"].clips_per_s
-        report.checks.append(Check(f"[{tag}] LS-ViT / vit_frame_avg throughput (x)", ratio, 0.85))
-        if size == sizes[0] and not compile:
-            bench_channels_last(report, models, s, frames, image, batch, steps, rounds, device, amp)
+        base_ms = res["vit_frame_avg"].step_ms
+        why = f"forward FLOPs +{flops['lsvit'] / flops['vit_frame_avg'] - 1:.0%}"
+        if not compile:  # where LS-ViT's extra time goes, module by module (isolated: less noise than ablations)
+            costs = temporal_module_costs(_build(models["lsvit"], frames, image).to(device), batch, frames, image,
+                                          device, amp, reps=2 if size == "demo" else 3)
+            for module, ms in costs.items():
+                report.add(sec, f"{module} forward + backward, all modules (ms/step)", ms)
+            why += "; " + ", ".join(f"{m} {ms / base_ms:.0%}" for m, ms in costs.items()) + " of the control's step"
+        report.checks.append(Check(f"[{tag}] LS-ViT / vit_frame_avg throughput (x)", ratio, 0.85, note=why))
+        if first:
+            bench_channels_last(report, {k: models[k] for k in ("lsvit", "vit_frame_avg")}, s, frames, image, batch,
+                                steps, rounds, device, amp)
         if "timesformer" in res:
-            report.checks.append(Check(f"[{tag}] LS-ViT / TimeSformer throughput (x)",
-                                       res["lsvit"].clips_per_s / res["timesformer"].clips_per_s, 1.5))
+            flop_ratio = flops["timesformer"] / flops["lsvit"]
+            # throughput ratio = FLOP ratio x (LS-ViT's FLOP/s / TimeSformer's FLOP/s)
+            eff = res["lsvit"].clips_per_s * flops["lsvit"] / (res["timesformer"].clips_per_s * flops["timesformer"])
+            report.checks.append(Check(
+                f"[{tag}] LS-ViT / TimeSformer throughput (x)", res["lsvit"].clips_per_s / res["timesformer"].clips_per_s,
+                1.5, note=f"TimeSformer has {flop_ratio:.2f}x LS-ViT's forward FLOPs; LS-ViT runs at {eff:.2f}x its "
+                          f"FLOP/s (1.5x needs {1.5 / flop_ratio:.2f}x)"))
+
+
+def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image: int, device: str = "cpu",
+                          amp: bool = False, reps: int = 3) -> dict[str, float]:
+    """Forward + backward time (ms per train step) of LS-ViT's SMIF and of all its LMI modules, each isolated.
+
+    SMIF: the motion-fused patch embedding minus the plain patch embedding, on a clip batch that
+    needs no gradient (as in training). LMI: every module on token tensors that do (as inside the
+    network). The best of ``reps`` rounds counts, as in :func:`compare_train_steps`.
+    """
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, frames, 3, image, image, generator=g).to(device)
+    with torch.no_grad():
+        tokens = model.embed_frames(x)
+    tokens.requires_grad_(True)
+    cuda = torch.device(device).type == "cuda"
+    ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
+
+    def timed(fn: Callable[[], torch.Tensor]) -> float:
+        best = float("inf")
+        for _ in range(reps + 1):  # the first round warms up
+            model.zero_grad(set_to_none=True)
+            tokens.grad = None
+            if cuda:
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            with ctx:
+                out = fn()
+            out.float().sum().backward()
+            if cuda:
+                torch.cuda.synchronize()
+            best = min(best, time.perf_counter() - t0)
+        return best * 1e3
+
+    def lmi() -> torch.Tensor:
+        return sum(m(tokens, frames).float().sum() for m in model.lmi.values())
+
+    costs = {}
+    if model.smif is not None:
+        costs["SMIF"] = max(0.0, timed(lambda: model.embed_frames(x))
+                            - timed(lambda: model.patch_embed(x.flatten(0, 1))))
+    if len(model.lmi):
+        costs["LMI"] = timed(lmi)
+    return costs
 
 
 def bench_channels_last(report: PerfReport, models: dict[str, Any], dims: dict[str, Any], frames: int, image: int,
@@ -488,5 +549,5 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
     return report
 
 
-__all__ = ["Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading", "bench_models", "flops_per_clip",
-           "make_videos", "run_benchmark"]
+__all__ = ["Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading", "bench_models",
+           "flops_per_clip", "make_videos", "run_benchmark", "temporal_module_costs"]

@@ -25,6 +25,13 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
         assert any(key in k and (not isinstance(v, float) or v > 0) for k, v in loading.items()), key
     train = next(v for k, v in data["figures"].items() if k.startswith("b. train step"))
     assert any("lsvit clips/s" in k for k in train) and any("GFLOPs" in k for k in train)
+    for module in ("SMIF", "LMI"):  # the overhead split, and the check's reason quoting it
+        assert train[f"{module} forward + backward, all modules (ms/step)"] >= 0
+    by_name = {c["name"]: c for c in data["checks"]}
+    avg = next(c for n, c in by_name.items() if "LS-ViT / vit_frame_avg" in n)
+    assert "forward FLOPs" in avg["note"] and "LMI" in avg["note"]
+    tsf = [c for n, c in by_name.items() if "LS-ViT / TimeSformer" in n]
+    assert all("FLOP/s" in c["note"] for c in tsf)
     path = next(v for k, v in data["figures"].items() if k.startswith("f. data path"))
     assert 0 <= path["idle fraction waiting for data (1 - synthetic / real)"] < 1
     checks = {c["name"]: c["status"] for c in data["checks"]}

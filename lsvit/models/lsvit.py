@@ -225,12 +225,7 @@ class LSViT(VisionTransformer):
         if x.ndim != 5:
             raise ValueError(f"LS-ViT expects clips (B, T, C, H, W), got shape {tuple(x.shape)}")
         t = x.shape[1]
-        if self.smif is not None and t > 1 and self._fuse_in_token_space(x):
-            x = self._embed_with_motion(x)
-        else:
-            if self.smif is not None and t > 1:
-                x = self.smif(x)
-            x = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        x = self.embed_frames(x)
         x = self._pos_embed(x)
         x = self.patch_drop(x)
         x = self.norm_pre(x)
@@ -241,6 +236,15 @@ class LSViT(VisionTransformer):
                 x = lmi(x, t)
         x = self.norm(x)
         return rearrange(x, "(b t) n d -> b t n d", t=t)
+
+    def embed_frames(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` -> patch tokens ``((B T), N, D)`` with SMIF's motion correction fused in."""
+        t = x.shape[1]
+        if self.smif is None or t == 1:
+            return self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        if self._fuse_in_token_space(x):
+            return self._embed_with_motion(x)
+        return self.patch_embed(rearrange(self.smif(x), "b t c h w -> (b t) c h w"))
 
     def _fuse_in_token_space(self, x: torch.Tensor) -> bool:
         pe, s = self.patch_embed, self.smif.stride  # type: ignore[union-attr]
