@@ -142,24 +142,26 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
 
     sec = "a. clip loading"
     n = len(videos)
-    starts = np.random.default_rng(0)
-
-    def pick(total: int) -> np.ndarray:
-        return sample_indices(total, num_frames, stride, "dense", True, starts, "loop")
-
-    def raw(i: int) -> None:
-        vr = decord.VideoReader(str(videos[i]), num_threads=1)
-        vr.get_batch(list(pick(len(vr)))).asnumpy()
-
-    def naive(i: int) -> None:  # decode every frame, then index
-        vr = decord.VideoReader(str(videos[i]), num_threads=1)
-        allf = vr.get_batch(list(range(len(vr)))).asnumpy()
-        allf[pick(len(allf))]
-
     tf = ClipTransform(image_size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), train=True)
     items = [VideoItem(f"v{i}", 0, str(p)) for i, p in enumerate(videos)]
     ds = VideoDataset(items, tf, num_frames=num_frames, frame_stride=stride, train=True, backend="decord")
     seeds = np.random.default_rng(1).integers(0, 2**31 - 1, size=n)
+
+    def pick_for(i: int) -> Callable[[int], np.ndarray]:
+        # the frames the dataset decodes for sample (i, seeds[i]): every path decodes the same
+        # frames (the cost of a seek depends on where the clip starts within a keyframe interval)
+        return lambda total: sample_indices(total, num_frames, stride, ds.sampling, True,
+                                            np.random.default_rng(int(seeds[i])), ds.short)
+
+    def raw(i: int) -> None:
+        vr = decord.VideoReader(str(videos[i]), num_threads=1)
+        vr.get_batch(list(pick_for(i)(len(vr)))).asnumpy()
+
+    def naive(i: int) -> None:  # decode every frame, then index
+        vr = decord.VideoReader(str(videos[i]), num_threads=1)
+        allf = vr.get_batch(list(range(len(vr)))).asnumpy()
+        allf[pick_for(i)(len(allf))]
+
     # interleaved: each round times every path once, so machine noise hits all of them
     times: dict[str, list[float]] = {k: [] for k in ("raw", "dataset", "naive", "decord", "pyav", "opencv")}
     for _ in range(reps):
@@ -167,7 +169,7 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
         times["dataset"].append(_time_per_item(lambda i: ds[(i, int(seeds[i]))], n, 1))
         times["naive"].append(_time_per_item(naive, n, 1))
         for b in ("decord", "pyav", "opencv"):
-            times[b].append(_time_per_item(lambda i, b=b: read_clip(str(videos[i]), pick, backend=b), n, 1))
+            times[b].append(_time_per_item(lambda i, b=b: read_clip(str(videos[i]), pick_for(i), backend=b), n, 1))
     best = {k: min(v) for k, v in times.items()}
     vr0 = decord.VideoReader(str(videos[0]))
     h, w = vr0[0].shape[:2]
@@ -178,7 +180,7 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
     report.add(sec, "naive decode-all then index, decord (ms/clip)", best["naive"] * 1e3)
     for b in ("decord", "pyav", "opencv"):
         report.add(sec, f"read_clip backend={b}, decode only (ms/clip)", best[b] * 1e3)
-    clips = [read_clip(str(v), pick, backend="decord")[0] for v in videos]
+    clips = [read_clip(str(v), pick_for(i), backend="decord")[0] for i, v in enumerate(videos)]
     report.add(sec, "of which training transforms, on decoded frames (ms/clip)",
                _time_per_item(lambda i: tf(clips[i], seed=int(seeds[i])), n, reps) * 1e3)
     batch = collate([ds[(i, int(seeds[i]))] for i in range(n)])
@@ -339,14 +341,16 @@ def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image
     """Forward + backward time (ms per train step) of LS-ViT's SMIF and of all its LMI modules, each isolated.
 
     SMIF: the motion-fused patch embedding minus the plain patch embedding, on a clip batch that
-    needs no gradient (as in training). LMI: every module on token tensors that do (as inside the
-    network). The best of ``reps`` rounds counts, as in :func:`compare_train_steps`.
+    needs no gradient (as in training). LMI: each module on a token tensor that does (as inside
+    the network), summed over the modules. Every call gets an incoming gradient as it would
+    from the layer above; the best of ``reps`` rounds counts, as in :func:`compare_train_steps`.
     """
     model.train()
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, frames, 3, image, image, generator=g).to(device)
     with torch.no_grad():
         tokens = model.embed_frames(x)
+    grad = torch.randn(tokens.shape, generator=g).to(device)
     tokens.requires_grad_(True)
     cuda = torch.device(device).type == "cuda"
     ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
@@ -361,21 +365,18 @@ def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image
             t0 = time.perf_counter()
             with ctx:
                 out = fn()
-            out.float().sum().backward()
+            out.backward(grad.to(out.dtype))
             if cuda:
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - t0)
         return best * 1e3
-
-    def lmi() -> torch.Tensor:
-        return sum(m(tokens, frames).float().sum() for m in model.lmi.values())
 
     costs = {}
     if model.smif is not None:
         costs["SMIF"] = max(0.0, timed(lambda: model.embed_frames(x))
                             - timed(lambda: model.patch_embed(x.flatten(0, 1))))
     if len(model.lmi):
-        costs["LMI"] = timed(lmi)
+        costs["LMI"] = sum(timed(lambda m=m: m(tokens, frames)) for m in model.lmi.values())
     return costs
 
 
@@ -521,7 +522,7 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
         videos = make_videos(Path(tmp) / "videos", count=2 if smoke else 4, frames=60 if smoke else 300,
                              width=160 if smoke else 320, height=120 if smoke else 240)
         bench_loading(videos, report, num_frames=8 if smoke else 16, image_size=64 if smoke else 224,
-                      reps=1 if smoke else 3, workers=(0, 1) if smoke else (0, 1, 2),
+                      reps=1 if smoke else 5, workers=(0, 1) if smoke else (0, 1, 2),
                       loader_batches=2 if smoke else 6, device=device)
         sizes = ["demo"] if smoke else ["tiny", "small"] + (["base16"] if size == "gpu" else [])
         peak = peak_tflops * 1e12 if peak_tflops else None
