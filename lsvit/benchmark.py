@@ -28,7 +28,8 @@ class StepResult:
     params_m: float
 
 
-def _step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
+    """One plain training step (cross-entropy, backward, optimizer step), as the benchmarks time it."""
     loss = torch.nn.functional.cross_entropy(model(x), y)
     opt.zero_grad(set_to_none=True)
     loss.backward()
@@ -65,9 +66,9 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
     """
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(batch_size, num_frames, 3, image_size, image_size, generator=g).to(device)
-    x_cl = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3)
-    inputs = {label: x_cl if channels_last is True or (isinstance(channels_last, set) and label in channels_last)
-              else x for label in models}
+    wanted = set(models) if channels_last is True else (channels_last or set())
+    x_cl = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3) if wanted else x
+    inputs = {label: x_cl if label in wanted else x for label in models}
     y = torch.randint(0, num_classes, (batch_size,), generator=g).to(device)
     ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
     built = {}
@@ -84,7 +85,7 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
             m = torch.compile(m)
         with ctx:
             for _ in range(warmup):
-                _step(m, opt, inputs[label], y)
+                train_step(m, opt, inputs[label], y)
         built[label] = (m, opt)
     best = {label: float("inf") for label in built}
     sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
@@ -94,7 +95,7 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
             t0 = time.perf_counter()
             with ctx:
                 for _ in range(steps):
-                    _step(m, opt, inputs[label], y)
+                    train_step(m, opt, inputs[label], y)
             sync()
             best[label] = min(best[label], (time.perf_counter() - t0) / steps)
     return [StepResult(label, batch_size / best[label], best[label] * 1e3,

@@ -68,9 +68,9 @@ def score_dataset(model: torch.nn.Module, dataset: Any, device: str, batch_size:
     with amp:
         for batch in tqdm(dl, desc="predict", disable=not progress):
             unreadable.extend(batch.get("error", []))
-            color = batch.get("color")
+            # to_model_input moves the colour maps to the frames' device
             scores.append(view_scores(model, batch["inputs"].to(device, non_blocking=True), num_views,
-                                      None if color is None else color.to(device)).float().cpu())
+                                      batch.get("color")).float().cpu())
             labels.append(batch["label"])
             valid.append(batch.get("valid", torch.ones(len(batch["id"]), dtype=torch.bool)))
             ids.extend(batch["id"])

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import lsvit.models  # noqa: F401  (registers the model families)
-from lsvit.benchmark import compare_train_steps
+from lsvit.benchmark import compare_train_steps, train_step
 
 
 @dataclass
@@ -355,7 +355,6 @@ def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image
         tokens = model.embed_frames(x)
     grad = torch.randn(tokens.shape, generator=g).to(device)
     tokens.requires_grad_(True)
-    cuda = torch.device(device).type == "cuda"
     ctx = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=amp)
 
     def timed(fn: Callable[[], torch.Tensor]) -> float:
@@ -363,14 +362,11 @@ def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image
         for _ in range(reps + 1):  # the first round warms up
             model.zero_grad(set_to_none=True)
             tokens.grad = None
-            if cuda:
-                torch.cuda.synchronize()
+            _synced(lambda: None)
             t0 = time.perf_counter()
             with ctx:
                 out = fn()
-            out.backward(grad.to(out.dtype))
-            if cuda:
-                torch.cuda.synchronize()
+            _synced(out.backward, grad.to(out.dtype))
             best = min(best, time.perf_counter() - t0)
         return best * 1e3
 
@@ -428,10 +424,7 @@ def bench_data_path(videos: list[Path], report: PerfReport, size: str = "tiny", 
 
     def step(b: dict[str, Any]) -> None:
         with ctx:
-            loss = torch.nn.functional.cross_entropy(model(to_model_input(b["inputs"], b["color"])), b["label"])
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+            train_step(model, opt, to_model_input(b["inputs"], b["color"]), b["label"])
 
     def on_device(b: dict[str, Any]) -> dict[str, Any]:
         return {k: v.to(device, non_blocking=True) for k, v in b.items() if torch.is_tensor(v)}
