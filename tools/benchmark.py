@@ -8,7 +8,7 @@ import argparse
 
 import torch
 
-from lsvit.perf import run_benchmark
+from lsvit.bench import run_benchmark
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
