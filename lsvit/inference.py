@@ -11,6 +11,7 @@ import csv
 import io
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,7 +23,8 @@ from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_unlabelled
 from lsvit.data.transforms import ClipTransform
 from lsvit.engine.accel import resolve_device
-from lsvit.engine.checkpoint import atomic_write_text, build_from_checkpoint
+from lsvit.engine.checkpoint import build_from_checkpoint
+from lsvit.io import atomic_write_text
 from lsvit.engine.views import view_scores
 
 
@@ -35,8 +37,15 @@ def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, b
                         num_crops=num_crops)
 
 
-# how each data type of a checkpoint reads raw inputs for inference
-DATASET_BUILDERS = {"video": _video_dataset}
+# How each data type of a checkpoint (``meta["data"]["type"]``) reads *raw videos* for inference:
+# ``builder(items, data_meta, strict, backend, num_clips, num_crops) -> Dataset`` of the engine's samples
+# (``{"inputs", "label", "id"}``; a broken video gives ``"error"`` and ``valid=False`` and gets no row).
+DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"video": _video_dataset}
+
+# How a data type reads a *pre-extracted file* given as ``data_root`` (e.g. an HDF5 cache of embeddings or
+# keypoints): ``reader(path, data_meta, class_names, strict) -> Dataset``; ids come from the file. Keyed by
+# ``(type, suffix)``, suffix lower-case with the dot (".h5").
+CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
@@ -97,10 +106,15 @@ def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, 
     """
     dev = resolve_device(device)
     model, meta = build_from_checkpoint(checkpoint, dev)
-    items = discover_unlabelled(data_root)
-    if not items:
-        raise LsvitError(f"data_root={data_root}: no videos or frame folders found")
-    ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+    source = Path(data_root)
+    reader = CACHE_READERS.get((meta["data"].get("type", "video"), source.suffix.lower())) if source.is_file() else None
+    if reader is not None:  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
+        ds = reader(source, meta["data"], list(meta["class_names"]), strict)
+    else:
+        items = discover_unlabelled(data_root)
+        if not items:
+            raise LsvitError(f"data_root={data_root}: no videos or frame folders found")
+        ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
     out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
     keep = [i for i, ok in enumerate(out["valid"].tolist()) if ok]  # stand-ins for broken videos get no row
     order = sorted(keep, key=lambda i: out["ids"][i])

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lsvit.engine.checkpoint import atomic_write_text
+from lsvit.io import atomic_write_text
 from lsvit.engine.metrics import classification_metrics, confusion_matrix
 
 

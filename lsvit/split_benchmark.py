@@ -24,7 +24,7 @@ from accelerate import PartialState
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lsvit import LsvitError
-from lsvit.engine.checkpoint import atomic_write_text
+from lsvit.io import atomic_write_text
 
 METRICS = (("top1", "test/top1"), ("top5", "test/top5"), ("macro_f1", "test/macro_f1"))
 

@@ -22,22 +22,12 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError, __version__
+from lsvit.io import atomic_write_text
 
 META = "meta.json"
 WEIGHTS = "model.safetensors"
 STATE = "trainer_state.json"
 FORMAT = 1
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file via a temporary file and a rename (never half-written)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def swap_in(tmp_dir: Path, final: Path) -> None:

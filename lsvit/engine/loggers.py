@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lsvit.engine.checkpoint import atomic_write_text
+from lsvit.io import atomic_write_text
 
 
 def write_metrics_csv(path: str | Path, rows: list[dict[str, Any]]) -> None:

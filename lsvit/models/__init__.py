@@ -2,5 +2,7 @@
 
 from lsvit.models.lsvit import LMI, SMIF, LSViT
 from lsvit.models.pretrained import load_backbone_weights, read_state_dict
+from lsvit.models.registry import FAMILIES, build_family, check_model_args, register_family
 
-__all__ = ["LMI", "LSViT", "SMIF", "load_backbone_weights", "read_state_dict"]
+__all__ = ["FAMILIES", "LMI", "LSViT", "SMIF", "build_family", "check_model_args", "load_backbone_weights",
+           "read_state_dict", "register_family"]

@@ -47,10 +47,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 from timm.layers import trunc_normal_
-from timm.models import register_model
 from timm.models.vision_transformer import VisionTransformer
 
 from lsvit.models.pretrained import load_backbone_weights
+from lsvit.models.registry import register_family
 
 __all__ = ["LMI", "LSViT", "SMIF"]
 
@@ -314,49 +314,49 @@ def _create(variant: str, size: str, control: bool, pretrained: bool = False, pr
     return model
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """A 2-block, 32-wide LS-ViT on 32x32 frames for tests."""
     return _create("lsvit_test", "test", False, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-Ti/16."""
     return _create("lsvit_tiny_patch16_224", "tiny", False, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-S/16."""
     return _create("lsvit_small_patch16_224", "small", False, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-B/16."""
     return _create("lsvit_base_patch16_224", "base", False, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_frameavg_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control at test size: frames classified independently and averaged."""
     return _create("lsvit_frameavg_test", "test", True, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_frameavg_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-Ti/16: no SMIF, no LMI, per-frame predictions averaged."""
     return _create("lsvit_frameavg_tiny_patch16_224", "tiny", True, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_frameavg_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-S/16."""
     return _create("lsvit_frameavg_small_patch16_224", "small", True, pretrained, **kwargs)
 
 
-@register_model
+@register_family(LSViT)
 def lsvit_frameavg_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-B/16."""
     return _create("lsvit_frameavg_base_patch16_224", "base", True, pretrained, **kwargs)
