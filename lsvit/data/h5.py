@@ -1,0 +1,104 @@
+"""HDF5 caches read safely: opened lazily per process, attributes as JSON data, incomplete files refused.
+
+Two pitfalls every HDF5-backed dataset meets, solved once here:
+
+* **h5py + fork**: a file handle opened in the main process and inherited by DataLoader
+  workers gives corrupted reads. :class:`LazyH5` opens the file on first use *in each process*
+  (it remembers the pid) and never pickles the handle.
+* **Trust**: attributes of a file made by someone else are data. Structured attributes are
+  stored as JSON strings and read with :func:`read_json_attr` (parsed, never evaluated);
+  :func:`open_h5` refuses a truncated or corrupt file, or one whose writer did not finish
+  (``lsvit_complete`` is the last attribute written), naming the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from lsvit import LsvitError
+
+COMPLETE_ATTR = "lsvit_complete"
+
+
+def write_json_attr(obj: Any, key: str, value: Any) -> None:
+    """Store ``value`` as a JSON string attribute of an h5py file, group or dataset."""
+    obj.attrs[key] = json.dumps(value)
+
+
+def read_json_attr(obj: Any, key: str, where: str = "", default: Any = ...) -> Any:
+    """A JSON attribute parsed as data; a missing or malformed one is one clear error (unless ``default``)."""
+    if key not in obj.attrs:
+        if default is not ...:
+            return default
+        raise LsvitError(f"{where or obj.file.filename}: attribute '{key}' is missing")
+    raw = obj.attrs[key]
+    if isinstance(raw, bytes):
+        raw = raw.decode()
+    try:
+        return json.loads(str(raw))
+    except ValueError as exc:
+        raise LsvitError(f"{where or obj.file.filename}: attribute '{key}' is not valid JSON ({exc})") from exc
+
+
+def mark_complete(f: Any) -> None:
+    """Write the completion flag: call last, after every dataset and attribute."""
+    f.attrs[COMPLETE_ATTR] = True
+
+
+def open_h5(path: str | Path, kind: str = "HDF5 file") -> Any:
+    """Open a cache for reading, refusing files that are not a complete lsvit cache.
+
+    Raises:
+        LsvitError: missing, not HDF5, truncated/corrupt, or still being written.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise LsvitError(f"{path}: no such {kind}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        raise LsvitError(f"{path}: not a readable {kind} (truncated, corrupt or not HDF5: "
+                         f"{str(exc).splitlines()[0][:160]})") from exc
+    if not bool(f.attrs.get(COMPLETE_ATTR, False)):
+        f.close()
+        raise LsvitError(f"{path}: incomplete {kind} (its writer did not finish: still being written, or "
+                         "interrupted); rerun the extraction to complete it")
+    return f
+
+
+class LazyH5:
+    """An HDF5 file opened on first use in each process (safe under DataLoader workers).
+
+    Args:
+        path: the file.
+        kind: how it is named in messages.
+    """
+
+    def __init__(self, path: str | Path, kind: str = "HDF5 file") -> None:
+        self.path = Path(path)
+        self.kind = kind
+        self._file: Any = None
+        self._pid: int | None = None
+
+    @property
+    def file(self) -> Any:
+        """The open file of this process."""
+        if self._file is None or self._pid != os.getpid():
+            self._file = open_h5(self.path, self.kind)
+            self._pid = os.getpid()
+        return self._file
+
+    def close(self) -> None:
+        """Close this process's handle."""
+        if self._file is not None and self._pid == os.getpid():
+            self._file.close()
+        self._file, self._pid = None, None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # handles never travel to worker processes: each opens its own
+        return {"path": self.path, "kind": self.kind, "_file": None, "_pid": None}
