@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from lsvit.io import atomic_write_text
-from lsvit.engine.metrics import classification_metrics, confusion_matrix
+from lsvit.metrics import classification_metrics, confusion_matrix
 
 
 def per_class_table(cm: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
@@ -34,7 +34,7 @@ def per_class_table(cm: np.ndarray, class_names: Sequence[str]) -> list[dict[str
     f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
     rows = [{"class": c, "precision": prec[i], "recall": rec[i], "f1": f1[i], "support": int(support[i])}
             for i, c in enumerate(class_names)]
-    present = (support > 0) | (predicted > 0)  # as lsvit.engine.metrics' macro-F1
+    present = (support > 0) | (predicted > 0)  # as lsvit.metrics' macro-F1
     total = int(support.sum())
     if present.any():
         rows.append({"class": "macro avg", "precision": prec[present].mean(), "recall": rec[present].mean(),
@@ -224,3 +224,50 @@ def write_reports(out_dir: str | Path, scores: torch.Tensor, labels: torch.Tenso
     payload = dict(metrics, **(extra or {}))
     atomic_write_text(files["metrics"], json.dumps(payload, indent=2, default=str))
     return dict(metrics, files={k2: str(v) for k2, v in files.items()})
+
+
+def write_run_reports(run_dir: Path, summary: dict[str, Any], class_names: Sequence[str],
+                      val: dict[str, Any] | None, test: dict[str, Any] | None) -> None:
+    """The end-of-training reports of the selected checkpoint, ``summary.json`` and ``report.md``.
+
+    Args:
+        run_dir: the run folder.
+        summary: the run's summary (``lsvit.engine.train``'s return value); its top confusions are added.
+        class_names: the classes.
+        val: the best checkpoint's validation outputs (``logits``, ``labels``, ``ids``), if any.
+        test: its test outputs, if the data has a test part.
+    """
+    files: dict[str, Any] = {}
+    if val:
+        rep = write_reports(run_dir, val["logits"], val["labels"], class_names, "val", val["ids"],
+                            run_dir / "metrics.csv", {"epoch": summary["best_epoch"]})
+        files["val"], summary["val_top_confusions"] = rep["files"], rep["top_confusions"]
+    if test:
+        rep = write_reports(run_dir, test["logits"], test["labels"], class_names, "test", test["ids"],
+                            extra={"views": summary["test_views"], "epoch": summary["best_epoch"]})
+        files["test"], summary["test_top_confusions"] = rep["files"], rep["top_confusions"]
+    atomic_write_text(run_dir / "summary.json", json.dumps(summary, indent=2))
+    if summary["best_epoch"] is not None:
+        write_run_report(run_dir, summary, files)
+
+
+def write_run_report(path: Path, summary: dict[str, Any], files: dict[str, Any]) -> None:
+    """A short human-readable ``report.md``: best checkpoint, its metrics, test result, files."""
+    lines = [f"# Run report: {path.name}", "", f"best epoch: {summary['best_epoch']}  "
+             f"({summary['monitor']} = {summary['best_metric']:.4f})", ""]
+    metrics = dict(summary.get("best_metrics", {}), **summary.get("test_metrics", {}))
+    lines += ["| metric | value |", "|---|---|"] + [f"| {k} | {v:.4f} |" for k, v in metrics.items()
+                                                  if isinstance(v, float)]
+    if summary.get("test_metrics"):
+        lines += ["", f"test: {summary['test_views']} view(s) per video, scores averaged; the test part was "
+                      "evaluated once, with the best checkpoint (never used for model selection)"]
+    for tag, tag_files in files.items():
+        lines += ["", f"{tag}: " + ", ".join(f"[{Path(f).name}]({Path(f).name})" for f in tag_files.values())]
+        confusions = summary.get(f"{tag}_top_confusions") or []
+        if confusions:
+            lines += [f"top {tag} confusions (true -> predicted: clips):"]
+            lines += [f"- {a} -> {b}: {c}" for a, b, c, _ in confusions[:10]]
+    if summary.get("skipped"):
+        lines += ["", f"skipped unreadable videos: {len(summary['skipped'])}"]
+        lines += [f"- {e}" for e in summary["skipped"][:50]]
+    atomic_write_text(path / "report.md", "\n".join(lines) + "\n")

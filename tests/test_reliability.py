@@ -366,7 +366,7 @@ def test_a_checkpoint_of_other_classes_is_refused_before_training(uninterrupted,
 def _nan_loss_at(monkeypatch, bad_calls: set[int] | None):
     import lsvit.engine.trainer as trainer
 
-    real = trainer._loss_fn
+    real = trainer.build_criterion
     calls = {"n": 0}
 
     def patched(smoothing):
@@ -377,7 +377,7 @@ def _nan_loss_at(monkeypatch, bad_calls: set[int] | None):
             out = ce(logits, labels)
             return out * float("nan") if bad_calls is None or calls["n"] in bad_calls else out
         return loss
-    monkeypatch.setattr(trainer, "_loss_fn", patched)
+    monkeypatch.setattr(trainer, "build_criterion", patched)
 
 
 def test_nonfinite_losses_are_skipped_and_counted(tiny_dataset, tmp_path, monkeypatch):

@@ -2,7 +2,8 @@
 
 ``best/``: ``model.safetensors`` + ``meta.json`` (model config, class names, data/transform
 settings, metrics, epoch). Inference rebuilds everything from this folder alone.
-``last/``: Accelerate state (model, optimizer, scheduler, RNG) + ``trainer_state.json``.
+``last/``: Accelerate state (model, optimizer, scheduler, RNG) + ``trainer_state.json``
+(:class:`~lsvit.engine.state.RunState`): :func:`save_last` / :func:`load_last`.
 
 Both are written into a temporary sibling folder and swapped in with renames, and
 ``meta.json``/``trainer_state.json`` are written last, so a folder without them (a torn
@@ -11,10 +12,14 @@ write) is never taken for a checkpoint.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import pickle
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError, __version__
+from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
 
 META = "meta.json"
@@ -131,9 +137,57 @@ def load_weights(model: nn.Module, folder: str | Path, expect_classes: list[str]
     model.load_state_dict(sd)
 
 
-def read_trainer_state(last: str | Path) -> dict[str, Any] | None:
-    """``trainer_state.json`` of a ``last/`` folder, or None when there is no complete one."""
-    path = Path(last) / STATE
-    if not path.is_file():
+@contextlib.contextmanager
+def disk_errors(target: Path) -> Iterator[None]:
+    """A failed checkpoint write (disk full, quota, permissions) is one clear error; the old copy is intact."""
+    try:
+        yield
+    except OSError as exc:
+        why = "disk full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else exc.strerror or str(exc)
+        raise LsvitError(f"could not write {target} ({why}); the previous checkpoint there is intact") from exc
+
+
+def save_last(accelerator: Any, last: Path, state: RunState) -> None:
+    """Write ``last/`` (Accelerate state, then ``trainer_state.json``) and swap it in atomically.
+
+    Every rank calls it (each saves its own RNG state); only the main process writes the
+    trainer state and swaps the folder.
+    """
+    tmp = last.with_name(f".{last.name}.tmp")
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    with disk_errors(last):
+        accelerator.save_state(str(tmp))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            atomic_write_text(tmp / STATE, state.to_json())
+            swap_in(tmp, last)
+    accelerator.wait_for_everyone()
+
+
+def load_last(accelerator: Any, last: Path, class_names: list[str]) -> RunState | None:
+    """Restore ``last/`` into the prepared objects; the run state, or None when there is no complete ``last/``.
+
+    Raises:
+        LsvitError: ``last/`` was trained on other classes, or holds a file that is not plain
+            tensors (refused by ``weights_only`` loading).
+    """
+    from accelerate.utils.other import load as accelerate_load
+
+    if not (last / STATE).is_file():
         return None
-    return json.loads(path.read_text())
+    state = RunState.from_file(last / STATE)
+    if state.class_names != class_names:
+        raise LsvitError(f"resume=true: {last} was trained on {len(state.class_names)} classes "
+                         f"{state.class_names[:5]}..., the data has {len(class_names)} {class_names[:5]}...")
+    try:
+        # Accelerate skips an RNG file it cannot load with only an INFO log, which would make the
+        # resumed run silently differ: load them here first (weights_only, as Accelerate does)
+        for rng_file in sorted(last.glob("random_states_*.pkl")):
+            accelerate_load(rng_file)
+        accelerator.load_state(str(last))
+    except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a pickled object
+        raise LsvitError(f"resume=true: {last} holds a file that is not plain tensors and was refused "
+                         f"(weights_only loading): {str(exc).splitlines()[0][:200]}") from exc
+    return state

@@ -1,4 +1,5 @@
-"""metrics.csv, written whole and atomically after every evaluation."""
+"""Where a run's numbers go: ``metrics.csv`` (always, written whole and atomically after every
+evaluation) and, with ``logger=wandb``, Weights & Biases through Accelerate's trackers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import io
 import math
 from pathlib import Path
 from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
 
 from lsvit.io import atomic_write_text
 
@@ -28,3 +31,33 @@ def _fmt(v: Any) -> Any:
     if isinstance(v, float) and math.isfinite(v):
         return f"{v:.6g}"
     return v
+
+
+def trackers(cfg: DictConfig) -> list[str] | None:
+    """The Accelerate trackers the config asks for (``logger=wandb``), or None."""
+    return ["wandb"] if cfg.get("logger") and cfg.logger.get("wandb") else None
+
+
+def init_trackers(accelerator: Any, cfg: DictConfig, run_dir: Path) -> None:
+    """Start the configured trackers with the flattened config (no-op without any)."""
+    if not trackers(cfg):
+        return
+    w = cfg.logger.wandb
+    init = {k: v for k, v in dict(name=run_dir.name, dir=str(run_dir), mode=w.get("mode"), entity=w.get("entity"),
+                                  tags=list(w.get("tags") or [])).items() if v}
+    accelerator.init_trackers(str(w.get("project", "lsvit")), config=flat_config(cfg), init_kwargs={"wandb": init})
+
+
+def flat_config(cfg: DictConfig) -> dict[str, Any]:
+    """``{"a.b.c": value}`` for every leaf of the resolved config (non-scalars as strings)."""
+    out: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{prefix}{k}.")
+        else:
+            out[prefix[:-1]] = node if isinstance(node, (int, float, str, bool)) or node is None else str(node)
+
+    walk(OmegaConf.to_container(cfg, resolve=True), "")
+    return out
