@@ -68,7 +68,7 @@ def test_train_best_inference_csv(tiny_cfg, tiny_dataset, tmp_path):
     run = Path(summary["run_dir"])
     meta = read_meta(run / "best")
     assert meta["class_names"] == sorted(p.name for p in (tiny_dataset / "train").iterdir() if p.is_dir())
-    assert meta["data"]["num_frames"] == 4 and meta["model"]["model_name"] == "lsvit_test"
+    assert meta["data"]["num_frames"] == 4 and meta["model"]["name"] == "lsvit_test"
     rows = list(csv.DictReader(open(run / "metrics.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert {"train/loss", "val/loss", "val/top1", "val/top5", "val/macro_f1", "lr"} <= set(rows[0])

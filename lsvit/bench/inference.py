@@ -21,8 +21,7 @@ def bench_inference(videos: list[Path], report: PerfReport, size: str = "demo", 
     s = dict(SIZES[size])
     frames, image = s.pop("frames"), s.pop("image")
     s.pop("batch")
-    model_cfg = {"_target_": "timm.create_model", "model_name": "lsvit_tiny_patch16_224", "num_frames": frames,
-                 "img_size": image, "pretrained": False, **s}
+    model_cfg = {"name": "lsvit_tiny_patch16_224", "args": {"num_frames": frames, "img_size": image, **s}}
     with tempfile.TemporaryDirectory() as tmp:
         model = build_model({"model_name": "lsvit_tiny_patch16_224", **s}, frames, image)
         meta = {"model": model_cfg, "class_names": [f"c{i}" for i in range(8)],

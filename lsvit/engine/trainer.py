@@ -29,7 +29,7 @@ from lsvit.config import build
 from lsvit.data.dataset import SeededSampler
 from lsvit.data.transforms import to_model_input
 from lsvit.engine.accel import build_accelerator
-from lsvit.engine.checkpoint import disk_errors, load_last, load_weights, save_best, save_last
+from lsvit.engine.checkpoint import disk_errors, load_last, load_weights, model_spec, save_best, save_last
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
 from lsvit.engine.guards import (Interrupted, NonFiniteGuard, StopSignals, check_disk_space, check_model_input,
                                  checkpoint_bytes, validate_train_config)
@@ -116,6 +116,7 @@ class Run:
     run_dir: Path
     dm: Any
     class_names: list[str]
+    model_spec: dict[str, Any]
     model: nn.Module
     optimizer: torch.optim.Optimizer
     scheduler: Any
@@ -194,6 +195,8 @@ def build_run(cfg: DictConfig) -> Run:
 
     dm = build(cfg.data)
     class_names = list(dm.class_names)
+    # what best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
+    spec = model_spec(OmegaConf.to_container(cfg.model, resolve=True))
     model = build(cfg.model, num_classes=len(class_names))
     check_model_input(model, cfg)
     if cfg.get("init_from"):
@@ -228,8 +231,8 @@ def build_run(cfg: DictConfig) -> Run:
     model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
     criterion = build_criterion(float(e.label_smoothing))
     guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10), accelerator.device)
-    return Run(cfg, accelerator, run_dir, dm, class_names, model, optimizer, scheduler, train_dl, val_dl, criterion,
-               guard, StopSignals())
+    return Run(cfg, accelerator, run_dir, dm, class_names, spec, model, optimizer, scheduler, train_dl, val_dl,
+               criterion, guard, StopSignals())
 
 
 def build_criterion(label_smoothing: float) -> nn.Module:
@@ -321,7 +324,7 @@ def end_of_epoch(run: Run, state: RunState, row: dict[str, Any], outputs: dict[s
     errors.update(outputs["errors"])
     improved = state.record(row, run.monitor, run.mode)
     if improved and run.main:
-        meta = {"model": OmegaConf.to_container(run.cfg.model, resolve=True), "class_names": run.class_names,
+        meta = {"model": run.model_spec, "class_names": run.class_names,
                 "data": run.dm.meta(), "metrics": row, "epoch": row["epoch"], "monitor": run.monitor,
                 "seed": int(run.cfg.seed)}
         with disk_errors(run.run_dir / "best"):
