@@ -19,17 +19,17 @@ demo-data: install
 
 ## make demo: install, generate the motion dataset, train LS-ViT, evaluate, write submission.csv
 demo: demo-data
-	$(PY) tools/train.py experiment=demo
+	$(PY) tools/train.py experiment=demo overwrite=true
 	$(PY) tools/inference.py checkpoint=outputs/demo/best data_root=datasets/synthetic/test output=outputs/demo/submission.csv
 
 ## the control for the README's comparison: the same backbone, frames averaged
 demo-control: demo-data
-	$(PY) tools/train.py experiment=demo model=vit_frame_avg run_dir=outputs/demo_frame_avg
+	$(PY) tools/train.py experiment=demo model=vit_frame_avg run_dir=outputs/demo_frame_avg overwrite=true
 
 ## a longer run (~35 min on 2 CPU cores) with 120 videos per class, where LS-ViT learns the motion classes
 demo-long: install
 	$(PY) tools/make_synthetic.py out=datasets/synthetic_long train_per_class=120
-	$(PY) tools/train.py experiment=demo_long
+	$(PY) tools/train.py experiment=demo_long overwrite=true
 	$(PY) tools/inference.py checkpoint=outputs/demo_long/best data_root=datasets/synthetic_long/test output=outputs/demo_long/submission.csv
 
 ## make test: install with the dev extras and run the suite (CPU, offline)

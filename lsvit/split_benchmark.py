@@ -24,7 +24,9 @@ from accelerate import PartialState
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lsvit import LsvitError
+from lsvit.engine.accel import resolve_device
 from lsvit.io import atomic_write_text
+from lsvit.locks import lock_for_job
 
 METRICS = (("top1", "test/top1"), ("top5", "test/top5"), ("macro_f1", "test/macro_f1"))
 
@@ -104,8 +106,6 @@ def run_split_benchmark(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         ``{"rows": [...], "mean": {...}, "std": {...}, "out_dir": ...}``.
     """
-    from lsvit.engine import train
-
     b = cfg.get("benchmark")
     if b is None or not b.get("splits"):
         raise LsvitError("benchmark.splits is empty: give e.g. benchmark.splits=[1,2,3]")
@@ -113,6 +113,21 @@ def run_split_benchmark(cfg: DictConfig) -> dict[str, Any]:
     if "split" not in cfg.data:
         raise LsvitError(f"data={cfg.data.get('name')}: this dataset has no official splits (data.split)")
     out_dir = Path(str(b.out_dir))
+    # the process state as the engine sets it up (on a CPU, gloo ranks), so that only the main process locks
+    state = PartialState(cpu=resolve_device(str(cfg.engine.device)) == "cpu")
+    # one benchmark per folder at a time (each split's run folder is locked by its training too)
+    lock = lock_for_job(out_dir, "benchmark.out_dir", "wait for it to finish, stop it, or choose another "
+                        "benchmark.out_dir=", state)
+    try:
+        return _run_splits(cfg, splits, out_dir)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _run_splits(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[str, Any]:
+    from lsvit.engine import train
+
     rows = []
     for s in splits:
         c = split_config(cfg, s, out_dir)

@@ -35,9 +35,10 @@ from lsvit.engine.guards import (Interrupted, NonFiniteGuard, StopSignals, check
                                  checkpoint_bytes, validate_train_config)
 from lsvit.engine.loggers import init_trackers, trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
-from lsvit.engine.rundir import prepare_run_dir
+from lsvit.engine.rundir import open_run_dir
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
+from lsvit.locks import WriterLock
 from lsvit.reports import write_run_reports
 
 log = logging.getLogger(__name__)
@@ -55,55 +56,50 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ``test_metrics`` when the data has a test part.
     """
     validate_train_config(cfg)  # bad settings: one message before any work starts
-    run = build_run(cfg)  # accelerator, run folder, data, model, loaders, optimizer, schedule (prepared)
-    state = (load_last(run.accelerator, run.last_dir, run.class_names) if cfg.resume else None)
-    if cfg.resume:
-        run.accelerator.print(f"resume=true: no complete checkpoint in {run.last_dir}; starting from scratch"
-                              if state is None else
-                              f"resumed from {run.last_dir}: epoch {state.epoch}, step {state.global_step}")
-    state = state or RunState(run.class_names)
-    run.guard.total = state.nonfinite_steps
-    log.info("non-finite steps are skipped %s", _SKIP_MODES[run.guard.attach(run.optimizer, run.accelerator)])
-    if run.main:
-        atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
-    init_trackers(run.accelerator, cfg, run.run_dir)
+    # accelerator, locked run folder, data, model, loaders, optimizer, schedule (prepared); the lock goes on leaving
+    with build_run(cfg) as run:
+        state = start_state(run, bool(cfg.resume))  # from last/ with resume=true, else a fresh one
+        log.info("non-finite steps are skipped %s", _SKIP_MODES[run.guard.attach(run.optimizer, run.accelerator)])
+        if run.main:
+            atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        init_trackers(run.accelerator, cfg, run.run_dir)
 
-    errors, best_outputs, last_row, stopped_early = set(state.skipped), {}, {}, False
-    start_epoch = state.epoch
-    with run.signals:  # SIGTERM/SIGINT: save last/ at the next step and leave (handlers restored on exit)
-        for epoch in range(start_epoch, run.epochs):
-            t0 = time.time()
-            train_metrics = train_one_epoch(run, state, epoch, errors)
-            train_s = train_metrics.pop("_s")
-            val_metrics, outputs = evaluate(run.model, run.val_dl, run.accelerator, "val/", desc=f"val {epoch + 1}")
-            row = {"epoch": epoch + 1, "step": state.global_step, "lr": current_lr(run.optimizer), **train_metrics,
-                   **val_metrics, "train/nonfinite_steps": run.guard.total, "time/train_s": train_s,
-                   "time/epoch_s": time.time() - t0}
-            end_of_epoch(run, state, row, outputs, errors)
-            if state.best_epoch == epoch + 1:
-                best_outputs = outputs
-            last_row = row
-            checkpoint_last(run, state)
-            if epoch + 1 < run.epochs and run.stop_requested(state, force_sync=True):
-                leave(run, state, epoch + 1, 0)
-            if _job_done(run, epoch - start_epoch + 1, epoch + 1):
-                break
-            if run.patience and state.bad_epochs >= run.patience:
-                run.accelerator.print(f"early stopping: {run.monitor} did not improve for {run.patience} evaluations")
-                stopped_early = True
-                break
+        errors, best_outputs, last_row, stopped_early = set(state.skipped), {}, {}, False
+        start_epoch = state.epoch
+        with run.signals:  # SIGTERM/SIGINT: save last/ at the next step and leave (handlers restored on exit)
+            for epoch in range(start_epoch, run.epochs):
+                t0 = time.time()
+                train_metrics = train_one_epoch(run, state, epoch, errors)
+                train_s = train_metrics.pop("_s")
+                val_metrics, outputs = evaluate(run.model, run.val_dl, run.accelerator, desc=f"val {epoch + 1}")
+                row = {"epoch": epoch + 1, "step": state.global_step, "lr": current_lr(run.optimizer),
+                       **train_metrics, **val_metrics, "train/nonfinite_steps": run.guard.total,
+                       "time/train_s": train_s, "time/epoch_s": time.time() - t0}
+                end_of_epoch(run, state, row, outputs, errors)
+                if state.best_epoch == epoch + 1:
+                    best_outputs = outputs
+                last_row = row
+                checkpoint_last(run, state)
+                if epoch + 1 < run.epochs and run.stop_requested(state, force_sync=True):
+                    leave(run, state, epoch + 1, 0)
+                if _job_done(run, epoch - start_epoch + 1, epoch + 1):
+                    break
+                if run.patience and state.bad_epochs >= run.patience:
+                    run.accelerator.print(f"early stopping: {run.monitor} did not improve in {run.patience} epochs")
+                    stopped_early = True
+                    break
 
-    finished = stopped_early or state.epoch >= run.epochs
-    best_outputs, test = final_test(run, state, best_outputs) if finished else (best_outputs, None)
-    if test is not None:
-        errors.update(test["outputs"]["errors"])
-    summary = summarize(run, state, last_row, finished, stopped_early, union_across_ranks(run.accelerator, errors),
-                        test)
-    if run.main:
-        write_run_reports(run.run_dir, summary, run.class_names, best_outputs or None,
-                          test["outputs"] if test else None)
-    finish(run, state, summary)
-    return summary
+        finished = stopped_early or state.epoch >= run.epochs
+        best_outputs, test = final_test(run, state, best_outputs) if finished else (best_outputs, None)
+        if test is not None:
+            errors.update(test["outputs"]["errors"])
+        skipped = union_across_ranks(run.accelerator, errors)
+        summary = summarize(run, state, last_row, finished, stopped_early, skipped, test)
+        if run.main:
+            write_run_reports(run.run_dir, summary, run.class_names, best_outputs or None,
+                              test["outputs"] if test else None)
+        finish(run, state, summary)
+        return summary
 
 
 # ------------------------------------------------------------------------------------------- building
@@ -114,6 +110,7 @@ class Run:
     cfg: DictConfig
     accelerator: Accelerator
     run_dir: Path
+    lock: WriterLock | None  # the run folder's writer lock (main process), held until the run ends
     dm: Any
     class_names: list[str]
     model_spec: dict[str, Any]
@@ -166,6 +163,13 @@ class Run:
         """``engine.save_every_steps``: also save ``last/`` every N optimizer steps (0: per epoch)."""
         return int(self.cfg.engine.get("save_every_steps") or 0)
 
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.lock is not None:  # however the run ends (the kernel releases it too if the process dies)
+            self.lock.release()
+
     def stop_requested(self, state: RunState, force_sync: bool) -> bool:
         """Whether a signal asked to stop; every rank agrees (all-reduced at log steps and epoch ends)."""
         if self.accelerator.num_processes == 1:
@@ -191,8 +195,6 @@ def build_run(cfg: DictConfig) -> Run:
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     accelerator = build_accelerator(e.device, e.mixed_precision, int(e.grad_accum), str(cfg.run_dir), trackers(cfg))
     set_seed(int(cfg.seed))
-    run_dir = prepare_run_dir(str(cfg.run_dir), accelerator, bool(cfg.resume), bool(cfg.get("overwrite", False)))
-
     dm = build(cfg.data)
     class_names = list(dm.class_names)
     # what best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
@@ -201,6 +203,19 @@ def build_run(cfg: DictConfig) -> Run:
     check_model_input(model, cfg)
     if cfg.get("init_from"):
         load_weights(model, cfg.init_from, expect_classes=class_names)
+    # the run folder is locked (one writer) only once the settings have built a model: a bad setting touches nothing
+    run_dir, lock = open_run_dir(str(cfg.run_dir), accelerator, bool(cfg.resume), bool(cfg.get("overwrite", False)))
+    try:
+        return _prepared_run(cfg, accelerator, run_dir, lock, dm, class_names, spec, model)
+    except BaseException:
+        if lock is not None:
+            lock.release()
+        raise
+
+
+def _prepared_run(cfg: DictConfig, accelerator: Accelerator, run_dir: Path, lock: WriterLock | None, dm: Any,
+                  class_names: list[str], spec: dict[str, Any], model: nn.Module) -> Run:
+    e = cfg.engine
     if accelerator.is_main_process:
         check_disk_space(run_dir, checkpoint_bytes(model))
     dm.setup(model)
@@ -231,13 +246,25 @@ def build_run(cfg: DictConfig) -> Run:
     model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
     criterion = build_criterion(float(e.label_smoothing))
     guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10), accelerator.device)
-    return Run(cfg, accelerator, run_dir, dm, class_names, spec, model, optimizer, scheduler, train_dl, val_dl,
+    return Run(cfg, accelerator, run_dir, lock, dm, class_names, spec, model, optimizer, scheduler, train_dl, val_dl,
                criterion, guard, StopSignals())
 
 
 def build_criterion(label_smoothing: float) -> nn.Module:
     """Cross-entropy; ``ignore_index=-1``: stand-ins for broken inputs carry label -1."""
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing, ignore_index=-1)
+
+
+def start_state(run: Run, resume: bool) -> RunState:
+    """The run state from ``last/`` (``resume=true``; saying which) or a fresh one; the guard counts on from it."""
+    state = load_last(run.accelerator, run.last_dir, run.class_names) if resume else None
+    if resume:
+        run.accelerator.print(f"resume=true: no complete checkpoint in {run.last_dir}; starting from scratch"
+                              if state is None else
+                              f"resumed from {run.last_dir}: epoch {state.epoch}, step {state.global_step}")
+    state = state or RunState(run.class_names)
+    run.guard.total = state.nonfinite_steps
+    return state
 
 
 # ------------------------------------------------------------------------------------------- one epoch
