@@ -15,17 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
 
 from lsvit import LsvitError
 from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_unlabelled
 from lsvit.data.transforms import ClipTransform
-from lsvit.engine.accel import resolve_device
-from lsvit.engine.checkpoint import build_from_checkpoint
+from lsvit.engine.accel import build_accelerator
+from lsvit.engine.checkpoint import build_from_checkpoint, read_meta
+from lsvit.engine.evaluation import make_loader, score
 from lsvit.io import atomic_write_text
-from lsvit.engine.views import view_scores
 
 
 def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, backend: str | None,
@@ -59,40 +57,44 @@ def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: boo
     return DATASET_BUILDERS[kind](items, meta["data"], strict, backend, num_clips, num_crops)
 
 
-@torch.no_grad()
-def score_dataset(model: torch.nn.Module, dataset: Any, device: str, batch_size: int = 8, num_workers: int = 0,
-                  progress: bool = True) -> dict[str, Any]:
-    """Run ``model`` over ``dataset`` (views averaged) in one process.
+def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, items: list[VideoItem] | None = None,
+                     batch_size: int = 8, num_workers: int = 0, strict: bool = False, device: str = "auto",
+                     mixed_precision: str = "auto", backend: str | None = None, num_clips: int = 1,
+                     num_crops: int = 1, progress: bool = True) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """Rebuild a checkpoint and score inputs with the engine's scoring loop (one precision rule).
+
+    Args:
+        checkpoint: a ``best/`` folder.
+        source: a folder of videos (searched recursively), one video, or a pre-extracted file of
+            the checkpoint's input type (see :data:`CACHE_READERS`) ...
+        items: ... or the videos as items (labelled evaluation).
+        mixed_precision: ``auto`` (bf16 on capable CUDA, fp16 on MPS, fp32 on CPU) | ``no`` | ``bf16`` | ``fp16``.
 
     Returns:
-        ``{"ids", "scores" (N, K) log-probabilities or logits, "labels" (N,), "valid" (N,) bool,
-        "unreadable": [message, ...]}``, in dataset order.
+        ``(outputs of lsvit.engine.evaluation.score, meta, views per input)``.
     """
-    num_views = getattr(dataset, "num_views", 1)
-    dl = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate)
-    ids: list[str] = []
-    scores, labels, valid = [], [], []
-    unreadable: list[str] = []
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if device == "cuda" else torch.autocast("cpu", enabled=False)
-    with amp:
-        for batch in tqdm(dl, desc="predict", disable=not progress):
-            unreadable.extend(batch.get("error", []))
-            # to_model_input moves the colour maps to the frames' device
-            scores.append(view_scores(model, batch["inputs"].to(device, non_blocking=True), num_views,
-                                      batch.get("color")).float().cpu())
-            labels.append(batch["label"])
-            valid.append(batch.get("valid", torch.ones(len(batch["id"]), dtype=torch.bool)))
-            ids.extend(batch["id"])
-    k = scores[0].shape[1] if scores else 0
-    return {"ids": ids, "scores": torch.cat(scores) if scores else torch.zeros(0, k),
-            "labels": torch.cat(labels) if labels else torch.zeros(0, dtype=torch.long),
-            "valid": torch.cat(valid) if valid else torch.zeros(0, dtype=torch.bool), "unreadable": unreadable}
+    accelerator = build_accelerator(device, mixed_precision)
+    model, meta = build_from_checkpoint(checkpoint, accelerator.device)
+    if items is None:
+        src = Path(source)  # type: ignore[arg-type]
+        reader = CACHE_READERS.get((meta["data"].get("type", "video"), src.suffix.lower())) if src.is_file() else None
+        if reader is not None:  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
+            ds = reader(src, meta["data"], list(meta["class_names"]), strict)
+        else:
+            items = discover_unlabelled(src)
+            if not items:
+                raise LsvitError(f"data_root={src}: no videos or frame folders found")
+    if items is not None:
+        ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+    views = getattr(ds, "num_views", 1)
+    loader = accelerator.prepare(make_loader(ds, batch_size, collate, num_workers))
+    return score(model, loader, accelerator, views, desc="predict", progress=progress), meta, views
 
 
 def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, num_workers: int = 0,
             strict: bool = False, device: str = "auto", backend: str | None = None, progress: bool = True,
-            num_clips: int = 1, num_crops: int = 1) -> dict[str, Any]:
-    """Class probabilities for every readable video under ``data_root``.
+            num_clips: int = 1, num_crops: int = 1, mixed_precision: str = "auto") -> dict[str, Any]:
+    """Class probabilities for every readable video under ``data_root`` (or every entry of a cached file).
 
     Args:
         num_clips: temporal views per video; with ``num_crops`` spatial views each, the
@@ -104,23 +106,13 @@ def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, 
     Raises:
         LsvitError: bad checkpoint, no videos, or (``strict``) any unreadable video.
     """
-    dev = resolve_device(device)
-    model, meta = build_from_checkpoint(checkpoint, dev)
-    source = Path(data_root)
-    reader = CACHE_READERS.get((meta["data"].get("type", "video"), source.suffix.lower())) if source.is_file() else None
-    if reader is not None:  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
-        ds = reader(source, meta["data"], list(meta["class_names"]), strict)
-    else:
-        items = discover_unlabelled(data_root)
-        if not items:
-            raise LsvitError(f"data_root={data_root}: no videos or frame folders found")
-        ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
-    out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
+    out, meta, _ = score_checkpoint(checkpoint, data_root, None, batch_size, num_workers, strict, device,
+                                    mixed_precision, backend, num_clips, num_crops, progress)
     keep = [i for i, ok in enumerate(out["valid"].tolist()) if ok]  # stand-ins for broken videos get no row
     order = sorted(keep, key=lambda i: out["ids"][i])
-    probs = out["scores"][order].softmax(-1) if order else torch.zeros(0, len(meta["class_names"]))
+    probs = out["logits"][order].softmax(-1) if order else torch.zeros(0, len(meta["class_names"]))
     return {"class_names": list(meta["class_names"]), "ids": [out["ids"][i] for i in order], "probs": probs,
-            "unreadable": out["unreadable"]}
+            "unreadable": out["errors"]}
 
 
 def rows_to_csv(result: dict[str, Any], with_probs: bool = False, topk: int = 0) -> str:
@@ -162,14 +154,15 @@ def folder_accuracy(result: dict[str, Any]) -> float | None:
 
 def run_inference(checkpoint: str, data_root: str, output: str = "submission.csv", batch_size: int = 8,
                   num_workers: int = 0, probs: bool = False, topk: int = 0, strict: bool = False,
-                  device: str = "auto", backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> int:
+                  device: str = "auto", backend: str | None = None, num_clips: int = 1, num_crops: int = 1,
+                  mixed_precision: str = "auto") -> int:
     """Predict and write ``output``; returns the process exit code.
 
     0 when at least one video was predicted (unreadable ones are listed on stderr), 1 when
     none could be read; ``strict`` raises on the first unreadable video instead.
     """
     result = predict(checkpoint, data_root, batch_size, num_workers, strict, device, backend,
-                     num_clips=num_clips, num_crops=num_crops)
+                     num_clips=num_clips, num_crops=num_crops, mixed_precision=mixed_precision)
     for msg in result["unreadable"]:
         print(f"unreadable: {msg}", file=sys.stderr)
     if not result["ids"]:
@@ -192,7 +185,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
                         hmdb51_root: str | Path | None = None, split: int | None = None,
                         out_dir: str | Path | None = None, num_clips: int = 1, num_crops: int = 1,
                         batch_size: int = 8, num_workers: int = 0, device: str = "auto", backend: str | None = None,
-                        strict: bool = False, progress: bool = True) -> dict[str, Any]:
+                        strict: bool = False, progress: bool = True, mixed_precision: str = "auto") -> dict[str, Any]:
     """Evaluate a ``best/`` checkpoint on a labelled dataset and write every report.
 
     The dataset is either a class-per-folder tree (``data_root``; its classes must be the
@@ -207,9 +200,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
 
     if (data_root is None) == (hmdb51_root is None):
         raise LsvitError("give exactly one of data_root=<class-per-folder test set> or hmdb51_root=... split=N")
-    dev = resolve_device(device)
-    model, meta = build_from_checkpoint(checkpoint, dev)
-    names = list(meta["class_names"])
+    names = list(read_meta(checkpoint)["class_names"])
     if data_root is not None:
         _, items = discover_classes(data_root, names, key="data_root")
         name = Path(data_root).name
@@ -218,17 +209,17 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
             raise LsvitError("hmdb51_root= needs split=1|2|3")
         items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
         name = f"hmdb51_split{split}_test"
-    ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
-    out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
+    out, _, views = score_checkpoint(checkpoint, None, items, batch_size, num_workers, strict, device, mixed_precision,
+                                     backend, num_clips, num_crops, progress)
     target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
     labels = out["labels"].clone()
     labels[~out["valid"]] = -1
-    result = write_reports(target, out["scores"], labels, names, "eval", out["ids"],
+    result = write_reports(target, out["logits"], labels, names, "eval", out["ids"],
                            extra={"checkpoint": str(checkpoint), "dataset": str(data_root or hmdb51_root),
-                                  "split": split, "views": ds.num_views, "num_clips": num_clips,
-                                  "num_crops": num_crops, "unreadable": out["unreadable"]})
-    for msg in out["unreadable"]:
+                                  "split": split, "views": views, "num_clips": num_clips,
+                                  "num_crops": num_crops, "unreadable": out["errors"]})
+    for msg in out["errors"]:
         print(f"unreadable: {msg}", file=sys.stderr)
-    print(f"{len(items)} videos, {ds.num_views} view(s): top1 {result['eval/top1']:.4f} top5 "
+    print(f"{len(items)} videos, {views} view(s): top1 {result['eval/top1']:.4f} top5 "
           f"{result['eval/top5']:.4f} macro-F1 {result['eval/macro_f1']:.4f} -> {target}")
     return result

@@ -16,7 +16,7 @@ def main(cfg: DictConfig) -> None:
 
     guarded(evaluate_checkpoint, cfg.checkpoint, cfg.data_root, cfg.hmdb51_root, cfg.split, cfg.out_dir,
             int(cfg.num_clips), int(cfg.num_crops), int(cfg.batch_size), int(cfg.num_workers), cfg.device,
-            cfg.backend, bool(cfg.strict))
+            cfg.backend, bool(cfg.strict), mixed_precision=cfg.mixed_precision)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> None:
 
     sys.exit(guarded(run_inference, cfg.checkpoint, cfg.data_root, cfg.output, int(cfg.batch_size),
                      int(cfg.num_workers), bool(cfg.probs), int(cfg.topk), bool(cfg.strict), cfg.device,
-                     cfg.backend, int(cfg.num_clips), int(cfg.num_crops)))
+                     cfg.backend, int(cfg.num_clips), int(cfg.num_crops), cfg.mixed_precision))
 
 
 if __name__ == "__main__":

@@ -37,34 +37,58 @@ def make_loader(dataset: Any, batch_size: int, collate_fn: Any, num_workers: int
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, prefix: str = "val/",
-             desc: str = "eval", num_views: int = 1) -> tuple[dict[str, float], dict[str, Any]]:
-    """Metrics over a (prepared) dataloader, gathered across processes without duplicates.
+def score(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, num_views: int = 1, desc: str = "eval",
+          progress: bool = True) -> dict[str, Any]:
+    """Run ``model`` over a dataloader: the one scoring loop of training, evaluation and inference.
+
+    Precision is the accelerator's (``engine.mixed_precision`` / inference's ``mixed_precision``:
+    one rule, :func:`lsvit.engine.accel.resolve_precision`). Inputs become model input through
+    :func:`lsvit.data.to_model_input`; several views per sample are averaged in probability.
 
     Args:
-        model: the prepared model.
-        dataloader: the prepared dataloader.
-        accelerator: the run's accelerator.
-        prefix: metric key prefix.
+        model: the model (prepared, or on ``accelerator.device``).
+        dataloader: the dataloader, prepared by ``accelerator`` (batches on its device, sharded
+            across processes).
+        accelerator: the accelerator.
+        num_views: views per sample (clips x crops).
         desc: progress-bar label.
-        num_views: views per sample (clips x crops); their softmax scores are averaged.
+        progress: show a progress bar (main process, when attached to a terminal).
 
     Returns:
-        ``(metrics, outputs)``; ``outputs`` holds gathered ``logits`` (scores), ``labels``,
-        ``ids`` and the ``errors`` met (broken samples, left out of the metrics).
+        Gathered across processes without duplicates, in dataset order: ``logits`` (N, K) float
+        (for several views, the log of the mean probability), ``labels`` (N,), ``valid`` (N,) bool
+        (False for stand-ins of unreadable inputs), ``ids`` and the ``errors`` met.
     """
     model.eval()
-    logits_all, labels_all, ids, errors = [], [], [], []
-    for batch in tqdm(dataloader, desc=desc, leave=False, disable=None if accelerator.is_local_main_process else True):
+    logits_all, labels_all, valid_all, ids, errors = [], [], [], [], []
+    show = progress and accelerator.is_local_main_process
+    for batch in tqdm(dataloader, desc=desc, leave=False, disable=None if show else True):
         with accelerator.autocast():
             logits = view_scores(model, batch["inputs"], num_views, batch.get("color"))
-        logits, labels = accelerator.gather_for_metrics((logits.float().contiguous(), batch["label"]))
+        valid = batch.get("valid")
+        if valid is None:
+            valid = torch.ones_like(batch["label"], dtype=torch.bool)
+        logits, labels, valid = accelerator.gather_for_metrics((logits.float().contiguous(), batch["label"],
+                                                                valid.to(batch["label"].device)))
         ids.extend(accelerator.gather_for_metrics(list(batch["id"]), use_gather_object=True))
         logits_all.append(logits.cpu())
         labels_all.append(labels.cpu())
+        valid_all.append(valid.cpu())
         errors.extend(batch.get("error", []))
-    logits = torch.cat(logits_all) if logits_all else torch.zeros(0, 0)
-    labels = torch.cat(labels_all) if labels_all else torch.zeros(0, dtype=torch.long)
-    errors = union_across_ranks(accelerator, errors)
-    return classification_metrics(logits, labels, prefix), {"logits": logits, "labels": labels, "ids": ids,
-                                                            "errors": errors}
+    k = logits_all[0].shape[1] if logits_all else 0
+    return {"logits": torch.cat(logits_all) if logits_all else torch.zeros(0, k),
+            "labels": torch.cat(labels_all) if labels_all else torch.zeros(0, dtype=torch.long),
+            "valid": torch.cat(valid_all) if valid_all else torch.zeros(0, dtype=torch.bool), "ids": ids,
+            "errors": union_across_ranks(accelerator, errors)}
+
+
+def evaluate(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, prefix: str = "val/",
+             desc: str = "eval", num_views: int = 1) -> tuple[dict[str, float], dict[str, Any]]:
+    """Metrics of :func:`score`'s outputs (stand-ins for unreadable inputs, label -1, are left out).
+
+    Returns:
+        ``(metrics, outputs)``: loss, top-1, top-5, macro-F1 and ``num_samples`` under ``prefix``;
+        the outputs of :func:`score`.
+    """
+    out = score(model, dataloader, accelerator, num_views, desc)
+    return classification_metrics(out["logits"], out["labels"], prefix), out
