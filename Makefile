@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 # Tests and the demo never talk to wandb's servers.
 export WANDB_MODE ?= offline
 
-.PHONY: install install-dev demo demo-data demo-control demo-long test bench prepare-hmdb51
+.PHONY: install install-dev demo demo-data demo-control demo-long test test-fast bench prepare-hmdb51
 
 install:
 	$(PYTHON) scripts/install.py --venv $(VENV)
@@ -32,9 +32,13 @@ demo-long: install
 	$(PY) tools/train.py experiment=demo_long overwrite=true
 	$(PY) tools/inference.py checkpoint=outputs/demo_long/best data_root=datasets/synthetic_long/test output=outputs/demo_long/submission.csv
 
-## make test: install with the dev extras and run the suite (CPU, offline)
+## make test: install with the dev extras and run the whole suite (CPU, offline); CI runs exactly this
 test: install-dev
 	$(PY) -m pytest -q tests
+
+## make test-fast: the same without the tests marked slow (multi-process runs, kill/resume, learning tests)
+test-fast: install-dev
+	$(PY) -m pytest -q -m "not slow" tests
 
 ## make prepare-hmdb51 DOWNLOADS=~/Downloads: extract + check HMDB51 into datasets/hmdb51
 DOWNLOADS ?= $(HOME)/Downloads

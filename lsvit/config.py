@@ -89,11 +89,17 @@ def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> "DictC
         return hydra_compose(config_name=config_name, overrides=list(overrides))
 
 
-def build(node: "DictConfig", **kwargs: "object") -> "object":  # noqa: F821
+def build(node: "DictConfig", where: str = "", **kwargs: "object") -> "object":  # noqa: F821
     """``hydra.utils.instantiate`` whose failures read as one clear line.
 
     Hydra wraps errors raised by constructors; an :class:`LsvitError` comes back out as
-    itself, anything else (a typo'd key, a wrong type) as an ``LsvitError`` naming the key.
+    itself, a constructor's ``ValueError`` (its own check of a setting) as ``"<where>: <message>"``,
+    anything else (a typo'd key, a wrong type) as an ``LsvitError`` with hydra's message.
+
+    Args:
+        node: the config node (with ``_target_``).
+        where: the config group it comes from (``model``, ``data``), named in messages.
+        **kwargs: extra keyword arguments for the target.
     """
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
@@ -106,4 +112,6 @@ def build(node: "DictConfig", **kwargs: "object") -> "object":  # noqa: F821
             cause = cause.__cause__
         if isinstance(cause, LsvitError):
             raise cause from None
+        if isinstance(cause, ValueError) and where:
+            raise LsvitError(f"invalid configuration: {where}: {cause}") from exc
         raise LsvitError(str(exc).replace("\n", " ")) from exc

@@ -1,9 +1,41 @@
-"""Classification metrics from gathered logits."""
+"""Classification metrics from gathered logits: one definition of each, used by training, evaluation and reports."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+@dataclass
+class PerClass:
+    """Per-class scores from a confusion matrix (rows: true class, columns: predicted)."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+    f1: np.ndarray
+    support: np.ndarray
+    present: np.ndarray  # the class occurs among the labels or the predictions
+
+    @property
+    def macro_f1(self) -> float:
+        """Mean F1 over the present classes (a class absent from both labels and predictions is not scored)."""
+        return float(self.f1[self.present].mean()) if self.present.any() else 0.0
+
+
+def per_class(cm: np.ndarray) -> PerClass:
+    """Precision, recall, F1 (``2 TP / (2 TP + FP + FN)``) and support of every class of ``cm``."""
+    cm = np.asarray(cm, dtype=np.int64)
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(1)
+    predicted = cm.sum(0)
+    prec = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    rec = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = (support + predicted).astype(float)  # 2 TP + FP + FN
+    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+    return PerClass(prec, rec, f1, support, (support > 0) | (predicted > 0))
 
 
 def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, prefix: str = "") -> dict[str, float]:
@@ -29,15 +61,9 @@ def classification_metrics(logits: torch.Tensor, labels: torch.Tensor, prefix: s
     pred = topk[:, 0]
     top1 = (pred == labels).float().mean().item()
     top5 = (topk == labels[:, None]).any(1).float().mean().item()
-    present = torch.unique(torch.cat([labels, pred]))
-    f1s = []
-    for c in present.tolist():
-        tp = ((pred == c) & (labels == c)).sum().item()
-        fp = ((pred == c) & (labels != c)).sum().item()
-        fn = ((pred != c) & (labels == c)).sum().item()
-        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    macro_f1 = per_class(confusion_matrix(pred, labels, k).numpy()).macro_f1
     return {f"{prefix}loss": loss, f"{prefix}top1": top1, f"{prefix}top5": top5,
-            f"{prefix}macro_f1": float(sum(f1s) / len(f1s)), f"{prefix}num_samples": int(n)}
+            f"{prefix}macro_f1": macro_f1, f"{prefix}num_samples": int(n)}
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -20,30 +20,23 @@ import numpy as np
 import torch
 
 from lsvit.io import atomic_write_text
-from lsvit.metrics import classification_metrics, confusion_matrix
+from lsvit.metrics import classification_metrics, confusion_matrix, per_class
 
 
 def per_class_table(cm: np.ndarray, class_names: Sequence[str]) -> list[dict[str, Any]]:
     """Precision, recall, F1 and support per class, then macro and weighted averages and accuracy."""
-    cm = np.asarray(cm, dtype=np.int64)
-    tp = np.diag(cm).astype(float)
-    support = cm.sum(1)
-    predicted = cm.sum(0)
-    prec = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    rec = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
-    rows = [{"class": c, "precision": prec[i], "recall": rec[i], "f1": f1[i], "support": int(support[i])}
-            for i, c in enumerate(class_names)]
-    present = (support > 0) | (predicted > 0)  # as lsvit.metrics' macro-F1
-    total = int(support.sum())
-    if present.any():
-        rows.append({"class": "macro avg", "precision": prec[present].mean(), "recall": rec[present].mean(),
-                     "f1": f1[present].mean(), "support": total})
-        w = support / max(total, 1)
-        rows.append({"class": "weighted avg", "precision": float((prec * w).sum()), "recall": float((rec * w).sum()),
-                     "f1": float((f1 * w).sum()), "support": total})
+    pc = per_class(cm)
+    rows = [{"class": c, "precision": pc.precision[i], "recall": pc.recall[i], "f1": pc.f1[i],
+             "support": int(pc.support[i])} for i, c in enumerate(class_names)]
+    total = int(pc.support.sum())
+    if pc.present.any():
+        rows.append({"class": "macro avg", "precision": pc.precision[pc.present].mean(),
+                     "recall": pc.recall[pc.present].mean(), "f1": pc.macro_f1, "support": total})
+        w = pc.support / max(total, 1)
+        rows.append({"class": "weighted avg", "precision": float((pc.precision * w).sum()),
+                     "recall": float((pc.recall * w).sum()), "f1": float((pc.f1 * w).sum()), "support": total})
     rows.append({"class": "accuracy", "precision": math.nan, "recall": math.nan,
-                 "f1": float(tp.sum() / total) if total else 0.0, "support": total})
+                 "f1": float(np.trace(np.asarray(cm)) / total) if total else 0.0, "support": total})
     return rows
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import timm
 import torch
+from omegaconf import OmegaConf
 
 from lsvit import LsvitError
 from lsvit.engine import classification_metrics, read_meta, resolve_precision, train
@@ -53,6 +54,13 @@ def test_metrics_known_values():
     assert m["val/top5"] == 1.0
     # per-class F1: c0 2/3, c1 2/3, c2 0 -> 4/9
     assert m["val/macro_f1"] == pytest.approx(4 / 9)
+    # the reports' macro average is the same number (one definition)
+    from lsvit.metrics import confusion_matrix
+    from lsvit.reports import per_class_table
+
+    cm = confusion_matrix(logits.argmax(1), labels, 3).numpy()
+    macro = next(r for r in per_class_table(cm, ["a", "b", "c"]) if r["class"] == "macro avg")
+    assert macro["f1"] == pytest.approx(4 / 9)
 
 
 def test_precision_resolution():
@@ -82,7 +90,10 @@ def test_train_best_inference_csv(tiny_cfg, tiny_dataset, tmp_path):
     lines = list(csv.reader(open(out)))
     assert lines[0][:2] == ["id", "class"] and "prob_grow" in lines[0] and lines[0][-2:] == ["top2", "top2_prob"]
     assert lines[1][0] == "grow/grow_0000" and lines[1][1] in meta["class_names"]
-    assert folder_accuracy(result) is not None
+    preds = [result["class_names"][int(p.argmax())] for p in result["probs"]]
+    truth = [i.split("/")[0] for i in result["ids"]]
+    assert folder_accuracy(result) == pytest.approx(sum(a == b for a, b in zip(preds, truth)) / 8)
+    assert folder_accuracy({**result, "ids": [i.split("/")[1] for i in result["ids"]]}) is None  # no class folders
 
 
 def test_same_seed_same_metrics(tiny_cfg, tmp_path):
@@ -122,8 +133,10 @@ def test_broken_video_in_training_is_skipped_and_reported(tiny_cfg, tiny_dataset
     (data / "shrink" / "notes.avi").write_text("not a video")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        summary = train(tiny_cfg(f"data.root={data}", "data.val_ratio=0.4", "engine.epochs=1"))
-    assert any("zz_broken.mp4" in s for s in summary["skipped"]) or any("notes.avi" in s for s in summary["skipped"])
+        # 34 videos, 16 held out: 18 training videos at batch 6 leave none out of the epoch
+        summary = train(tiny_cfg(f"data.root={data}", "data.val_ratio=0.4", "engine.epochs=1", "engine.batch_size=6"))
+    assert any("zz_broken.mp4: empty file" in s for s in summary["skipped"])
+    assert any("notes.avi: unreadable" in s for s in summary["skipped"])
     assert math.isfinite(summary["last_metrics"]["val/loss"])
 
 
@@ -181,9 +194,10 @@ def test_inference_lists_unreadable_videos_and_fails_only_when_nothing_reads(tin
 
 
 def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tmp_path):
-    from hydra.utils import instantiate
+    from hydra.utils import get_class, get_method, instantiate
 
     from lsvit.config import compose
+    from lsvit.engine.checkpoint import model_spec
     from lsvit.engine.optim import build_optimizer
 
     presets = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml"))
@@ -200,12 +214,20 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tmp_path):
             [f"data.root={tiny_dataset}/train"] + ([f"data.test_root={tiny_dataset}/test"] if cfg.data.test_root else [])
         cfg = compose("train", [*extra, f"run_dir={tmp_path}/r", *paths])
         dm = instantiate(cfg.data)
-        # build at test size (same config keys), not the preset's full ViT-B
+        assert dm.class_names and dm.meta()["num_frames"] == cfg.data.num_frames, extra
+        # a registered family whose checkpoint can be rebuilt, at test size (same config keys), not the preset's ViT-B
+        spec = model_spec(OmegaConf.to_container(cfg.model, resolve=True))
         model = instantiate(cfg.model, num_classes=len(dm.class_names), pretrained=False, embed_dim=32, depth=2,
                             num_heads=2, patch_size=8)
-        opt = build_optimizer(instantiate(cfg.optim.optimizer), model, cfg.optim.lr, cfg.optim.weight_decay)
-        instantiate(cfg.scheduler)(optimizer=opt, total_steps=10, steps_per_epoch=5)
-        assert cfg.engine.batch_size >= 1, extra
+        assert type(model).__name__ == get_class(f"lsvit.models.{type(model).__name__}").__name__, extra
+        assert model.num_frames == cfg.data.num_frames and spec["name"] == cfg.model.model_name, extra
+        opt = build_optimizer(instantiate(cfg.optim.optimizer), model, cfg.optim.lr, cfg.optim.weight_decay,
+                              cfg.optim.head_lr_mult, cfg.optim.head_lr)
+        assert type(opt) is get_class(cfg.optim.optimizer._target_), extra
+        lrs = {g["name"]: g["lr"] for g in opt.param_groups}
+        assert lrs["backbone"] == cfg.optim.lr and lrs["head"] == pytest.approx(cfg.optim.lr * cfg.optim.head_lr_mult)
+        sched = instantiate(cfg.scheduler)(optimizer=opt, total_steps=10, steps_per_epoch=5)
+        assert sched is not None and cfg.scheduler._target_.endswith(get_method(cfg.scheduler._target_).__name__)
 
 
 def test_env_overrides():
@@ -218,13 +240,98 @@ def test_env_overrides():
         merge_env_overrides([], {"APPCONFIG__BATCHSIZE": "3"})
 
 
-@pytest.mark.parametrize("sched", ["plateau", "onecycle"])
-def test_other_schedulers_and_optimizers_train(tiny_cfg, tmp_path, sched):
-    s = train(tiny_cfg("engine.epochs=1", f"scheduler={sched}", "optim=radam", f"run_dir={tmp_path}/{sched}"))
-    assert math.isfinite(s["last_metrics"]["train/loss"])
+@pytest.mark.parametrize("sched", ["plateau", "onecycle", "cosine"])
+def test_schedulers_step_as_they_should(tiny_cfg, tmp_path, sched):
+    """The learning rate after each epoch equals a reference schedule stepped the same way:
+    once per optimizer step (onecycle, cosine) or once per evaluation on the monitored metric (plateau)."""
+    from lsvit.engine.optim import cosine_with_warmup, one_cycle, plateau
+
+    extra = ["scheduler.patience=0"] if sched == "plateau" else []
+    s = train(tiny_cfg("engine.epochs=3", f"scheduler={sched}", "optim=radam", "optim.lr=0.01",
+                       f"run_dir={tmp_path}/{sched}", *extra))
+    rows = list(csv.DictReader(open(Path(s["run_dir"]) / "metrics.csv")))
+    steps = [int(r["step"]) for r in rows]
+    assert steps == [6, 12, 18]  # 24 training videos, batch 4
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+    if sched == "plateau":
+        ref = plateau(opt, 18, 6, mode="max", patience=0)
+        expected = []
+        for r in rows:  # a row's lr is the one its epoch trained with: stepped on the metric after the row
+            expected.append(opt.param_groups[0]["lr"])
+            ref.step(float(r["val/top1"]))
+    else:
+        ref = one_cycle(opt, 18, 6) if sched == "onecycle" else cosine_with_warmup(opt, 18, 6)
+        expected = []
+        for step in range(1, 19):
+            opt.step()
+            ref.step()
+            if step % 6 == 0:
+                expected.append(opt.param_groups[0]["lr"])
+    assert [float(r["lr"]) for r in rows] == pytest.approx(expected, rel=1e-5)
+    assert len(set(expected)) > 1 or sched == "plateau"  # the schedule moves (plateau: only if val stalls)
 
 
 def test_early_stopping(tiny_cfg):
     # lr 0: the monitored metric cannot improve after the first evaluation
     s = train(tiny_cfg("engine.epochs=6", "engine.patience=2", "optim.lr=0.0", "scheduler=plateau"))
     assert s["stopped_early"] and s["epochs_run"] == 3 and s["best_epoch"] == 1
+
+
+# ------------------------------------------------------------------------------------------- settings reach the loop
+def test_gradient_clipping_on_and_off():
+    from lsvit.engine.accel import build_accelerator
+    from lsvit.engine.trainer import grad_norm
+
+    acc = build_accelerator("cpu", "no")
+    model = torch.nn.Linear(4, 2)
+    for clip, expect_clipped in ((None, False), (0.5, True)):
+        model.zero_grad()
+        (model(torch.full((3, 4), 10.0)).square().sum()).backward()
+        before = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        norm = grad_norm(model, acc, clip, "device")
+        after = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+        assert norm == pytest.approx(before.item(), rel=1e-5)  # the guard sees the norm before clipping
+        assert (after.item() == pytest.approx(0.5, rel=1e-4)) if expect_clipped else after == before
+
+
+def test_label_smoothing_and_eval_batch_size_reach_the_loop(tiny_cfg, monkeypatch):
+    import lsvit.engine.trainer as trainer
+
+    seen: dict = {"smoothing": [], "batches": []}
+    real_criterion, real_loader = trainer.build_criterion, trainer.make_loader
+    monkeypatch.setattr(trainer, "build_criterion",
+                        lambda ls: seen["smoothing"].append(ls) or real_criterion(ls))
+    monkeypatch.setattr(trainer, "make_loader",
+                        lambda ds, bs, **kw: seen["batches"].append((ds.train, bs)) or real_loader(ds, bs, **kw))
+    train(tiny_cfg("engine.epochs=1", "engine.label_smoothing=0.3", "engine.eval_batch_size=3"))
+    assert seen["smoothing"] == [0.3]
+    assert seen["batches"] == [(True, 4), (False, 3)]
+    # and what the criterion computes with it: (1 - a) * CE + a * mean over classes of -log p
+    logits, y = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
+    logp = logits.log_softmax(1)
+    assert real_criterion(0.3)(logits, y).item() == pytest.approx((0.7 * -logp[0, 0] - 0.3 * logp.mean()).item())
+
+
+def test_loader_workers_change_nothing(tiny_cfg, tmp_path):
+    a = train(tiny_cfg("engine.epochs=1", f"run_dir={tmp_path}/w0"))
+    b = train(tiny_cfg("engine.epochs=1", "engine.num_workers=2", f"run_dir={tmp_path}/w2"))
+    for key in ("train/loss", "val/loss", "val/top1"):
+        assert a["last_metrics"][key] == b["last_metrics"][key], key
+
+
+def test_predict_strict_stops_at_an_unreadable_video(tiny_cfg, tiny_dataset, tmp_path):
+    from lsvit.data.readers import VideoReadError
+
+    train(tiny_cfg("engine.epochs=1"))
+    data = tmp_path / "test"
+    shutil.copytree(tiny_dataset / "test" / "grow", data / "grow")
+    (data / "grow" / "broken.mp4").write_bytes(b"junk" * 10)
+    with pytest.raises(VideoReadError, match="broken.mp4"):
+        predict(tmp_path / "run" / "best", data, strict=True, progress=False)
+
+
+def test_topk_columns_are_clamped_to_the_number_of_classes():
+    result = {"class_names": ["a", "b", "c"], "ids": ["v1"], "probs": torch.tensor([[0.2, 0.5, 0.3]])}
+    header, row = rows_to_csv(result, topk=10).splitlines()
+    assert header == "id,class,top1,top1_prob,top2,top2_prob,top3,top3_prob"
+    assert row == "v1,b,b,0.500000,c,0.300000,a,0.200000"

@@ -187,7 +187,11 @@ def load_weights(model: nn.Module, folder: str | Path, expect_classes: list[str]
         raise LsvitError(f"checkpoint={folder}: trained on classes {meta['class_names'][:8]}... "
                          f"({len(meta['class_names'])}), the data has {list(expect_classes)[:8]}... "
                          f"({len(expect_classes)})")
-    sd = load_file(str(folder / WEIGHTS))
+    try:
+        sd = load_file(str(folder / WEIGHTS))
+    except Exception as exc:  # safetensors raises its own error types for torn or corrupt headers
+        raise LsvitError(f"{folder / WEIGHTS}: not a readable safetensors file "
+                         f"({str(exc).splitlines()[0][:160]})") from exc
     own = model.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))

@@ -1,6 +1,7 @@
 """What keeps a long run from being lost or silently wrong.
 
-* :func:`validate_train_config`: invalid settings are one clear message before any work starts.
+* :func:`validate_train_config`, :func:`check_model_input`: invalid settings are one clear message before any work
+  starts (data and model settings are checked by their own constructors).
 * :func:`check_disk_space`: a run folder too full for its checkpoints fails at start, not after an epoch.
 * :class:`StopSignals`: SIGTERM / SIGINT (preemption, Ctrl-C) ask the loop to save ``last/`` and leave.
 * :class:`NonFiniteGuard`: a NaN/inf loss skips its step; too many in a row stop the run.
@@ -8,7 +9,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 import threading
@@ -31,48 +31,27 @@ class Interrupted(Exception):
         self.code = code
 
 
-def _patch_size(model_cfg: Any) -> int | None:
-    if model_cfg.get("patch_size"):
-        return int(model_cfg.patch_size)
-    m = re.search(r"patch(\d+)", str(model_cfg.get("model_name", "")))
-    return int(m.group(1)) if m else None
-
-
 def validate_train_config(cfg: DictConfig) -> None:
-    """Check the settings that would otherwise fail late, or silently, with one clear message.
+    """Check the engine's own settings (``engine.*``, ``eval.*``) before any work starts.
+
+    Data and model settings are checked by their constructors (``VideoDataModule``, ``LSViT``,
+    ...), which run before the run folder is touched; the one check that spans the data and the
+    model, the input size against the patch grid, is :func:`check_model_input` on the built model.
 
     Raises:
-        LsvitError: naming the key(s) and the rule, before anything is built.
+        LsvitError: naming the key(s) and the rule.
     """
     problems: list[str] = []
-    d, m, e = cfg.get("data") or {}, cfg.get("model") or {}, cfg.engine
+    e, ev = cfg.engine, cfg.get("eval") or {}
 
     def need(ok: bool, msg: str) -> None:
         if not ok:
             problems.append(msg)
 
-    num_frames = d.get("num_frames")
-    if num_frames is not None:
-        need(int(num_frames) >= 1, f"data.num_frames={num_frames}: must be >= 1")
-    if d.get("frame_stride") is not None:
-        need(int(d.frame_stride) >= 1, f"data.frame_stride={d.frame_stride}: must be >= 1")
-    if d.get("val_ratio") is not None and not (d.get("val_root") or d.get("val_list_file")):
-        need(0.0 < float(d.val_ratio) < 1.0, f"data.val_ratio={d.val_ratio}: must be in (0, 1)")
-    if m.get("smif", False) and m.get("smif_window") is not None:
-        w = int(m.smif_window)
-        need(w >= 3 and w % 2 == 1, f"model.smif_window={w}: must be odd and >= 3 (a centred window)")
-        if num_frames is not None and int(num_frames) >= 3:
-            need(w <= int(num_frames), f"model.smif_window={w} is larger than data.num_frames={num_frames}")
-    size, patch = m.get("img_size", d.get("image_size")), _patch_size(m)
-    if size is not None and patch:
-        need(int(size) % patch == 0, f"data.image_size={size} is not divisible by the patch size {patch} "
-                                     f"(model {m.get('model_name')})")
-    need(int(e.grad_accum) >= 1, f"engine.grad_accum={e.grad_accum}: must be >= 1")
     need(int(e.batch_size) >= 1, f"engine.batch_size={e.batch_size}: must be >= 1")
     need(int(e.epochs) >= 1, f"engine.epochs={e.epochs}: must be >= 1")
     if e.get("max_nonfinite") is not None:
         need(int(e.max_nonfinite) >= 1, f"engine.max_nonfinite={e.max_nonfinite}: must be >= 1")
-    ev = cfg.get("eval") or {}
     for key in ("num_clips", "num_crops"):
         if ev.get(key) is not None:
             need(int(ev[key]) >= 1, f"eval.{key}={ev[key]}: must be >= 1")

@@ -195,11 +195,11 @@ def build_run(cfg: DictConfig) -> Run:
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     accelerator = build_accelerator(e.device, e.mixed_precision, int(e.grad_accum), str(cfg.run_dir), trackers(cfg))
     set_seed(int(cfg.seed))
-    dm = build(cfg.data)
+    dm = build(cfg.data, "data")
     class_names = list(dm.class_names)
     # what best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
     spec = model_spec(OmegaConf.to_container(cfg.model, resolve=True))
-    model = build(cfg.model, num_classes=len(class_names))
+    model = build(cfg.model, "model", num_classes=len(class_names))
     check_model_input(model, cfg)
     if cfg.get("init_from"):
         load_weights(model, cfg.init_from, expect_classes=class_names)
