@@ -133,10 +133,13 @@ def test_broken_video_in_training_is_skipped_and_reported(tiny_cfg, tiny_dataset
     (data / "shrink" / "notes.avi").write_text("not a video")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        # 34 videos, 16 held out: 18 training videos at batch 6 leave none out of the epoch
-        summary = train(tiny_cfg(f"data.root={data}", "data.val_ratio=0.4", "engine.epochs=1", "engine.batch_size=6"))
+        # a clean validation folder: both broken files are met in training, where readable videos stand in for
+        # them; 34 training videos at batch 2 leave none out of the epoch
+        summary = train(tiny_cfg(f"data.root={data}", f"data.val_root={tiny_dataset}/test", "engine.epochs=1",
+                                 "engine.batch_size=2"))
     assert any("zz_broken.mp4: empty file" in s for s in summary["skipped"])
     assert any("notes.avi: unreadable" in s for s in summary["skipped"])
+    assert summary["last_metrics"]["step"] == 17  # every batch full: the stand-ins kept the epoch's length
     assert math.isfinite(summary["last_metrics"]["val/loss"])
 
 

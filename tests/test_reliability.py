@@ -452,11 +452,14 @@ def test_the_fp16_scaler_path_counts_nonfinite_losses_and_leaves_the_skip_to_the
     assert not bool(guard.observe(torch.tensor(float("nan"))))
     guard.observe(torch.tensor(float("inf")))
     guard.step(opt, None)
-    assert opt.steps == 2  # the scaler is always handed the step: it decides the skip itself
-    guard.sync(_ScalerAcc(), "here")
-    assert (guard.total, guard.in_a_row) == (1, 1)
-    guard.observe(torch.tensor(float("nan")))
+    guard.observe(torch.tensor(2.0))  # a finite step after it: not counted, and the run of skips ends
     guard.step(opt, None)
+    assert opt.steps == 3  # the scaler is always handed the step: it decides the skip itself
+    guard.sync(_ScalerAcc(), "here")
+    assert (guard.total, guard.in_a_row) == (1, 0)
+    for _ in range(2):
+        guard.observe(torch.tensor(float("nan")))
+        guard.step(opt, None)
     with pytest.raises(LsvitError, match="NaN/inf for 2 consecutive steps"):
         guard.sync(_ScalerAcc(), "here")
 
