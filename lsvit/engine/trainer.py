@@ -8,6 +8,7 @@ the final test, reports, summary. What a family must offer the loop is written d
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -60,8 +61,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     with build_run(cfg) as run:
         state = start_state(run, bool(cfg.resume))  # from last/ with resume=true, else a fresh one
         log.info("non-finite steps are skipped %s", _SKIP_MODES[run.guard.attach(run.optimizer, run.accelerator)])
-        if run.main:
-            atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
+        write_run_files(run)  # config.yaml, split_summary.json
         init_trackers(run.accelerator, cfg, run.run_dir)
 
         errors, best_outputs, last_row, stopped_early = set(state.skipped), {}, {}, False
@@ -265,6 +265,17 @@ def start_state(run: Run, resume: bool) -> RunState:
     state = state or RunState(run.class_names)
     run.guard.total = state.nonfinite_steps
     return state
+
+
+def write_run_files(run: Run) -> None:
+    """The run's resolved ``config.yaml`` and, when the data module offers it, ``split_summary.json``
+    (train/validation counts per class: the validation set can be audited afterwards)."""
+    if not run.main:
+        return
+    atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
+    summary = getattr(run.dm, "split_summary", None)
+    if summary is not None:
+        atomic_write_text(run.run_dir / "split_summary.json", json.dumps(summary(), indent=1))
 
 
 # ------------------------------------------------------------------------------------------- one epoch
