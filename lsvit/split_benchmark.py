@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,21 +26,9 @@ from lsvit import LsvitError
 from lsvit.engine.accel import resolve_device
 from lsvit.io import atomic_write_text
 from lsvit.locks import lock_for_job
+from lsvit.provenance import code_version
 
 METRICS = (("top1", "test/top1"), ("top5", "test/top5"), ("macro_f1", "test/macro_f1"))
-
-
-def code_version() -> str:
-    """The git commit of the code (``+dirty`` with uncommitted changes), or ``unknown``."""
-    root = Path(__file__).resolve().parents[1]
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{sha}{'+dirty' if dirty else ''}" if sha else "unknown"
 
 
 def split_config(cfg: DictConfig, split: int, out_dir: Path) -> DictConfig:

@@ -40,6 +40,7 @@ from lsvit.engine.rundir import open_run_dir
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
 from lsvit.locks import WriterLock
+from lsvit.provenance import run_info
 from lsvit.reports import write_run_reports
 
 log = logging.getLogger(__name__)
@@ -362,9 +363,9 @@ def end_of_epoch(run: Run, state: RunState, row: dict[str, Any], outputs: dict[s
     errors.update(outputs["errors"])
     improved = state.record(row, run.monitor, run.mode)
     if improved and run.main:
-        meta = {"model": run.model_spec, "class_names": run.class_names,
-                "data": run.dm.meta(), "metrics": row, "epoch": row["epoch"], "monitor": run.monitor,
-                "seed": int(run.cfg.seed)}
+        meta = {"model": run.model_spec, "class_names": run.class_names, "data": run.dm.meta(), "metrics": row,
+                "epoch": row["epoch"], "monitor": run.monitor, "seed": int(run.cfg.seed),
+                "run": run_info(OmegaConf.to_yaml(run.cfg, resolve=True))}
         with disk_errors(run.run_dir / "best"):
             save_best(run.run_dir / "best", run.accelerator.unwrap_model(run.model), meta)
     state.skipped = sorted(errors)
