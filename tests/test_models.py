@@ -70,6 +70,7 @@ def test_lsvit_tells_a_clip_from_its_reversal_the_control_cannot():
     _open_gates(ls)
     with torch.no_grad():
         assert (ls(x) - ls(rev)).abs().max() > 1e-3
+        # true by construction (per-frame features, mean over time): this guards the construction of the control
         assert torch.allclose(ctrl(x), ctrl(rev), atol=1e-5)
 
 
@@ -103,6 +104,40 @@ def test_invalid_settings():
         _tiny(smif_window=4)
     with pytest.raises(ValueError, match="larger than num_frames"):
         timm.create_model("lsvit_test", num_frames=4, smif_window=5)
+    with pytest.raises(ValueError, match=r"lmi_blocks=\[0, 2\]: block indices must be in 0..1"):
+        _tiny(lmi_blocks=[0, 2])  # the test size has 2 blocks: 2 would have wrapped to block 0
+    assert list(_tiny(lmi_blocks=[1]).lmi) == ["1"]
+
+
+def test_patch_dropout_keeps_the_same_patches_in_every_frame():
+    model = _tiny(patch_drop_rate=0.5).train()
+    t, n = 4, 16  # 32 px / patch 8 = 4 x 4 patches, plus the class token
+    tokens = torch.arange(1 + n, dtype=torch.float32)[None, :, None].repeat(2 * t, 1, 3)  # token value = position
+    kept = model.drop_patches(tokens, t)
+    assert kept.shape == (2 * t, 1 + n // 2, 3) and (kept[:, 0] == 0).all()  # the class token always stays
+    per_clip = kept[..., 0].view(2, t, -1)
+    assert (per_clip == per_clip[:, :1]).all()  # every frame of a clip keeps the same positions
+    assert not torch.equal(per_clip[0, 0], per_clip[1, 0])  # clips draw their own
+    assert torch.equal(model.eval().drop_patches(tokens, t), tokens)  # evaluation keeps everything
+    assert model(_clip()).shape == (2, 5)
+
+
+def test_full_resolution_smif_path():
+    """``smif_stride=1``: the correction is computed at the input's resolution and added to the pixels."""
+    from einops import rearrange
+
+    torch.manual_seed(0)
+    model = _tiny(smif_stride=1)
+    assert model.smif.stride == 1
+    _open_gates(model)
+    x = _clip()
+    assert model.smif.correction(x).shape == x.shape
+    assert not model._fuse_in_token_space(x)
+    expected = model.patch_embed(rearrange(model.smif(x), "b t c h w -> (b t) c h w"))
+    assert torch.allclose(model.embed_frames(x), expected)
+    assert not torch.allclose(model.embed_frames(x), model.patch_embed(x.flatten(0, 1)))  # the motion is in it
+    with torch.no_grad():
+        assert (model(x) - model(x.flip(1))).abs().max() > 1e-4
 
 
 def _save_vit(path, **kw):
@@ -121,6 +156,16 @@ def test_pretrained_backbone_loads_from_weights_dir_and_resizes(tmp_path):
     assert model.pos_embed.shape == (1, 17, 32)
     assert model.head.out_features == 5  # the 1000-class head was dropped
     assert model.smif.fuse[-1].weight.abs().sum() == 0  # new modules keep their identity start
+
+
+def test_pretrained_backbone_is_found_in_weights_dir(tmp_path):
+    """No explicit file: ``<weights_dir>/<backbone>.safetensors`` is where the ViT weights come from."""
+    dims = dict(patch_size=8, embed_dim=32, depth=2, num_heads=2)
+    vit = _save_vit(tmp_path / "vit_tiny_patch16_224.safetensors", img_size=32)
+    model = timm.create_model("lsvit_tiny_patch16_224", pretrained=True, weights_dir=str(tmp_path), num_classes=5,
+                              num_frames=4, smif_window=3, img_size=32, **dims)
+    assert torch.equal(model.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+    assert torch.equal(model.pos_embed, vit.pos_embed)
 
 
 def test_missing_weights_say_where_they_looked(tmp_path, monkeypatch):

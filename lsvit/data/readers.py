@@ -101,14 +101,17 @@ def _as_rgb_batch(batch: np.ndarray) -> np.ndarray:
 
 
 class PyAVReader:
-    """Sequential decoding with PyAV: decodes up to the last requested index, once."""
+    """Sequential decoding with PyAV: decodes up to the last requested index, once.
+
+    ``num_threads`` is accepted for a uniform reader signature; PyAV picks its own decoder
+    threads (``thread_type="AUTO"``).
+    """
 
     def __init__(self, path: str, num_threads: int = 1) -> None:
         import av
 
         self.path = path
         self._av = av
-        self._threads = num_threads
         try:
             with av.open(path) as container:
                 if not container.streams.video:
@@ -296,13 +299,3 @@ def read_clip(source: str | Sequence[str], sample: Callable[[int], Sequence[int]
     """
     return _with_fallback(source, backend, num_threads, name,
                           lambda r: (r.get_batch(sample(r.num_frames)), r.num_frames))
-
-
-def open_video(source: str | Sequence[str], backend: str = "auto", num_threads: int = 1,
-               name: str | None = None) -> FrameReader:
-    """Open a video file (or frame list) with the first decoder that accepts it.
-
-    Unlike :func:`read_clip` this does not decode anything, so a file whose header
-    opens but whose frames do not may still fail later in ``get_batch``.
-    """
-    return _with_fallback(source, backend, num_threads, name, lambda r: r)

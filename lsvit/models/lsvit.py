@@ -203,7 +203,10 @@ class LSViT(VisionTransformer):
         if smif and num_frames >= 3 and smif_window > num_frames:
             raise ValueError(f"smif_window={smif_window} is larger than num_frames={num_frames}")
         depth = len(self.blocks)
-        blocks = list(range(depth)) if lmi_blocks is None else sorted({int(b) % depth for b in lmi_blocks})
+        if lmi_blocks is not None and any(not 0 <= int(b) < depth for b in lmi_blocks):
+            raise ValueError(f"lmi_blocks={list(lmi_blocks)}: block indices must be in 0..{depth - 1} "
+                             f"(the model has {depth} blocks)")
+        blocks = list(range(depth)) if lmi_blocks is None else sorted({int(b) for b in lmi_blocks})
         self.num_frames = num_frames
         if smif_stride is None:  # a quarter of the patch side: 4 for /16 ViTs, 2 for /8
             smif_stride = max(1, self.patch_embed.patch_size[0] // 4)
@@ -227,7 +230,7 @@ class LSViT(VisionTransformer):
         t = x.shape[1]
         x = self.embed_frames(x)
         x = self._pos_embed(x)
-        x = self.patch_drop(x)
+        x = self.drop_patches(x, t)
         x = self.norm_pre(x)
         for i, blk in enumerate(self.blocks):
             x = blk(x)
@@ -236,6 +239,28 @@ class LSViT(VisionTransformer):
                 x = lmi(x, t)
         x = self.norm(x)
         return rearrange(x, "(b t) n d -> b t n d", t=t)
+
+    def drop_patches(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
+        """timm's patch dropout, with the *same* patches kept in every frame of a clip.
+
+        Dropping patches per frame independently (timm's ``PatchDropout`` on ``(B T)`` images)
+        would leave LMI attending over time across tokens of different image positions.
+
+        Args:
+            x: tokens ``((B T), prefix + N, D)``.
+            num_frames: T.
+        """
+        prob = float(getattr(self.patch_drop, "prob", 0.0))
+        if not self.training or prob == 0.0:
+            return x
+        prefix = self.num_prefix_tokens
+        n = x.shape[1] - prefix
+        keep = max(1, int(n * (1.0 - prob)))
+        # one draw per clip, kept in image order, repeated for each of its frames
+        idx = torch.rand(x.shape[0] // num_frames, n, device=x.device).argsort(-1)[:, :keep].sort(-1).values
+        idx = idx.repeat_interleave(num_frames, 0)
+        patches = x[:, prefix:].gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
+        return torch.cat([x[:, :prefix], patches], dim=1)
 
     def embed_frames(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C, H, W)`` -> patch tokens ``((B T), N, D)`` with SMIF's motion correction fused in."""
