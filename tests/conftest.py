@@ -31,7 +31,7 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def mini_hmdb51(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A miniature HMDB51 in the prepared layout: 4 classes x 5 sources x 2 clips, official-format splits."""
-    from lsvit.data.hmdb51 import make_mini_hmdb51
+    from fixtures import make_mini_hmdb51
 
     return make_mini_hmdb51(tmp_path_factory.mktemp("hmdb51"), num_frames=10, size=32)
 

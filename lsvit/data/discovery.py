@@ -42,12 +42,12 @@ class VideoItem:
         return self.source if isinstance(self.source, str) else self.id
 
 
-def _frame_key(p: Path) -> tuple[int, str]:
+def frame_key(p: Path) -> tuple[int, str]:
     m = _NUMBER.search(p.stem)
     return (int(m.group(1)) if m else -1, p.name)
 
 
-def _is_image(p: Path) -> bool:
+def is_image(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS
 
 
@@ -67,17 +67,17 @@ def scan_folder(folder: Path, root: Path) -> list[tuple[str, str | tuple[str, ..
         p = Path(entry.path)
         rel = p.relative_to(root)
         if entry.is_dir():
-            frames = sorted((q for q in p.iterdir() if q.is_file() and _is_image(q)), key=_frame_key)
+            frames = sorted((q for q in p.iterdir() if q.is_file() and is_image(q)), key=frame_key)
             if frames:
                 items.append((rel.as_posix(), tuple(str(q) for q in frames)))
         elif p.suffix.lower() in VIDEO_EXTS:
             items.append((rel.with_suffix("").as_posix(), str(p)))
-        elif _is_image(p):
+        elif is_image(p):
             m = _FLAT_FRAME.match(p.stem)
             if m:
                 flat[m.group("vid")].append(p)
     for vid, frames in sorted(flat.items()):
-        frames.sort(key=_frame_key)
+        frames.sort(key=frame_key)
         items.append(((folder.relative_to(root) / vid).as_posix(), tuple(str(q) for q in frames)))
     return sorted(items, key=lambda x: x[0])
 
@@ -189,7 +189,7 @@ def read_list_file(list_file: str | Path, root: str | Path | None = None,
             raise LsvitError(f"{list_file}: label {lab!r} of {rel} is not a known class")
         p = base / rel
         if p.is_dir():
-            frames = sorted((q for q in p.iterdir() if _is_image(q)), key=_frame_key)
+            frames = sorted((q for q in p.iterdir() if is_image(q)), key=frame_key)
             items.append(VideoItem(Path(rel).as_posix(), label, tuple(str(q) for q in frames)))
         else:
             items.append(VideoItem(Path(rel).with_suffix("").as_posix(), label, str(p)))
