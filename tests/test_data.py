@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -55,15 +56,53 @@ def test_broken_files_are_named(tmp_path, content, reason):
     assert str(bad) in str(err.value) and reason in str(err.value)
 
 
-def test_truncated_video_decodes_what_it_has_or_is_named(tmp_path, sample_video):
+@pytest.mark.parametrize("backend", ["decord", "pyav", "opencv", "auto"])
+def test_an_mp4_cut_short_is_named_by_every_backend(tmp_path, sample_video, backend):
+    """An mp4 keeps its index (moov) at the end: a file cut during a download or copy has none, and no
+    decoder can place its frames. Every backend reports it by name; none returns made-up frames."""
     path, _ = sample_video
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(path.read_bytes()[: len(path.read_bytes()) * 3 // 10])
-    try:
-        frames, _ = read_clip(str(cut), lambda n: [0, 1])
-        assert frames.shape[0] == 2
-    except VideoReadError as exc:
-        assert str(cut) in str(exc)
+    with pytest.raises(VideoReadError, match=f"{cut}: unreadable"):
+        read_clip(str(cut), lambda n: [0, 1], backend=backend)
+
+
+@pytest.fixture(scope="module")
+def cut_stream(tmp_path_factory) -> tuple[Path, np.ndarray]:
+    """A header-first container (Matroska, H.264, keyframe every 8) cut in half, and the 60 frames written."""
+    import av
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:64, 0:64]
+    base = np.stack([xx * 2, yy * 2, xx + yy], -1)
+    frames = np.stack([np.clip(base + 3 * i + rng.integers(0, 20, (64, 64, 3)), 0, 255) for i in range(60)])
+    frames = frames.astype(np.uint8)
+    path = tmp_path_factory.mktemp("cut") / "clip.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width = stream.height = 64
+        stream.pix_fmt, stream.options = "yuv420p", {"crf": "18", "g": "8", "bf": "0"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    raw = path.read_bytes()
+    path.write_bytes(raw[: len(raw) // 2])
+    return path, frames
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav", "opencv", "auto"])
+def test_a_stream_cut_short_decodes_what_it_has_then_holds_the_last_frame(cut_stream, backend):
+    """A header-first container cut in half: the surviving frames are the written ones, and every index past
+    the cut gets the last decodable frame (as for any container that claims more frames than it holds)."""
+    path, written = cut_stream
+    got, _ = read_clip(str(path), lambda n: list(range(60)), backend=backend)
+    same_as_previous = [bool(np.array_equal(got[i], got[i - 1])) for i in range(1, 60)]
+    end = same_as_previous.index(True) + 1  # the first repeated frame: where decoding stopped
+    assert 20 <= end < 60
+    assert all(same_as_previous[end - 1:])  # from there on, the last decodable frame over and over
+    assert np.abs(got[:end].astype(int) - written[:end].astype(int)).mean() < 8  # before it: the real frames
 
 
 def _frames(n: int, size: int = 24) -> list[np.ndarray]:
@@ -116,6 +155,29 @@ def test_list_file_and_unlabelled(tmp_path, tiny_dataset):
     assert len(un) == 8 and un[0].id == "grow/grow_0000" and all(it.label == -1 for it in un)
     one = discover_unlabelled(tiny_dataset / "test" / "grow" / "grow_0000.mp4")
     assert [it.id for it in one] == ["grow_0000"]
+
+
+def test_separate_validation_and_test_sources(tiny_dataset, tmp_path):
+    """val_root / val_list_file replace the hold-out; test_root / test_list_file give the final test part."""
+    train_ids = sorted(it.id for it in discover_classes(tiny_dataset / "train")[1])
+    test_ids = sorted(it.id for it in discover_classes(tiny_dataset / "test")[1])
+    dm = VideoDataModule(root=str(tiny_dataset / "train"), val_root=str(tiny_dataset / "test"), image_size=32,
+                         num_frames=4)
+    assert sorted(it.id for it in dm.train_items) == train_ids  # nothing held out of root
+    assert sorted(it.id for it in dm.val_items) == test_ids and dm.test_items == []
+    lst = tmp_path / "val.txt"
+    lst.write_text(f"{tiny_dataset}/test/grow/grow_0000.mp4 grow\n{tiny_dataset}/test/shrink/shrink_0000.mp4 shrink\n")
+    test_lst = tmp_path / "test.txt"
+    test_lst.write_text("move_up/move_up_0000.mp4 move_up\n")
+    dm = VideoDataModule(root=str(tiny_dataset / "train"), val_list_file=str(lst), test_list_file=str(test_lst),
+                         test_root=str(tiny_dataset / "test"), image_size=32, num_frames=4)
+    assert [(Path(it.source).relative_to(tiny_dataset).as_posix(), dm.class_names[it.label]) for it in dm.val_items] \
+        == [("test/grow/grow_0000.mp4", "grow"), ("test/shrink/shrink_0000.mp4", "shrink")]
+    # with both, the list file names the test videos and test_root is where its paths start
+    assert [it.source for it in dm.test_items] == [str(tiny_dataset / "test" / "move_up" / "move_up_0000.mp4")]
+    dm.setup()
+    test = dm.make_test_dataset(num_clips=2)
+    assert len(test) == 1 and test.num_views == 2
 
 
 # ------------------------------------------------------------------------------------------- sampling
@@ -302,10 +364,23 @@ def test_synthetic_generation_is_deterministic(tmp_path):
         assert f.read_bytes() == (tmp_path / "b" / f.relative_to(tmp_path / "a")).read_bytes()
 
 
-def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset):
+def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset, monkeypatch):
+    import lsvit.data.dataset as dataset_module
+
+    calls: list[int] = []
+    real = dataset_module.read_clip
+
+    def counting(source, sample, *args, **kwargs):
+        def pick(total: int):
+            picked = sample(total)
+            calls.append(len(picked))  # one entry per decode
+            return picked
+        return real(source, pick, *args, **kwargs)
+    monkeypatch.setattr(dataset_module, "read_clip", counting)
     _, items = discover_classes(tiny_dataset / "train")
     ds = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2, num_clips=2, num_crops=3)
     s = ds[0]
+    assert calls == [8]  # one decode, of both temporal views' frames (2 clips x 4 frames)
     assert s["inputs"].shape == (6, 4, 32, 32, 3)
     single = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2)[0]["inputs"]
     assert not torch.equal(s["inputs"][0], s["inputs"][3])  # two temporal views differ
