@@ -246,7 +246,7 @@ def test_training_tests_the_best_checkpoint_once_and_writes_reports(hmdb_run, mi
             assert (run / f"{tag}_{name}").stat().st_size > 0
         _png_not_blank(run / f"{tag}_confusion_matrix.png")
     _png_not_blank(run / "curves.png")
-    report = (run / f"test_classification_report.csv").read_text().splitlines()
+    report = (run / "test_classification_report.csv").read_text().splitlines()
     assert report[0] == "class,precision,recall,f1,support" and len(report) == 1 + 4 + 3
     preds = (run / "test_predictions.csv").read_text().splitlines()
     assert len(preds) == 9 and {ln.split(",")[0] for ln in preds[1:]} == {it.id for it in load_split(mini_hmdb51, 1).test}

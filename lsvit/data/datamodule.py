@@ -7,6 +7,7 @@ small surface (``class_names``, ``setup(model)``, ``train_dataset``, ``val_datas
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
 from lsvit.data.readers import resolve_backend
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES
-from lsvit.data.splits import stratified_split
+from lsvit.data.splits import check_validation, split_summary, stratified_split
 from lsvit.data.transforms import ClipTransform
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -56,6 +57,10 @@ class VideoDataModule:
         strict: a broken video stops the run instead of being skipped.
         seed: split seed.
         name: dataset name (run folder names, reports).
+        group_pattern: a regular expression mapping a video id (``class/video``) to its source: the
+            first group of its first match (or the whole match). Videos of one source are never split
+            between training and validation (e.g. ``"^(.*)_clip\\d+$"`` for clips cut from long
+            recordings). Default: every video is its own source.
     """
 
     def __init__(self, root: str | None = None, list_file: str | None = None, val_root: str | None = None,
@@ -64,7 +69,7 @@ class VideoDataModule:
                  frame_stride: int = 2, sampling: str = "dense", short: str = "loop", image_size: int = 224,
                  backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
                  hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
-                 name: str = "videos") -> None:
+                 name: str = "videos", group_pattern: str | None = None) -> None:
         if num_frames < 1:
             raise LsvitError(f"data.num_frames={num_frames}: must be >= 1")
         if frame_stride < 1:
@@ -78,6 +83,10 @@ class VideoDataModule:
         if image_size < 8:
             raise LsvitError(f"data.image_size={image_size}: too small")
         resolve_backend(backend)
+        try:
+            self.group_pattern = re.compile(group_pattern) if group_pattern else None
+        except re.error as exc:
+            raise LsvitError(f"data.group_pattern={group_pattern!r}: not a regular expression ({exc})") from exc
         self.root, self.list_file = root, list_file
         self.val_root, self.val_list_file, self.val_ratio = val_root, val_list_file, val_ratio
         self.test_root, self.test_list_file = test_root, test_list_file
@@ -100,9 +109,41 @@ class VideoDataModule:
         if self.test_root or self.test_list_file:
             _, self.test_items = self._discover(self.test_root, self.test_list_file, names, "data.test_root")
         if self.val_root or self.val_list_file:
-            return names, items, self._discover(self.val_root, self.val_list_file, names, "data.val_root")[1]
-        tr, va = stratified_split([it.label for it in items], self.val_ratio, self.seed)
+            val = self._discover(self.val_root, self.val_list_file, names, "data.val_root")[1]
+            both = items + val
+            self._summary = split_summary(names, [it.label for it in both], range(len(items)),
+                                          range(len(items), len(both)), rule="a separate validation set "
+                                          f"({self.val_root or self.val_list_file})")
+            return names, items, val
+        groups = [self.source_of(it.id) for it in items] if self.group_pattern else None
+        tr, va = self.split(names, [it.label for it in items], groups,
+                            f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
+                            + (f"videos grouped by data.group_pattern={self.group_pattern.pattern!r}"
+                               if self.group_pattern else "each video on its own"),
+                            f"data.root={self.root or self.list_file}",
+                            "Add videos to those classes, give a separate validation set (data.val_root= or "
+                            "data.val_list_file=)" + (", or loosen data.group_pattern" if self.group_pattern else
+                                                      ", or raise data.val_ratio"))
         return names, [items[i] for i in tr], [items[i] for i in va]
+
+    def source_of(self, video_id: str) -> str:
+        """The source group of a video under ``group_pattern`` (the id itself when it does not match)."""
+        m = self.group_pattern.search(video_id) if self.group_pattern else None
+        if m is None:
+            return video_id
+        return m.group(1) if m.groups() else m.group(0)
+
+    def split(self, names: list[str], labels: list[int], groups: list[str] | None, rule: str, where: str,
+              remedies: str) -> tuple[list[int], list[int]]:
+        """The stratified, group-aware hold-out; records :meth:`split_summary` and says why validation is empty."""
+        tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
+        self._summary = split_summary(names, labels, tr, va, groups, rule)
+        check_validation(self._summary, where, remedies)
+        return tr, va
+
+    def split_summary(self) -> dict[str, Any]:
+        """Train/validation clips and source groups per class (the engine writes it to ``split_summary.json``)."""
+        return self._summary
 
     @staticmethod
     def _discover(root: str | None, list_file: str | None, classes: Sequence[str] | None, key: str

@@ -51,3 +51,66 @@ def stratified_split(labels: Sequence[int], val_ratio: float, seed: int = 0,
             else:
                 train.extend(members[gi])
     return sorted(train), sorted(val)
+
+
+def split_summary(class_names: Sequence[str], labels: Sequence[int], train: Sequence[int], val: Sequence[int],
+                  groups: Sequence[str] | None = None, rule: str = "") -> dict:
+    """Train/validation clips and source groups per class, as written to a run's ``split_summary.json``.
+
+    Args:
+        class_names: the classes (labels index them).
+        labels: the label of every item that was split.
+        train: indices of the training items.
+        val: indices of the validation items.
+        groups: the group (source video) of every item; default: each item its own.
+        rule: how validation was chosen, in words.
+
+    Returns:
+        ``{"rule", "train_clips", "val_clips", "classes": {name: {"train_clips", "val_clips",
+        "groups", "train_groups", "val_groups"}}, "single_group_classes": [...],
+        "classes_without_val": [...]}``.
+    """
+    group = (lambda i: str(groups[i])) if groups is not None else (lambda i: f"#{i}")
+    per: dict[str, dict] = {c: {"train_clips": 0, "val_clips": 0, "train_groups": set(), "val_groups": set()}
+                            for c in class_names}
+    for part, idx in (("train", train), ("val", val)):
+        for i in idx:
+            c = per[class_names[int(labels[i])]]
+            c[f"{part}_clips"] += 1
+            c[f"{part}_groups"].add(group(i))
+    classes = {name: {"train_clips": c["train_clips"], "val_clips": c["val_clips"],
+                      "groups": len(c["train_groups"] | c["val_groups"]), "train_groups": len(c["train_groups"]),
+                      "val_groups": len(c["val_groups"])} for name, c in per.items()}
+    return {"rule": rule, "train_clips": len(train), "val_clips": len(val), "classes": classes,
+            "single_group_classes": sorted(n for n, c in classes.items() if c["groups"] == 1),
+            "classes_without_val": sorted(n for n, c in classes.items() if c["val_clips"] == 0)}
+
+
+def check_validation(summary: dict, where: str, remedies: str) -> None:
+    """Say why validation is empty (an error), or which classes it lacks (one warning).
+
+    Args:
+        summary: from :func:`split_summary`.
+        where: the data setting that names the dataset (``data.root=...``), for the message.
+        remedies: what the user can do, for this data module's options.
+
+    Raises:
+        LsvitError: no validation clip at all, naming the real cause.
+    """
+    from lsvit import LsvitError
+
+    classes = summary["classes"]
+    single = summary["single_group_classes"]
+    if summary["val_clips"] == 0:
+        cause = (f"{len(single)} of {len(classes)} classes have a single source group (e.g. "
+                 f"{', '.join(single[:5])}), and the clips of one source are never split between training and "
+                 "validation" if single else "no class has enough clips to hold one out")
+        raise LsvitError(f"{where}: the validation set is empty: {cause}. {remedies}")
+    missing = summary["classes_without_val"]
+    if missing:
+        import warnings
+
+        why = " (a single source group each)" if set(missing) <= set(single) else ""
+        warnings.warn(f"{where}: {len(missing)} of {len(classes)} classes have no validation clips{why}: "
+                      f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}; their per-class validation "
+                      f"metrics will be missing. {remedies}", stacklevel=3)
