@@ -55,12 +55,13 @@ def make_checkpoint(folder: Path, name: str = "lsvit_test", seed: int = 0, data:
 
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, tmp_path_factory) -> Path:
-    """A tiny LS-ViT trained for one epoch on the motion dataset, exported to ONNX (its ``best/``)."""
+    """A tiny LS-ViT trained for one epoch on the motion dataset, exported to ONNX (its ``best/``), checked on real
+    clips of the test folder."""
     from lsvit.engine import train
 
     run = tmp_path_factory.mktemp("deploy") / "run"
     train(compose("train", tiny_overrides(tiny_dataset / "train", run, "engine.epochs=1")))
-    export_onnx(run / "best")
+    export_onnx(run / "best", data_root=tiny_dataset / "test")
     return run / "best"
 
 
@@ -219,6 +220,8 @@ def test_inference_runtime_onnx_writes_the_same_csv(trained, tiny_dataset, tmp_p
                           "topk=2", "runtime=onnx", "num_workers=0"], capture_output=True, text=True, env=env,
                          cwd=tmp_path, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
+    checked = json.loads((trained / "export.json").read_text())["model.onnx"]["verified"]["max_abs_diff"]
+    assert checked[f"real inputs from {tiny_dataset / 'test'}, batch 3"] <= 1e-4  # real clips, read as inference does
     ref, got = list(csv.reader(open(ref_csv))), list(csv.reader(open(onnx_csv)))
     assert ref[0] == got[0] and len(ref) == len(got) == 9  # header + 8 test videos
     probs = [i for i, h in enumerate(ref[0]) if h.startswith("prob_") or h.endswith("_prob")]

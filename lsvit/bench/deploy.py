@@ -124,7 +124,7 @@ def bench_deploy(report: PerfReport, tmp: Any, smoke: bool = False) -> None:
         report.add(SECTION, f"{label}: ONNX Runtime / PyTorch eager (x)", res["onnxruntime"] / res["pytorch"])
         report.add(SECTION, f"{label}: export (s)", res["export_s"])
         report.checks.append(Check(f"[deploy] {label} {PARITY_CHECK}", res["max_abs_diff"], FP32_ATOL, "<=",
-                                   note=f"batch {case.inputs.shape[0]}, random inputs"))
+                                   note=f"{res['max_abs_diff']:.1e} at batch {case.inputs.shape[0]}, random inputs"))
 
 
 def section_deploy(report: PerfReport, ctx: BenchContext) -> None:

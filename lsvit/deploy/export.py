@@ -341,6 +341,17 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
     if not out.parent.is_dir():
         raise LsvitError(f"output={out}: the folder {out.parent} does not exist")
     t0 = time.time()
+    # the inputs to check, before the export: a bad data_root is an error before minutes of work
+    checks = {f"random inputs, batch {b}": contract.example(b, seed=b) for b in (1, 3)}
+    if data_root is not None:
+        real, kind = real_inputs(checkpoint, meta, data_root), f"real inputs from {data_root}"
+    elif contract.sample is not None:
+        real, kind = contract.sample(3), contract.sample_kind
+    else:
+        real, kind = None, "none (give data_root= to check real inputs)"
+    if real is not None:
+        checks[f"{kind.split(' (')[0]}, batch 1"] = real[:1]
+        checks[f"{kind.split(' (')[0]}, batch {len(real)}"] = real
     graph_model = copy.deepcopy(model).half() if fp16 else model
     example = contract.example(2 if dynamic_batch else 1)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
@@ -362,16 +373,6 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
         except Exception as exc:  # onnx raises ValidationError / InferenceError
             raise LsvitError(f"{name}: the exported graph fails onnx.checker: {_first_lines(str(exc))}") from exc
         session = _session(onnxruntime, proto.SerializeToString(), name)
-        checks = {f"random inputs, batch {b}": contract.example(b, seed=b) for b in (1, 3)}
-        if data_root is not None:
-            real, kind = real_inputs(checkpoint, meta, data_root), f"real inputs from {data_root}"
-        elif contract.sample is not None:
-            real, kind = contract.sample(3), contract.sample_kind
-        else:
-            real, kind = None, "none (give data_root= to check real inputs)"
-        if real is not None:
-            checks[f"{kind.split(' (')[0]}, batch 1"] = real[:1]
-            checks[f"{kind.split(' (')[0]}, batch {len(real)}"] = real
         diffs = verify_parity(model, session, checks, atol, name, None if dynamic_batch else 1, fp16)
         verified = {"max_abs_diff": diffs, "atol": atol if atol is not None else ("1e-2 x max(1, |logits|)" if fp16
                                                                                     else FP32_ATOL),
