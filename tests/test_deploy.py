@@ -17,7 +17,7 @@ from conftest import ROOT, tiny_overrides
 
 from lsvit import LsvitError
 from lsvit.config import compose
-from lsvit.deploy.card import EVALUATIONS, add_evaluation, parse_card, render_card
+from lsvit.deploy.card import EVALUATIONS, add_evaluation, parse_card, render_card, write_card
 from lsvit.deploy.contracts import input_contract
 from lsvit.engine.checkpoint import build_from_checkpoint, read_meta, save_best
 
@@ -313,3 +313,14 @@ def test_evaluation_adds_itself_to_the_card(trained, tiny_dataset, tmp_path):
               for r in front["model-index"][0]["results"]}
     assert splits[("test", "Top-1 accuracy (1 view)")] == 0.5
     assert splits[("labelled folder", "Top-1 accuracy (2 views, onnx)")] == round(res["eval/top1"], 4)
+
+
+def test_card_records_from_elsewhere_are_checked_data(tmp_path):
+    best = make_checkpoint(tmp_path / "best")
+    (best / EVALUATIONS).write_text(json.dumps([{"metrics": {"top1": "<b>1.0</b>"}, "views": 1}]))
+    with pytest.raises(LsvitError, match=r"evaluations.json: entry 0 needs 'metrics' of numbers"):
+        write_card(best)
+    (best / EVALUATIONS).unlink()
+    (best / "export.json").write_text(json.dumps({"model.onnx": {"verified": {"max_abs_diff": {"x": "tiny"}}}}))
+    with pytest.raises(LsvitError, match=r"export.json: model.onnx.verified.max_abs_diff must map labels to numbers"):
+        write_card(best)

@@ -103,11 +103,15 @@ def weights_summary(folder: str | Path) -> tuple[int | None, int | None]:
     return count, path.stat().st_size
 
 
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
 def _metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
     """Numeric metrics of a result, prefixes dropped (``test/top1`` -> ``top1``)."""
     out = {}
     for k, v in result.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and "/" in k:
+        if _is_number(v) and isinstance(k, str) and "/" in k:
             out[k.split("/", 1)[1]] = v
     return out
 
@@ -125,6 +129,11 @@ def read_evaluations(folder: str | Path) -> list[dict[str, Any]]:
     data = read_json(path, "evaluation record")
     if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
         raise LsvitError(f"{path}: expected a list of evaluation objects")
+    for i, e in enumerate(data):  # the folder may come from someone else: only numbers where numbers are shown
+        metrics = e.get("metrics")
+        if (not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values())
+                or not isinstance(e.get("views", 1), int) or isinstance(e.get("views", 1), bool)):
+            raise LsvitError(f"{path}: entry {i} needs 'metrics' of numbers and an integer 'views'")
     return data
 
 
@@ -339,7 +348,7 @@ def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
                          f"max \\|Δlogits\\| {'—' if worst is None else f'{worst:.1e}'} over {len(diffs)} checks | "
                          f"{_cell(rec.get('exporter'))} |")
         first = next(iter(exports))
-        lines += ["", f"Run with lsvit's readers: `python tools/inference.py checkpoint=<this folder> data_root=... "
+        lines += ["", "Run with lsvit's readers: `python tools/inference.py checkpoint=<this folder> data_root=... "
                   "runtime=onnx`. Or with ONNX Runtime alone:", "",
                   _fence("import json, onnxruntime as ort\n"
                          f"session = ort.InferenceSession(\"{first}\")\n"
