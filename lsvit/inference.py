@@ -20,8 +20,9 @@ from lsvit import LsvitError
 from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_unlabelled
 from lsvit.data.transforms import ClipTransform
+from lsvit.deploy.runtime import load_model, runtime_precision
 from lsvit.engine.accel import build_accelerator
-from lsvit.engine.checkpoint import build_from_checkpoint, read_meta
+from lsvit.engine.checkpoint import read_meta
 from lsvit.engine.evaluation import make_loader, score
 from lsvit.io import atomic_write_text
 
@@ -60,7 +61,8 @@ def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: boo
 def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, items: list[VideoItem] | None = None,
                      batch_size: int = 8, num_workers: int = 0, strict: bool = False, device: str = "auto",
                      mixed_precision: str = "auto", backend: str | None = None, num_clips: int = 1,
-                     num_crops: int = 1, progress: bool = True) -> tuple[dict[str, Any], dict[str, Any], int]:
+                     num_crops: int = 1, progress: bool = True, runtime: str = "pytorch"
+                     ) -> tuple[dict[str, Any], dict[str, Any], int]:
     """Rebuild a checkpoint and score inputs with the engine's scoring loop (one precision rule).
 
     Args:
@@ -69,12 +71,14 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
             the checkpoint's input type (see :data:`CACHE_READERS`) ...
         items: ... or the videos as items (labelled evaluation).
         mixed_precision: ``auto`` (bf16 on capable CUDA, fp16 on MPS, fp32 on CPU) | ``no`` | ``bf16`` | ``fp16``.
+        runtime: ``pytorch``, or ``onnx``: the checkpoint's exported ``model.onnx`` on ONNX Runtime
+            (same readers, transforms and scoring loop; see :mod:`lsvit.deploy.runtime`).
 
     Returns:
         ``(outputs of lsvit.engine.evaluation.score, meta, views per input)``.
     """
-    accelerator = build_accelerator(device, mixed_precision)
-    model, meta = build_from_checkpoint(checkpoint, accelerator.device)
+    accelerator = build_accelerator(device, runtime_precision(runtime, mixed_precision))
+    model, meta = load_model(checkpoint, accelerator.device, runtime)
     if items is None:
         src = Path(source)  # type: ignore[arg-type]
         reader = CACHE_READERS.get((meta["data"].get("type", "video"), src.suffix.lower())) if src.is_file() else None
@@ -93,7 +97,8 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
 
 def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, num_workers: int = 0,
             strict: bool = False, device: str = "auto", backend: str | None = None, progress: bool = True,
-            num_clips: int = 1, num_crops: int = 1, mixed_precision: str = "auto") -> dict[str, Any]:
+            num_clips: int = 1, num_crops: int = 1, mixed_precision: str = "auto", runtime: str = "pytorch"
+            ) -> dict[str, Any]:
     """Class probabilities for every readable video under ``data_root`` (or every entry of a cached file).
 
     Args:
@@ -107,7 +112,7 @@ def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, 
         LsvitError: bad checkpoint, no videos, or (``strict``) any unreadable video.
     """
     out, meta, _ = score_checkpoint(checkpoint, data_root, None, batch_size, num_workers, strict, device,
-                                    mixed_precision, backend, num_clips, num_crops, progress)
+                                    mixed_precision, backend, num_clips, num_crops, progress, runtime)
     keep = [i for i, ok in enumerate(out["valid"].tolist()) if ok]  # stand-ins for broken videos get no row
     order = sorted(keep, key=lambda i: out["ids"][i])
     probs = out["logits"][order].softmax(-1) if order else torch.zeros(0, len(meta["class_names"]))
@@ -155,14 +160,14 @@ def folder_accuracy(result: dict[str, Any]) -> float | None:
 def run_inference(checkpoint: str, data_root: str, output: str = "submission.csv", batch_size: int = 8,
                   num_workers: int = 0, probs: bool = False, topk: int = 0, strict: bool = False,
                   device: str = "auto", backend: str | None = None, num_clips: int = 1, num_crops: int = 1,
-                  mixed_precision: str = "auto") -> int:
+                  mixed_precision: str = "auto", runtime: str = "pytorch") -> int:
     """Predict and write ``output``; returns the process exit code.
 
     0 when at least one video was predicted (unreadable ones are listed on stderr), 1 when
     none could be read; ``strict`` raises on the first unreadable video instead.
     """
     result = predict(checkpoint, data_root, batch_size, num_workers, strict, device, backend,
-                     num_clips=num_clips, num_crops=num_crops, mixed_precision=mixed_precision)
+                     num_clips=num_clips, num_crops=num_crops, mixed_precision=mixed_precision, runtime=runtime)
     for msg in result["unreadable"]:
         print(f"unreadable: {msg}", file=sys.stderr)
     if not result["ids"]:
@@ -185,8 +190,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
                         hmdb51_root: str | Path | None = None, split: int | None = None,
                         out_dir: str | Path | None = None, num_clips: int = 1, num_crops: int = 1,
                         batch_size: int = 8, num_workers: int = 0, device: str = "auto", backend: str | None = None,
-                        strict: bool = False, progress: bool = True, mixed_precision: str = "auto") -> dict[str, Any]:
-    """Evaluate a ``best/`` checkpoint on a labelled dataset and write every report.
+                        strict: bool = False, progress: bool = True, mixed_precision: str = "auto",
+                        runtime: str = "pytorch") -> dict[str, Any]:
+    """Evaluate a ``best/`` checkpoint on a labelled dataset, write every report and add the result to its card.
 
     The dataset is either a class-per-folder tree (``data_root``; its classes must be the
     checkpoint's) or the test part of an official HMDB51 split (``hmdb51_root`` + ``split``).
@@ -196,6 +202,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
     """
     from lsvit.data.discovery import discover_classes
     from lsvit.data.hmdb51 import load_split
+    from lsvit.deploy.card import add_evaluation
     from lsvit.reports import write_reports
 
     if (data_root is None) == (hmdb51_root is None):
@@ -210,7 +217,7 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
         items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
         name = f"hmdb51_split{split}_test"
     out, _, views = score_checkpoint(checkpoint, None, items, batch_size, num_workers, strict, device, mixed_precision,
-                                     backend, num_clips, num_crops, progress)
+                                     backend, num_clips, num_crops, progress, runtime)
     target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
     labels = out["labels"].clone()
     labels[~out["valid"]] = -1
@@ -218,6 +225,9 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
                            extra={"checkpoint": str(checkpoint), "dataset": str(data_root or hmdb51_root),
                                   "split": split, "views": views, "num_clips": num_clips,
                                   "num_crops": num_crops, "unreadable": out["errors"]})
+    add_evaluation(checkpoint, {**result, "dataset": "hmdb51" if hmdb51_root else name, "views": views,
+                                "split": f"official split {split}, test" if split else "labelled folder",
+                                "num_clips": num_clips, "num_crops": num_crops, "runtime": runtime})
     for msg in out["errors"]:
         print(f"unreadable: {msg}", file=sys.stderr)
     print(f"{len(items)} videos, {views} view(s): top1 {result['eval/top1']:.4f} top5 "

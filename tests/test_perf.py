@@ -59,3 +59,40 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
     assert tsf and all("FLOP/s" in c["note"] for c in tsf)
     # the printed table shows each check with its status
     assert all(f"{c['status']:4s}  {c['name']}" in res.stdout for c in data["checks"])
+
+
+def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypatch):
+    from lsvit.bench.deploy import DEPLOY_CASES, PARITY_CHECK, SECTION, bench_deploy
+    from lsvit.bench.report import PerfReport
+
+    ort = pytest.importorskip("onnxruntime")
+    runs = []
+
+    class CountingSession(ort.InferenceSession):
+        def run(self, *args, **kwargs):
+            runs.append(1)
+            return super().run(*args, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", CountingSession)
+    report = PerfReport("cpu")
+    bench_deploy(report, tmp_path, smoke=True)
+    # per family: the parity check, a warm-up and the timed run(s) on ONNX Runtime
+    assert len(runs) >= 3 * len(DEPLOY_CASES)
+    figures = report.figures[SECTION]
+    for label in DEPLOY_CASES:  # side by side: both runtimes measured for each family, in one run
+        eager, ort = figures[f"{label}: PyTorch eager clips/s"], figures[f"{label}: ONNX Runtime clips/s"]
+        assert eager > 0 and ort > 0
+        assert figures[f"{label}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(ort / eager)
+        check = next(c for c in report.checks if c.name == f"[deploy] {label} {PARITY_CHECK}")
+        assert check.status == "PASS" and check.value <= 1e-4 and check.op == "<="
+
+
+def test_deploy_section_says_so_without_onnxruntime(tmp_path, monkeypatch):
+    from lsvit.bench.deploy import SECTION, bench_deploy
+    from lsvit.bench.report import PerfReport
+
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` raises ImportError
+    report = PerfReport("cpu")
+    bench_deploy(report, tmp_path, smoke=True)
+    assert "pip install -e '.[export]'" in report.figures[SECTION]["not measured"]
+    assert any("deployment section skipped" in n for n in report.notes) and not report.checks

@@ -1,6 +1,6 @@
-"""Evaluate a checkpoint on a labelled dataset and write the reports.
+"""Evaluate a checkpoint on a labelled dataset, write the reports and add the result to its model card.
 
-`python tools/evaluate.py checkpoint=outputs/<run>/best data_root=/path/to/test [num_clips=5 num_crops=3]`
+`python tools/evaluate.py checkpoint=outputs/<run>/best data_root=/path/to/test [num_clips=5 num_crops=3] [runtime=onnx]`
 `python tools/evaluate.py checkpoint=outputs/<run>/best hmdb51_root=datasets/hmdb51 split=1 num_clips=5 num_crops=3`
 """
 
@@ -16,7 +16,7 @@ def main(cfg: DictConfig) -> None:
 
     guarded(evaluate_checkpoint, cfg.checkpoint, cfg.data_root, cfg.hmdb51_root, cfg.split, cfg.out_dir,
             int(cfg.num_clips), int(cfg.num_crops), int(cfg.batch_size), int(cfg.num_workers), cfg.device,
-            cfg.backend, bool(cfg.strict), mixed_precision=cfg.mixed_precision)
+            cfg.backend, bool(cfg.strict), mixed_precision=cfg.mixed_precision, runtime=cfg.runtime)
 
 
 if __name__ == "__main__":

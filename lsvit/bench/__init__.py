@@ -3,7 +3,8 @@
 Each section compares the project's path with a reference *in the same run* (interleaved
 where it matters), prints absolute numbers with the device, and checks the performance
 targets (PASS/FAIL with the reason). ``tools/benchmark.py`` is the entry point; one module per
-section: :mod:`~lsvit.bench.loading` (a, f), :mod:`~lsvit.bench.models` (b), :mod:`~lsvit.bench.inference` (e).
+section: :mod:`~lsvit.bench.loading` (a, f), :mod:`~lsvit.bench.models` (b), :mod:`~lsvit.bench.inference` (e),
+:mod:`~lsvit.bench.deploy` (g).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from lsvit.bench.deploy import section_deploy
 from lsvit.bench.inference import bench_inference
 from lsvit.bench.loading import bench_data_path, bench_loading, make_videos
 from lsvit.bench.models import MFU_CHECK, bench_models, compare_train_steps, flops_per_clip, train_step
@@ -75,6 +77,7 @@ def section_inference(report: PerfReport, ctx: BenchContext) -> None:
 # one entry per section, in the order they print; a family adds its own function here
 SECTIONS: list[Callable[[PerfReport, BenchContext], None]] = [section_loading, section_models, section_data_path,
                                                               section_inference]
+SECTIONS.append(section_deploy)
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",

@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError, __version__
+from lsvit.deploy.card import write_card
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text, read_json
 
@@ -58,7 +59,7 @@ def staging_dir(final: Path) -> Path:
 
 
 def save_best(folder: str | Path, model: nn.Module, meta: dict[str, Any]) -> None:
-    """Write ``best/`` atomically: safetensors weights, then ``meta.json``."""
+    """Write ``best/`` atomically: safetensors weights, then ``meta.json``, then the model card ``README.md``."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -67,6 +68,7 @@ def save_best(folder: str | Path, model: nn.Module, meta: dict[str, Any]) -> Non
     save_file(state, str(tmp / WEIGHTS), metadata={"format": "pt"})
     meta = dict(meta, format=FORMAT, lsvit_version=__version__, saved_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
     (tmp / META).write_text(json.dumps(meta, indent=2, default=_json_default))
+    write_card(tmp)  # README.md (the model card), from the staged files: it travels with them
     swap_in(tmp, folder)
 
 

@@ -1,0 +1,406 @@
+"""The model card (``README.md``) of a ``best/`` folder, in the Hugging Face model-card style.
+
+YAML front matter (library, tags, datasets, metrics, ``model-index`` with the results) and
+markdown: the family and its size, the classes, the input contract, the training data and split,
+the command, commit and resolved config of the run, validation and test/evaluation metrics with
+their number of views, the ONNX exports, and the known limitations derived from ``meta.json``.
+
+Everything comes from the folder's files (``meta.json``, ``model.safetensors``'s header,
+``evaluations.json``, ``export.json``), so the card can be re-rendered at any time:
+:func:`save_best <lsvit.engine.checkpoint.save_best>` writes it with the checkpoint,
+:func:`add_evaluation` (``tools/evaluate.py``, the end-of-training test) adds a result and
+re-renders it, and an ONNX export re-renders it with the export.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from lsvit import LsvitError
+from lsvit.io import atomic_write_text, read_json
+
+CARD = "README.md"
+EVALUATIONS = "evaluations.json"
+# one per model family prefix: the family's name in words (longest prefix first)
+FAMILY_NAMES = {"lsvit_frameavg": "ViT frame-average (the LS-ViT control: no SMIF, no LMI)",
+                "lsvit": "LS-ViT (ViT + short-term SMIF + long-term LMI temporal differences)"}
+DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (rendered shapes that grow, shrink, move and "
+                              "rotate; `tools/make_synthetic.py`)"}
+_METRICS = (("top1", "top-1"), ("top5", "top-5"), ("macro_f1", "macro-F1"), ("loss", "loss"))
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+def _cell(value: Any) -> str:
+    """A markdown table cell: pipes escaped, newlines flattened."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _num(value: Any, digits: int = 4) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "—" if value is None else _cell(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
+
+
+def _value(v: Any) -> str:
+    """A contract value in words: objects as ``key=value`` pairs, lists as JSON."""
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_value(x)}" for k, x in v.items()) or "—"
+    return json.dumps(v) if isinstance(v, list) else str(v)
+
+
+def _fence(text: str, lang: str = "") -> str:
+    """``text`` in a code fence longer than any run of backticks inside it."""
+    ticks = "`" * max(3, max((len(m) for m in re.findall(r"`+", text)), default=0) + 1)
+    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
+
+
+def config_value(config_yaml: str, section: str, key: str) -> str | None:
+    """``key``'s scalar under the top-level ``section`` of a resolved config text (read as text, never parsed)."""
+    inside = False
+    for line in config_yaml.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if not line.startswith(" "):
+            inside = line.rstrip() == f"{section}:"
+            continue
+        m = re.match(rf"^  {re.escape(key)}:\s*(.*?)\s*$", line)
+        if inside and m:
+            return m.group(1).strip("'\"")
+    return None
+
+
+def family_name(model_name: str) -> str:
+    """The family of a registered model name, in words."""
+    for prefix in sorted(FAMILY_NAMES, key=len, reverse=True):
+        if model_name.startswith(prefix):
+            return FAMILY_NAMES[prefix]
+    return model_name
+
+
+def weights_summary(folder: str | Path) -> tuple[int | None, int | None]:
+    """``(parameter count, bytes)`` of ``model.safetensors`` from its header (no tensor is loaded)."""
+    from safetensors import safe_open
+
+    path = Path(folder) / "model.safetensors"
+    if not path.is_file():
+        return None, None
+    count = 0
+    with safe_open(str(path), framework="pt") as f:
+        for k in f.keys():
+            n = 1
+            for d in f.get_slice(k).get_shape():
+                n *= int(d)
+            count += n
+    return count, path.stat().st_size
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _metrics_of(result: Mapping[str, Any]) -> dict[str, float]:
+    """Numeric metrics of a result, prefixes dropped (``test/top1`` -> ``top1``)."""
+    out = {}
+    for k, v in result.items():
+        if _is_number(v) and isinstance(k, str) and "/" in k:
+            out[k.split("/", 1)[1]] = v
+    return out
+
+
+def _prefix_of(result: Mapping[str, Any]) -> str | None:
+    return next((k.split("/", 1)[0] for k in result if isinstance(k, str) and "/" in k), None)
+
+
+# ------------------------------------------------------------------------------------------------ evaluations
+def read_evaluations(folder: str | Path) -> list[dict[str, Any]]:
+    """The evaluations recorded in ``<folder>/evaluations.json`` (empty when there are none)."""
+    path = Path(folder) / EVALUATIONS
+    if not path.is_file():
+        return []
+    data = read_json(path, "evaluation record")
+    if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+        raise LsvitError(f"{path}: expected a list of evaluation objects")
+    for i, e in enumerate(data):  # the folder may come from someone else: only numbers where numbers are shown
+        metrics = e.get("metrics")
+        if (not isinstance(metrics, dict) or not all(_is_number(v) for v in metrics.values())
+                or not isinstance(e.get("views", 1), int) or isinstance(e.get("views", 1), bool)):
+            raise LsvitError(f"{path}: entry {i} needs 'metrics' of numbers and an integer 'views'")
+    return data
+
+
+def add_evaluation(folder: str | Path, result: Mapping[str, Any]) -> bool:
+    """Record one evaluation of the checkpoint in ``folder`` and re-render its card.
+
+    Args:
+        folder: the ``best/`` folder.
+        result: metrics with a prefix (``eval/top1``, ``test/top5`` ...) plus, where known,
+            ``dataset``, ``split``, ``views`` (clips x crops per video), ``num_clips``, ``num_crops``,
+            ``runtime`` (``pytorch``/``onnx``). Other entries (file lists ...) are ignored.
+
+    Earlier evaluations are kept; one of the same dataset, split, views and runtime is replaced (a
+    re-run describes the same weights).
+
+    Returns:
+        True when recorded; False (after one warning on stderr) when the folder cannot be written,
+        e.g. a read-only checkpoint from someone else.
+    """
+    metrics = _metrics_of(result)
+    if not metrics:
+        raise LsvitError(f"add_evaluation({folder}): the result holds no metrics (expected e.g. 'eval/top1')")
+    entry = {"dataset": str(result.get("dataset") or "?"), "split": result.get("split") or _prefix_of(result),
+             "views": int(result.get("views") or 1), "num_clips": result.get("num_clips"),
+             "num_crops": result.get("num_crops"), "runtime": str(result.get("runtime") or "pytorch"),
+             "metrics": metrics, "date": datetime.datetime.now().isoformat(timespec="seconds")}
+    key = ("dataset", "split", "views", "runtime")
+    try:
+        kept = [e for e in read_evaluations(folder) if any(e.get(k) != entry[k] for k in key)]
+        evaluations = [*kept, entry]
+        atomic_write_text(Path(folder) / EVALUATIONS, json.dumps(evaluations, indent=2, default=str))
+        write_card(folder, evaluations)
+    except OSError as exc:
+        print(f"warning: could not add the evaluation to {Path(folder) / CARD} ({exc.strerror or exc})",
+              file=sys.stderr)
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ the card
+def limitations(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Known limitations, derived from what ``meta.json`` records."""
+    data, run = meta.get("data") or {}, meta.get("run") or {}
+    args = (meta.get("model") or {}).get("args") or {}
+    cfg = str(run.get("config_yaml") or "")
+    out = []
+    pretrained = config_value(cfg, "model", "pretrained")
+    dataset = str(data.get("dataset") or "")
+    if pretrained is not None and pretrained.lower() in ("false", "no", "0"):
+        out.append("Trained from scratch (no pretrained backbone): expect far lower accuracy on real footage than "
+                   "an ImageNet-initialised model.")
+    elif pretrained is None:
+        out.append("Whether the backbone was pretrained is not recorded (no resolved config in meta.json).")
+    if dataset == "synthetic":
+        out.append("Trained on synthetic data (rendered moving shapes): it is a demonstration, not a model of "
+                   "real-world actions.")
+    k = len(meta.get("class_names") or [])
+    n_train = data.get("num_train")
+    if isinstance(n_train, int) and k and n_train < 50 * k:
+        out.append(f"Small training set: {n_train} clips for {k} classes (~{n_train / k:.0f} per class).")
+    if k:
+        out.append(f"Closed set: every input gets one of the {k} classes; there is no 'none of these' class.")
+    if data.get("type", "video") == "video" and "num_frames" in data:
+        out.append(f"Sees {data['num_frames']} frames (stride {data.get('frame_stride', '?')}, "
+                   f"{data.get('sampling', 'dense')} sampling) at {data.get('image_size', '?')} px: actions longer "
+                   "than that span are judged from part of them.")
+    if args.get("smif") is False or str((meta.get("model") or {}).get("name", "")).startswith("lsvit_frameavg"):
+        out.append("Frame-average control: it averages per-frame predictions and cannot tell an action from its "
+                   "time reversal.")
+    if not evaluations:
+        out.append("No held-out test result is recorded yet: the validation score selected this checkpoint, so it "
+                   "is optimistic.")
+    return out
+
+
+def _front_matter(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]], exported: bool) -> str:
+    import yaml
+
+    name = str((meta.get("model") or {}).get("name", "model"))
+    data = meta.get("data") or {}
+    dataset = str(data.get("dataset") or data.get("type") or "unknown")
+    kind = str(data.get("type", "video"))
+    tags = ["lsvit", "video-classification", "action-recognition", name.split("_")[0], kind, "pytorch"]
+    if exported:
+        tags.append("onnx")
+    tags = list(dict.fromkeys(tags))  # the family prefix is often "lsvit" again
+    results = []
+    # val/* only: the train/* metrics of the same epoch row are not results
+    val = {k.split("/", 1)[1]: v for k, v in (meta.get("metrics") or {}).items()
+           if isinstance(k, str) and k.startswith("val/")}
+    rows: list[tuple[str, str, int, Mapping[str, Any], str]] = [("validation", dataset, 1, val, "")]
+    rows += [(str(e.get("split") or "test"), str(e.get("dataset")), int(e.get("views") or 1), e.get("metrics") or {},
+              f", {e.get('runtime')}" if e.get("runtime") not in (None, "pytorch") else "") for e in evaluations]
+    for split, ds, views, m, rt in rows:
+        mets = [{"type": "accuracy", "name": f"Top-1 accuracy ({views} view{'s' * (views > 1)}{rt})",
+                 "value": round(float(m["top1"]), 4)}] if "top1" in m else []
+        if "top5" in m:
+            mets.append({"type": "top_5_accuracy", "name": f"Top-5 accuracy ({views} view{'s' * (views > 1)}{rt})",
+                         "value": round(float(m["top5"]), 4)})
+        if "macro_f1" in m:
+            mets.append({"type": "f1", "name": f"Macro-F1 ({views} view{'s' * (views > 1)}{rt})",
+                         "value": round(float(m["macro_f1"]), 4), "args": {"average": "macro"}})
+        if mets:
+            results.append({"task": {"type": "video-classification", "name": "Video classification"},
+                            "dataset": {"name": ds, "type": ds, "split": split}, "metrics": mets})
+    front: dict[str, Any] = {"library_name": "lsvit", "pipeline_tag": "video-classification", "tags": tags,
+                             "datasets": sorted({dataset, *(str(e.get("dataset")) for e in evaluations)}),
+                             "metrics": ["accuracy", "f1"]}
+    if results:
+        front["model-index"] = [{"name": name, "results": results}]
+    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]] = (),
+                exports: Mapping[str, Mapping[str, Any]] | None = None, num_params: int | None = None,
+                weights_bytes: int | None = None) -> str:
+    """The model card of a checkpoint, as markdown with YAML front matter.
+
+    Args:
+        meta: the checkpoint's ``meta.json`` content.
+        evaluations: recorded evaluations (see :func:`add_evaluation`).
+        exports: ONNX export records, file name -> record (``export.json``).
+        num_params: the parameter count (tensors in ``model.safetensors``).
+        weights_bytes: the size of ``model.safetensors``.
+    """
+    from lsvit.deploy.contracts import input_contract
+
+    exports = exports or {}
+    model = meta.get("model") or {}
+    name, args = str(model.get("name", "model")), model.get("args") or {}
+    data, run = meta.get("data") or {}, meta.get("run") or {}
+    classes = list(meta.get("class_names") or [])
+    dataset = str(data.get("dataset") or "unknown")
+    lines = [_front_matter(meta, evaluations, bool(exports)), f"# {name}", ""]
+    lines += [f"An lsvit {data.get('type', 'video')} classifier: {family_name(name)}, {len(classes)} classes, "
+              f"trained on `{dataset}`. Rebuild it with lsvit from this folder alone (`meta.json` + "
+              "`model.safetensors`)" + (", or run the ONNX graph without PyTorch." if exports else "."), ""]
+
+    lines += ["## Model", "", "| | |", "|---|---|", f"| family | {_cell(family_name(name))} |",
+              f"| registered name | `{name}` |"]
+    if num_params is not None:
+        lines.append(f"| parameters | {num_params / 1e6:.2f} M ({num_params:,}) |")
+    if weights_bytes is not None:
+        lines.append(f"| weights | `model.safetensors`, {weights_bytes / 1e6:.1f} MB |")
+    if args:
+        lines.append("| arguments | " + ", ".join(f"`{_cell(k)}={_cell(json.dumps(v))}`" for k, v in args.items())
+                     + " |")
+    lines += [f"| lsvit | {meta.get('lsvit_version', '?')}, saved {meta.get('saved_at', '?')} |", ""]
+
+    lines += [f"## Classes ({len(classes)})", "", ", ".join(f"`{_cell(c)}`" for c in classes) or "—", ""]
+
+    lines += ["## Input", ""]
+    try:
+        contract = input_contract(meta).to_json()
+        lines += ["| | |", "|---|---|"]
+        lines += [f"| {_cell(k)} | {_cell(_value(v))} |" for k, v in contract.items()]
+        lines += ["", "The model takes the float input above (batch first); `lsvit.inference` reads and transforms "
+                  "raw inputs into it exactly as evaluation did."]
+    except LsvitError as exc:
+        lines.append(f"No input contract: {exc}")
+    lines.append("")
+
+    lines += ["## Training data and split", "", "| | |", "|---|---|", f"| dataset | `{_cell(dataset)}` |"]
+    if dataset in DATASET_NOTES:
+        lines.append(f"| what | {DATASET_NOTES[dataset]} |")
+    for key, label in (("split", "official split"), ("num_train", "training clips"), ("num_val", "validation clips"),
+                       ("num_test", "test clips")):
+        if data.get(key) is not None:
+            lines.append(f"| {label} | {_cell(data[key])} |")
+    cfg = str(run.get("config_yaml") or "")
+    for section, key, label in (("data", "val_ratio", "validation share (of the training folder)"),
+                                ("data", "val_root", "validation folder"), ("data", "root", "training folder")):
+        value = config_value(cfg, section, key)
+        if value not in (None, "null"):
+            lines.append(f"| {label} | `{_cell(value)}` |")
+    if meta.get("seed") is not None:
+        lines.append(f"| seed | {meta['seed']} |")
+    if meta.get("epoch") is not None:
+        epochs = config_value(cfg, "engine", "epochs")
+        lines.append(f"| selected | epoch {meta['epoch']}{f' of {epochs}' if epochs else ''}, best "
+                     f"`{_cell(meta.get('monitor', '?'))}` |")
+    lines.append("")
+
+    lines += ["## Results", "", "| data | split | views | runtime | top-1 | top-5 | macro-F1 | clips |",
+              "|---|---|---|---|---|---|---|---|"]
+    val = {k.split("/", 1)[1]: v for k, v in (meta.get("metrics") or {}).items()
+           if isinstance(k, str) and k.startswith("val/")}
+    if val:
+        lines.append(f"| `{_cell(dataset)}` | validation (selection) | 1 | pytorch | {_num(val.get('top1'))} | "
+                     f"{_num(val.get('top5'))} | {_num(val.get('macro_f1'))} | {_num(val.get('num_samples'))} |")
+    for e in evaluations:
+        m = e.get("metrics") or {}
+        views = e.get("views") or 1
+        clips, crops = e.get("num_clips"), e.get("num_crops")
+        how = (f"{views} ({clips} clip{'s' * (clips != 1)} x {crops} crop{'s' * (crops != 1)})"
+               if clips and crops else str(views))
+        lines.append(f"| `{_cell(e.get('dataset'))}` | {_cell(e.get('split') or '—')} | {how} | "
+                     f"{_cell(e.get('runtime', 'pytorch'))} | {_num(m.get('top1'))} | {_num(m.get('top5'))} | "
+                     f"{_num(m.get('macro_f1'))} | {_num(m.get('num_samples'))} |")
+    if not val and not evaluations:
+        lines.append("| — | | | | | | | |")
+    lines += ["", "Accuracies are fractions in [0, 1]; several views are averaged in probability.", ""]
+
+    if exports:
+        lines += ["## Deployment (ONNX)", "", "| file | opset | precision | batch | ONNX Runtime vs PyTorch | exporter |",
+                  "|---|---|---|---|---|---|"]
+        for fname, rec in exports.items():
+            diffs = (rec.get("verified") or {}).get("max_abs_diff") or {}
+            worst = max(diffs.values()) if diffs else None
+            lines.append(f"| `{_cell(fname)}` | {_cell(rec.get('opset'))} | {_cell(rec.get('precision'))} | "
+                         f"{'dynamic' if rec.get('dynamic_batch') else 'fixed (1)'} | "
+                         f"max \\|Δlogits\\| {'—' if worst is None else f'{worst:.1e}'} over {len(diffs)} checks | "
+                         f"{_cell(rec.get('exporter'))} |")
+        first = next(iter(exports))
+        lines += ["", "Run with lsvit's readers: `python tools/inference.py checkpoint=<this folder> data_root=... "
+                  "runtime=onnx`. Or with ONNX Runtime alone:", "",
+                  _fence("import json, onnxruntime as ort\n"
+                         f"session = ort.InferenceSession(\"{first}\")\n"
+                         "meta = session.get_modelmeta().custom_metadata_map\n"
+                         "contract, classes = json.loads(meta[\"lsvit.input\"]), json.loads(meta[\"lsvit.class_names\"])\n"
+                         "# x: float32 array shaped contract[\"shape\"] (batch first), prepared as contract describes\n"
+                         "logits = session.run([\"logits\"], {\"inputs\": x})[0]\n"
+                         "print([classes[i] for i in logits.argmax(1)])", "python"), ""]
+
+    lines += ["## Training", ""]
+    if run.get("command"):
+        lines += ["Command:", "", _fence(str(run["command"]), "bash"), ""]
+    lines += [f"Code commit: `{_cell(run.get('commit', 'unknown'))}`", ""]
+    if cfg:
+        lines += ["<details><summary>Resolved config</summary>", "", _fence(cfg, "yaml"), "", "</details>", ""]
+
+    lines += ["## Limitations", ""] + [f"- {item}" for item in limitations(meta, evaluations)] + [""]
+    return "\n".join(lines)
+
+
+def write_card(folder: str | Path, evaluations: Sequence[Mapping[str, Any]] | None = None,
+               meta: Mapping[str, Any] | None = None) -> Path:
+    """(Re-)write ``<folder>/README.md`` atomically from the folder's files.
+
+    Args:
+        folder: a ``best/`` folder (or its staging folder, during :func:`~lsvit.engine.checkpoint.save_best`).
+        evaluations: the evaluations to show; ``None`` reads ``evaluations.json``.
+        meta: the checkpoint's metadata; ``None`` reads ``meta.json`` (as data, validated).
+
+    Returns:
+        The card's path.
+    """
+    from lsvit.deploy.export import read_exports
+    from lsvit.engine.checkpoint import read_meta
+
+    folder = Path(folder)
+    meta = read_meta(folder) if meta is None else meta
+    evaluations = read_evaluations(folder) if evaluations is None else list(evaluations)
+    num_params, size = weights_summary(folder)
+    text = render_card(meta, evaluations, read_exports(folder), num_params, size)
+    atomic_write_text(folder / CARD, text)
+    return folder / CARD
+
+
+def parse_card(text: str) -> tuple[dict[str, Any], str]:
+    """``(front matter, markdown body)`` of a card (for checks; the front matter is parsed with ``yaml.safe_load``)."""
+    import yaml
+
+    m = re.match(r"^---\n(.*?)\n---\n(.*)$", text, re.S)
+    if not m:
+        raise LsvitError("not a model card: no YAML front matter between '---' lines at the top")
+    front = yaml.safe_load(m.group(1))
+    if not isinstance(front, dict):
+        raise LsvitError("model card front matter is not a mapping")
+    return front, m.group(2)

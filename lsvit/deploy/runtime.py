@@ -1,0 +1,146 @@
+"""Running an exported ``model.onnx`` with ONNX Runtime inside lsvit's own inference path.
+
+:class:`OnnxModel` is called like the PyTorch model (a float torch batch in, logits out), so
+:func:`lsvit.engine.evaluation.score` — and with it the readers, the transforms, multi-view
+averaging and ``submission.csv`` — is the same for both runtimes; only the forward pass differs.
+:func:`load_model` picks the runtime for :func:`lsvit.inference.score_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+
+from lsvit import LsvitError
+
+RUNTIMES = ("pytorch", "onnx")
+
+
+class OnnxModel(nn.Module):
+    """An ONNX graph behind the model interface the scoring loop uses (``eval()``, ``model(x) -> logits``).
+
+    Args:
+        path: the ``.onnx`` file.
+        providers: ONNX Runtime execution providers, in order of preference (default: CPU).
+        threads: intra-op threads (0: ONNX Runtime's default, one per physical core).
+    """
+
+    def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int = 0) -> None:
+        super().__init__()
+        from lsvit.deploy.export import read_metadata, require_onnx
+
+        _, ort = require_onnx()
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
+        except Exception as exc:  # ORT's own error types: a corrupt file, an unsupported opset, ...
+            raise LsvitError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:300]})") from exc
+        self.path = Path(path)
+        inp, outp = self.session.get_inputs()[0], self.session.get_outputs()[0]
+        self.input_name, self.output_name = inp.name, outp.name
+        self.input_dtype = torch.float16 if inp.type == "tensor(float16)" else torch.float32
+        # a graph exported with dynamic_batch=false takes exactly this many samples per call
+        self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
+        self.metadata = read_metadata(self.session.get_modelmeta().custom_metadata_map)
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session runs on."""
+        return list(self.session.get_providers())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Float ``(B, ...)`` model input (any device) -> float32 logits ``(B, K)`` on the input's device."""
+        arr = x.detach().to("cpu", self.input_dtype).contiguous()
+        parts = list(arr.split(self.fixed_batch)) if self.fixed_batch else [arr]
+        outs = []
+        for p in parts:
+            n = p.shape[0]
+            if self.fixed_batch and n < self.fixed_batch:  # the last, short part: pad, then drop the padding
+                p = torch.cat([p, p.new_zeros(self.fixed_batch - n, *p.shape[1:])])
+            out = self.session.run([self.output_name], {self.input_name: p.numpy()})[0]
+            outs.append(torch.from_numpy(out)[:n])
+        return torch.cat(outs).float().to(x.device)
+
+
+def onnx_providers(device: torch.device | str) -> list[str]:
+    """ONNX Runtime providers for the inference device: CUDA where both torch and ONNX Runtime have it, else CPU."""
+    import onnxruntime as ort
+
+    if torch.device(device).type == "cuda":
+        if "CUDAExecutionProvider" in ort.get_available_providers():
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        print("runtime=onnx: this onnxruntime has no CUDA provider (install onnxruntime-gpu); the graph runs on "
+              "the CPU, preprocessing on the GPU", file=sys.stderr)
+    return ["CPUExecutionProvider"]
+
+
+def load_onnx(checkpoint: str | Path, device: torch.device | str = "cpu", path: str | Path | None = None,
+              threads: int = 0) -> tuple[OnnxModel, dict[str, Any]]:
+    """The exported graph of a ``best/`` folder, checked against it, and the checkpoint's ``meta``.
+
+    Args:
+        checkpoint: the ``best/`` folder (its ``meta.json`` drives the readers and transforms).
+        device: the inference device (chooses the provider).
+        path: the ``.onnx`` file (default ``<checkpoint>/model.onnx``).
+
+    Raises:
+        LsvitError: no such file (with the export command), or a graph exported from other weights,
+            classes or input settings than the checkpoint holds.
+    """
+    from lsvit.deploy.contracts import input_contract
+    from lsvit.deploy.export import ONNX_FILE, file_sha256, require_onnx
+    from lsvit.engine.checkpoint import WEIGHTS, read_meta
+
+    require_onnx()
+    meta = read_meta(checkpoint)
+    path = Path(path) if path else Path(checkpoint) / ONNX_FILE
+    if not path.is_file():
+        raise LsvitError(f"runtime=onnx: {path} does not exist; export it first: "
+                         f"python tools/export.py checkpoint={checkpoint}")
+    model = OnnxModel(path, onnx_providers(device), threads)
+    md = model.metadata
+    if md.get("class_names") != list(meta["class_names"]):
+        raise LsvitError(f"{path} was exported for other classes than {checkpoint} holds; export it again")
+    want = input_contract(meta).to_json(md.get("input", {}).get("dtype", "float32"))
+    got = {k: v for k, v in md.get("input", {}).items() if k != "name"}
+    if isinstance(got.get("shape"), list) and got["shape"]:  # a fixed batch size is the graph's, not the contract's
+        got["shape"] = ["batch", *got["shape"][1:]]
+    if got != want:
+        diff = sorted(k for k in set(want) | set(got) if want.get(k) != got.get(k))
+        raise LsvitError(f"{path}: its input contract differs from {checkpoint}'s in {diff}; export it again")
+    if md.get("weights_sha256") != file_sha256(Path(checkpoint) / WEIGHTS):
+        raise LsvitError(f"{path} was exported from other weights than {Path(checkpoint) / WEIGHTS}; export it "
+                         f"again: python tools/export.py checkpoint={checkpoint}")
+    return model, meta
+
+
+def load_model(checkpoint: str | Path, device: torch.device | str, runtime: str = "pytorch"
+               ) -> tuple[nn.Module, dict[str, Any]]:
+    """The checkpoint's model for inference on ``runtime`` (``pytorch`` or ``onnx``) and its ``meta``."""
+    from lsvit.engine.checkpoint import build_from_checkpoint
+
+    if runtime not in RUNTIMES:
+        raise LsvitError(f"runtime={runtime}: choose one of {RUNTIMES}")
+    if runtime == "onnx":
+        return load_onnx(checkpoint, device)
+    return build_from_checkpoint(checkpoint, device)
+
+
+def runtime_precision(runtime: str, mixed_precision: str) -> str:
+    """The accelerator precision for ``runtime``: an ONNX graph runs in the precision it was exported in.
+
+    Raises:
+        LsvitError: ``mixed_precision=bf16|fp16`` with ``runtime=onnx`` (it would have no effect).
+    """
+    if runtime != "onnx":
+        return mixed_precision
+    if mixed_precision not in ("auto", "no"):
+        raise LsvitError(f"mixed_precision={mixed_precision} does not apply to runtime=onnx: the graph runs in the "
+                         "precision it was exported in (tools/export.py fp16=true for a half-precision graph)")
+    return "no"

@@ -1,0 +1,326 @@
+"""Deployment: ONNX export verified against PyTorch, the ONNX Runtime inference path, the model card."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from conftest import ROOT, tiny_overrides
+
+from lsvit import LsvitError
+from lsvit.config import compose
+from lsvit.deploy.card import EVALUATIONS, add_evaluation, parse_card, render_card, write_card
+from lsvit.deploy.contracts import input_contract
+from lsvit.engine.checkpoint import build_from_checkpoint, read_meta, save_best
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from lsvit.deploy import export as export_mod  # noqa: E402  (needs onnx for its checks only at call time)
+from lsvit.deploy.export import export_graph, export_onnx, read_metadata  # noqa: E402
+from lsvit.deploy.runtime import OnnxModel  # noqa: E402
+
+CLASSES = ["clap", "jump", "run", "sit", "wave"]
+DATA = {"type": "video", "num_frames": 4, "frame_stride": 2, "sampling": "dense", "short": "loop", "image_size": 32,
+        "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "backend": "auto", "dataset": "synthetic", "num_train": 40,
+        "num_val": 10, "num_test": 0}
+
+
+def make_checkpoint(folder: Path, name: str = "lsvit_test", seed: int = 0, data: dict | None = None,
+                    metrics: dict | None = None) -> Path:
+    """A ``best/`` folder of ``name`` whose every weight is perturbed: SMIF's and LMI's zero-initialised output
+    layers then carry signal, so the exported graph must get the temporal branches right, not just the ViT."""
+    model = timm.create_model(name, num_classes=len(CLASSES), num_frames=4, smif_window=3)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn(p.shape, generator=g) * 0.05)
+    meta = {"model": {"name": name, "args": {"num_frames": 4, "smif_window": 3}}, "class_names": CLASSES,
+            "data": dict(data or DATA), "epoch": 3, "monitor": "val/top1", "seed": 1,
+            "metrics": metrics or {"val/top1": 0.6, "val/top5": 1.0, "val/macro_f1": 0.55, "val/loss": 1.1,
+                                   "val/num_samples": 10, "train/top1": 0.9},
+            "run": {"command": "python tools/train.py experiment=demo", "commit": "0123abcd",
+                    "config_yaml": "model:\n  model_name: lsvit_test\n  pretrained: false\ndata:\n  val_ratio: 0.2\n"}}
+    save_best(folder, model, meta)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dataset, tmp_path_factory) -> Path:
+    """A tiny LS-ViT trained for one epoch on the motion dataset, exported to ONNX (its ``best/``), checked on real
+    clips of the test folder."""
+    from lsvit.engine import train
+
+    run = tmp_path_factory.mktemp("deploy") / "run"
+    train(compose("train", tiny_overrides(tiny_dataset / "train", run, "engine.epochs=1")))
+    export_onnx(run / "best", data_root=tiny_dataset / "test")
+    return run / "best"
+
+
+def _logits(session, x: torch.Tensor) -> torch.Tensor:
+    return torch.from_numpy(session.run(["logits"], {"inputs": x.numpy()})[0])
+
+
+# ------------------------------------------------------------------------------------------------ export
+@pytest.mark.parametrize("name", ["lsvit_test", "lsvit_frameavg_test"])
+def test_export_checks_and_matches_pytorch_at_batch_1_and_3(tmp_path, name):
+    best = make_checkpoint(tmp_path / "best", name)
+    record = export_onnx(best)
+    path = best / "model.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["inputs"] and [o.name for o in proto.graph.output] == ["logits"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and not dims[0].dim_value  # a symbolic batch axis
+    assert [d.dim_value for d in dims[1:]] == [4, 3, 32, 32]
+    md = read_metadata(proto)
+    assert md["class_names"] == CLASSES and md["model"]["name"] == name
+    assert md["input"] == dict(input_contract(read_meta(best)).to_json(), name="inputs")
+    assert md["input"]["layout"] == "B T C H W" and md["input"]["mean"] == [0.5] * 3
+    model, _ = build_from_checkpoint(best)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(123)  # other inputs than the exporter's own check
+    for batch in (1, 3):
+        x = torch.randn(batch, 4, 3, 32, 32, generator=g)
+        with torch.no_grad():
+            ref = model(x)
+        got = _logits(session, x)
+        assert got.shape == (batch, len(CLASSES))
+        assert (got - ref).abs().max() <= 1e-4, f"{name} batch {batch}"
+    # the graph keeps the order of time: LS-ViT tells a clip from its reversal, the frame-average control cannot
+    x = torch.randn(2, 4, 3, 32, 32, generator=g)
+    reversal_gap = (_logits(session, x) - _logits(session, x.flip(1))).abs().max()
+    assert reversal_gap > 1e-3 if name == "lsvit_test" else reversal_gap < 1e-5
+    diffs = record["verified"]["max_abs_diff"]
+    assert {"random inputs, batch 1", "random inputs, batch 3", "rendered clips, batch 3"} <= set(diffs)
+    assert max(diffs.values()) <= 1e-4 and record["opset"] == 18 and "dynamo=True" in record["exporter"]
+    front, body = parse_card((best / "README.md").read_text())  # the card now lists the export
+    assert "onnx" in front["tags"] and "## Deployment (ONNX)" in body and "`model.onnx` | 18 | float32" in body
+
+
+def test_opset_17_goes_through_the_torchscript_exporter_and_matches(tmp_path):
+    best = make_checkpoint(tmp_path / "best")
+    record = export_onnx(best, opset=17)
+    proto = onnx.load(str(best / "model.onnx"))
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {17}
+    assert "dynamo=False" in record["exporter"] and max(record["verified"]["max_abs_diff"].values()) <= 1e-4
+
+
+def test_fp16_and_fixed_batch_graphs_behind_the_model_interface(tmp_path):
+    best = make_checkpoint(tmp_path / "best")
+    model, _ = build_from_checkpoint(best)
+    x = torch.randn(3, 4, 3, 32, 32, generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        ref = model(x)
+    export_onnx(best, output=best / "model_fp16.onnx", fp16=True)
+    half = OnnxModel(best / "model_fp16.onnx")
+    assert half.input_dtype == torch.float16 and half.metadata["input"]["dtype"] == "float16"
+    out = half(x)  # float32 in, float32 out: the wrapper casts
+    assert out.dtype == torch.float32 and (out - ref).abs().max() <= 1e-2 * max(1.0, float(ref.abs().max()))
+    export_onnx(best, output=best / "model_b1.onnx", dynamic_batch=False)
+    fixed = OnnxModel(best / "model_b1.onnx")
+    assert fixed.fixed_batch == 1 and fixed.metadata["input"]["shape"][0] == 1
+    assert (fixed(x) - ref).abs().max() <= 1e-4  # a batch of 3 through a batch-1 graph
+    exports = json.loads((best / "export.json").read_text())
+    assert set(exports) == {"model_fp16.onnx", "model_b1.onnx"}
+    body = (best / "README.md").read_text()
+    assert "`model_fp16.onnx` | 18 | float16" in body and "`model_b1.onnx` | 18 | float32 | fixed (1)" in body
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+def test_opset_too_old_names_the_operator_and_leaves_nothing(tmp_path, capfd):
+    best = make_checkpoint(tmp_path / "best")
+    before = sorted(p.name for p in best.iterdir())
+    capfd.readouterr()
+    with pytest.raises(LsvitError) as err:
+        export_onnx(best, opset=13)
+    msg = str(err.value)
+    assert "lsvit_test" in msg and "aten::scaled_dot_product_attention" in msg and "opset 13" in msg
+    assert "\n" not in msg and len(msg) < 600  # one message, ...
+    out, errout = capfd.readouterr()
+    assert "Torch IR graph" not in out + errout  # ... and not the exporter's IR dump on the console
+    assert sorted(p.name for p in best.iterdir()) == before  # no model.onnx, no temporary file
+
+
+def test_unsupported_operator_is_named_by_the_torch_export_path(tmp_path):
+    class Eigen(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.linalg.eigvalsh(x @ x.transpose(-1, -2))
+
+    with pytest.raises(LsvitError, match=r"cannot export eigen to ONNX: operator aten\._linalg_eigh"):
+        export_graph(Eigen().eval(), torch.randn(2, 4, 4), tmp_path / "m.onnx", name="eigen")
+
+
+def test_data_type_without_an_input_contract_is_refused(tmp_path):
+    best = make_checkpoint(tmp_path / "best", data=dict(DATA, type="audio"))
+    with pytest.raises(LsvitError, match=r"model lsvit_test: inputs of type 'audio' have no ONNX input contract"):
+        export_onnx(best)
+    assert not (best / "model.onnx").exists()
+    with pytest.raises(LsvitError, match="opset=99"):
+        export_onnx(make_checkpoint(tmp_path / "b2"), opset=99)
+
+
+def test_parity_beyond_tolerance_is_one_message_and_keeps_the_old_file(tmp_path, monkeypatch):
+    best = make_checkpoint(tmp_path / "best")
+    export_onnx(best)
+    good = (best / "model.onnx").read_bytes()
+    real_export = export_mod.export_graph
+
+    def drifting(model, example, path, *args, **kwargs):  # a graph whose logits are 0.01 off
+        import copy
+
+        shifted = copy.deepcopy(model)
+        with torch.no_grad():
+            shifted.head.bias.add_(0.01)
+        return real_export(shifted, example, path, *args, **kwargs)
+
+    monkeypatch.setattr(export_mod, "export_graph", drifting)
+    with pytest.raises(LsvitError) as err:
+        export_onnx(best)
+    msg = str(err.value)
+    assert msg.startswith("lsvit_test: ONNX Runtime's logits differ from PyTorch's by up to 0.01") and "tolerance 0.0001" in msg
+    assert (best / "model.onnx").read_bytes() == good  # the previous graph is untouched
+    assert not [p for p in best.iterdir() if ".tmp" in p.name]
+
+
+def test_input_contracts_of_every_data_type():
+    meta = {"model": {"name": "m", "args": {}}}
+    video = input_contract({**meta, "data": DATA})
+    assert video.shape == (4, 3, 32, 32) and video.layout == "B T C H W" and video.example(3).shape == (3, 4, 3, 32, 32)
+    clips = video.sample(2)  # rendered clips through the evaluation transform: normalised, within its range
+    assert clips.shape == (2, 4, 3, 32, 32) and clips.min() >= -1.0 and clips.max() <= 1.0 and clips.std() > 0.1
+    emb = input_contract({**meta, "data": {"type": "embeddings", "num_frames": 16, "num_channels": 12, "dim": 768}})
+    assert emb.shape == (16, 12, 768) and emb.layout == "B T C D" and emb.sample is None
+    kp = input_contract({**meta, "data": {"type": "keypoints", "num_frames": 32, "num_features": 225}})
+    assert kp.shape == (32, 225) and kp.to_json()["shape"] == ["batch", 32, 225]
+    with pytest.raises(LsvitError, match=r"meta.json data.num_features is missing: the 'keypoints' input contract"):
+        input_contract({**meta, "data": {"type": "keypoints", "num_frames": 32}})
+    with pytest.raises(LsvitError, match=r"data.dim=-1: expected a positive integer"):
+        input_contract({**meta, "data": {"type": "embeddings", "num_frames": 16, "num_channels": 12, "dim": -1}})
+
+
+# ------------------------------------------------------------------------------------------------ runtime=onnx
+def test_inference_runtime_onnx_writes_the_same_csv(trained, tiny_dataset, tmp_path, monkeypatch):
+    from lsvit.inference import predict, run_inference
+
+    ref_csv, onnx_csv = tmp_path / "pytorch.csv", tmp_path / "onnx.csv"
+    assert run_inference(str(trained), str(tiny_dataset / "test"), str(ref_csv), batch_size=3, probs=True,
+                         topk=2) == 0
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    res = subprocess.run([sys.executable, str(ROOT / "tools/inference.py"), f"checkpoint={trained}",
+                          f"data_root={tiny_dataset / 'test'}", f"output={onnx_csv}", "batch_size=3", "probs=true",
+                          "topk=2", "runtime=onnx", "num_workers=0"], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    checked = json.loads((trained / "export.json").read_text())["model.onnx"]["verified"]["max_abs_diff"]
+    assert checked[f"real inputs from {tiny_dataset / 'test'}, batch 3"] <= 1e-4  # real clips, read as inference does
+    ref, got = list(csv.reader(open(ref_csv))), list(csv.reader(open(onnx_csv)))
+    assert ref[0] == got[0] and len(ref) == len(got) == 9  # header + 8 test videos
+    probs = [i for i, h in enumerate(ref[0]) if h.startswith("prob_") or h.endswith("_prob")]
+    for a, b in zip(ref[1:], got[1:]):
+        assert [a[i] for i in range(len(a)) if i not in probs] == [b[i] for i in range(len(b)) if i not in probs]
+        assert max(abs(float(a[i]) - float(b[i])) for i in probs) <= 1e-4
+    # in process: the scoring loop really ran the graph (every batch through ONNX Runtime), to the same numbers
+    calls = []
+    forward = OnnxModel.forward
+    monkeypatch.setattr(OnnxModel, "forward", lambda self, x: calls.append(len(x)) or forward(self, x))
+    onnx_out = predict(trained, tiny_dataset / "test", batch_size=3, runtime="onnx", progress=False)
+    torch_out = predict(trained, tiny_dataset / "test", batch_size=3, progress=False)
+    assert calls == [3, 3, 2] and onnx_out["ids"] == torch_out["ids"]
+    assert (onnx_out["probs"] - torch_out["probs"]).abs().max() <= 1e-5
+
+
+def test_runtime_onnx_refuses_a_missing_or_stale_graph(trained, tiny_dataset, tmp_path):
+    from lsvit.inference import predict
+
+    best = tmp_path / "best"
+    shutil.copytree(trained, best)
+    graph = (best / "model.onnx").read_bytes()
+    (best / "model.onnx").unlink()
+    with pytest.raises(LsvitError, match=r"model.onnx does not exist; export it first: python tools/export.py"):
+        predict(best, tiny_dataset / "test", runtime="onnx", progress=False)
+    model, meta = build_from_checkpoint(trained)
+    with torch.no_grad():
+        model.head.bias.add_(1.0)
+    save_best(best, model, meta)  # new weights (save_best replaces the whole folder) ...
+    (best / "model.onnx").write_bytes(graph)  # ... and the graph of the old ones put back
+    with pytest.raises(LsvitError, match=r"was exported from other weights"):
+        predict(best, tiny_dataset / "test", runtime="onnx", progress=False)
+    with pytest.raises(LsvitError, match=r"mixed_precision=bf16 does not apply to runtime=onnx"):
+        predict(trained, tiny_dataset / "test", runtime="onnx", mixed_precision="bf16", progress=False)
+
+
+# ------------------------------------------------------------------------------------------------ model card
+def test_card_is_written_with_the_checkpoint_and_its_metrics(trained):
+    meta = read_meta(trained)
+    front, body = parse_card((trained / "README.md").read_text())
+    assert front["library_name"] == "lsvit" and {"video-classification", "lsvit"} <= set(front["tags"])
+    assert front["datasets"] == ["synthetic"] and front["metrics"] == ["accuracy", "f1"]
+    result = front["model-index"][0]["results"][0]
+    assert result["dataset"]["split"] == "validation"
+    assert result["metrics"][0] == {"type": "accuracy", "name": "Top-1 accuracy (1 view)",
+                                    "value": round(meta["metrics"]["val/top1"], 4)}
+    model, _ = build_from_checkpoint(trained)
+    params = sum(p.numel() for p in model.parameters())
+    assert f"({params:,})" in body and "## Classes (8)" in body and all(f"`{c}`" in body for c in meta["class_names"])
+    assert f"| `synthetic` | validation (selection) | 1 | pytorch | {meta['metrics']['val/top1']:.4f} |" in body
+    assert meta["run"]["command"] in body and meta["run"]["commit"] in body and "model_name: lsvit_test" in body
+    assert "| layout | B T C H W |" in body and "| num_frames | 4 |" in body
+    limits = body.split("## Limitations", 1)[1]
+    assert "Trained from scratch" in limits and "synthetic data" in limits and "No held-out test result" in limits
+
+
+def test_card_follows_each_save_and_renders_from_meta_alone(tmp_path):
+    best = make_checkpoint(tmp_path / "best", metrics={"val/top1": 0.25, "val/num_samples": 4})
+    assert "| 0.2500 |" in (best / "README.md").read_text()
+    make_checkpoint(tmp_path / "best", metrics={"val/top1": 0.75, "val/num_samples": 4})  # a better epoch
+    text = (best / "README.md").read_text()
+    assert "| 0.7500 |" in text and "0.2500" not in text
+    front, body = parse_card(render_card({"model": {"name": "lsvit_test"}, "class_names": ["a"], "data": {}}))
+    assert front["library_name"] == "lsvit" and "# lsvit_test" in body  # a bare meta still renders
+
+
+def test_evaluation_adds_itself_to_the_card(trained, tiny_dataset, tmp_path):
+    from lsvit.inference import evaluate_checkpoint
+
+    best = tmp_path / "run" / "best"
+    shutil.copytree(trained, best)
+    res = evaluate_checkpoint(best, data_root=tiny_dataset / "test", num_clips=2, progress=False)
+    evals = json.loads((best / EVALUATIONS).read_text())
+    assert len(evals) == 1 and evals[0]["views"] == 2 and evals[0]["runtime"] == "pytorch"
+    assert evals[0]["metrics"]["top1"] == res["eval/top1"]
+    body = (best / "README.md").read_text()
+    assert f"| `test` | labelled folder | 2 (2 clips x 1 crop) | pytorch | {res['eval/top1']:.4f} |" in body
+    assert "No held-out test result" not in body
+    # the engine's end-of-training test, as the trainer records it
+    assert add_evaluation(best, {"test/top1": 0.5, "test/top5": 1.0, "test/macro_f1": 0.4, "test/num_samples": 8,
+                                 "views": 1, "dataset": "synthetic", "split": "test"})
+    evaluate_checkpoint(best, data_root=tiny_dataset / "test", num_clips=2, progress=False, runtime="onnx")
+    evaluate_checkpoint(best, data_root=tiny_dataset / "test", num_clips=2, progress=False)  # a re-run replaces
+    evals = json.loads((best / EVALUATIONS).read_text())
+    assert sorted((e["split"], e["views"], e["runtime"]) for e in evals) == [
+        ("labelled folder", 2, "onnx"), ("labelled folder", 2, "pytorch"), ("test", 1, "pytorch")]
+    front, body = parse_card((best / "README.md").read_text())
+    splits = {(r["dataset"]["split"], r["metrics"][0]["name"]): r["metrics"][0]["value"]
+              for r in front["model-index"][0]["results"]}
+    assert splits[("test", "Top-1 accuracy (1 view)")] == 0.5
+    assert splits[("labelled folder", "Top-1 accuracy (2 views, onnx)")] == round(res["eval/top1"], 4)
+
+
+def test_card_records_from_elsewhere_are_checked_data(tmp_path):
+    best = make_checkpoint(tmp_path / "best")
+    (best / EVALUATIONS).write_text(json.dumps([{"metrics": {"top1": "<b>1.0</b>"}, "views": 1}]))
+    with pytest.raises(LsvitError, match=r"evaluations.json: entry 0 needs 'metrics' of numbers"):
+        write_card(best)
+    (best / EVALUATIONS).unlink()
+    (best / "export.json").write_text(json.dumps({"model.onnx": {"verified": {"max_abs_diff": {"x": "tiny"}}}}))
+    with pytest.raises(LsvitError, match=r"export.json: model.onnx.verified.max_abs_diff must map labels to numbers"):
+        write_card(best)

@@ -1,0 +1,23 @@
+"""Export a trained checkpoint to ONNX, verified against PyTorch with ONNX Runtime.
+
+`python tools/export.py checkpoint=outputs/<run>/best [format=onnx] [opset=18] [dynamic_batch=true] [fp16=false]
+ [output=model.onnx] [atol=1e-4] [data_root=/path/to/videos]`
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from lsvit.cli import guarded
+
+
+@hydra.main(config_path="../configs", config_name="export", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from lsvit.deploy.export import describe, export_onnx
+
+    record = guarded(export_onnx, cfg.checkpoint, cfg.output, cfg.opset, bool(cfg.dynamic_batch), bool(cfg.fp16),
+                     cfg.atol, cfg.data_root, cfg.format)
+    print(describe(record))
+
+
+if __name__ == "__main__":
+    main()
