@@ -253,6 +253,13 @@ def test_training_tests_the_best_checkpoint_once_and_writes_reports(hmdb_run, mi
     acc = np.mean([int(ln.split(",")[3]) for ln in preds[1:]])
     assert acc == pytest.approx(tm["test/top1"])
     assert "test/top1" in (run / "report.md").read_text()
+    # the model card of best/ carries that one test, with its views
+    from lsvit.deploy.card import parse_card
+
+    front, _ = parse_card((run / "best" / "README.md").read_text())
+    test = next(r for r in front["model-index"][0]["results"] if r["dataset"]["split"] == "test")
+    top1 = next(m for m in test["metrics"] if m["type"] == "accuracy")
+    assert top1["value"] == pytest.approx(tm["test/top1"], abs=1e-4) and "6 views" in top1["name"]
     # the best checkpoint, tested again through the tools, gives the same numbers with the same views
     from lsvit.inference import evaluate_checkpoint
 

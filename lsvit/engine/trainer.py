@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 import lsvit.models  # noqa: F401  (registers the model families with timm)
 from lsvit import LsvitError
 from lsvit.config import build
+from lsvit.deploy.card import add_evaluation
 from lsvit.data.dataset import SeededSampler
 from lsvit.data.transforms import to_model_input
 from lsvit.engine.accel import build_accelerator
@@ -435,6 +436,11 @@ def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
     metrics, outputs = evaluate(run.model, test_dl, run.accelerator, "test/", desc="test", num_views=test_ds.num_views)
     run.accelerator.print(f"test ({len(test_ds)} videos, {test_ds.num_views} view(s)): top1 {metrics['test/top1']:.4f} "
                           f"top5 {metrics['test/top5']:.4f} macro-F1 {metrics['test/macro_f1']:.4f}")
+    if run.main:  # the model card of best/ shows its one test
+        add_evaluation(run.run_dir / "best", {**metrics, "views": test_ds.num_views, "split": "test",
+                                              "dataset": run.dm.meta().get("dataset", "test"),
+                                              "num_clips": int(ev.get("num_clips", 1)),
+                                              "num_crops": int(ev.get("num_crops", 1))})
     return best_outputs, {"metrics": metrics, "outputs": outputs, "views": test_ds.num_views, "count": len(test_ds)}
 
 
