@@ -103,6 +103,9 @@ def test_a_stream_cut_short_decodes_what_it_has_then_holds_the_last_frame(cut_st
     assert 20 <= end < 60
     assert all(same_as_previous[end - 1:])  # from there on, the last decodable frame over and over
     assert np.abs(got[:end].astype(int) - written[:end].astype(int)).mean() < 8  # before it: the real frames
+    # a clip that starts past the cut (the header promised 60 frames) gets the last decodable frame too
+    late, _ = read_clip(str(path), lambda n: [50, 59], backend=backend)
+    assert np.array_equal(late[0], got[end - 1]) and np.array_equal(late[1], got[end - 1])
 
 
 def _frames(n: int, size: int = 24) -> list[np.ndarray]:

@@ -133,6 +133,7 @@ class PyAVReader:
     def _decode(self, wanted: set[int] | None) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}
         stop = max(wanted) if wanted else None
+        last = None  # (index, frame) of the newest decoded frame
         try:
             with self._av.open(self.path) as container:
                 stream = container.streams.video[0]
@@ -140,11 +141,16 @@ class PyAVReader:
                 for i, frame in enumerate(container.decode(stream)):
                     if wanted is None or i in wanted:
                         out[i] = _as_rgb(frame.to_ndarray(format="rgb24"))
+                    last = (i, frame)
                     if stop is not None and i >= stop:
                         break
         except Exception as exc:  # truncated files: keep what decoded, like decord does
-            if not out:
+            if last is None:
                 raise VideoReadError(f"{self.path}: PyAV decoding failed ({exc})") from exc
+        if stop is not None and last is not None and last[0] < stop and last[0] not in out:
+            # the file ends before ``stop`` (truncated, or an optimistic header): the frames asked for past
+            # its end repeat the last one that decoded, even when none before it was asked for
+            out[last[0]] = _as_rgb(last[1].to_ndarray(format="rgb24"))
         return out
 
     def get_batch(self, indices: Sequence[int]) -> np.ndarray:
@@ -152,7 +158,10 @@ class PyAVReader:
 
 
 class OpenCVReader:
-    """Sequential grab/retrieve with OpenCV; never seeks per frame (16 fps vs 470 fps here)."""
+    """Sequential grab/retrieve with OpenCV; never seeks per frame (16 fps vs 470 fps here).
+
+    ``num_threads`` is accepted for a uniform reader signature and not used.
+    """
 
     def __init__(self, path: str, num_threads: int = 1) -> None:
         self.path = path
@@ -167,21 +176,32 @@ class OpenCVReader:
             raise VideoReadError(f"{path}: the video has no frames")
         self.num_frames = n
 
-    def get_batch(self, indices: Sequence[int]) -> np.ndarray:
-        wanted = {int(i) for i in indices}
-        stop = max(wanted)
+    def _grab(self, wanted: set[int], stop: int) -> tuple[dict[int, np.ndarray], int]:
+        """The wanted frames up to ``stop`` and the index of the last frame that decoded (-1: none)."""
         out: dict[int, np.ndarray] = {}
+        last = -1
         cap = cv2.VideoCapture(self.path)
         try:
             for i in range(stop + 1):
                 if not cap.grab():
                     break
+                last = i
                 if i in wanted:
                     ok, frame = cap.retrieve()
                     if ok:
                         out[i] = _as_rgb(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
         finally:
             cap.release()
+        return out, last
+
+    def get_batch(self, indices: Sequence[int]) -> np.ndarray:
+        wanted = {int(i) for i in indices}
+        stop = max(wanted)
+        out, last = self._grab(wanted, stop)
+        if 0 <= last < stop and last not in out:
+            # the file ends before ``stop``: the frames past its end repeat its last frame, which was
+            # grabbed but not kept (a second pass, only for truncated files)
+            out.update(self._grab({last}, last)[0])
         return _gather(out, [int(i) for i in indices], self.path)
 
 
