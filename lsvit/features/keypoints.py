@@ -199,7 +199,7 @@ def assign_hand_slots(hands: Sequence[np.ndarray], handedness: Sequence[Any] | N
         else:
             pending.append(arr)
     for arr in pending:
-        slots[slots.index(None)] = arr
+        slots[next(i for i, sl in enumerate(slots) if sl is None)] = arr
     return slots[0], slots[1]
 
 
@@ -408,9 +408,6 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(settings_json: dict[str, Any], threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(max(1, threads))
     cv2.setNumThreads(max(1, threads))
     _WORKER["extractor"] = KeypointExtractor(ExtractionSettings.from_json(settings_json))
 
