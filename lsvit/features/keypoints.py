@@ -12,7 +12,8 @@ Modes (:func:`lsvit.features.keypoint_layout.mode_layout`):
   two hands 21 x 3 = 1662; ``face=false`` drops the face, ``visibility=false`` the visibility.
 * ``pose_hands`` (seed 004): Holistic's pose and hands without the face (258, or 225).
 
-Coordinates are in [0, 1] of the full frame (x by width, y by height). With a person ROI
+Coordinates are in units of the full frame (x by width, y by height: [0, 1] inside it; MediaPipe
+extrapolates unseen pose points beyond it, with a low visibility). With a person ROI
 (``roi=hog|pose|yolo``, see :data:`ROI_DETECTORS`) MediaPipe sees the crop and the landmarks are
 mapped back to the full frame. Frames without a detection give zeros; the share of frames
 with a detection is recorded per video, and a video with none at all is skipped, with a
