@@ -22,6 +22,7 @@ video and a per-frame predictions CSV are written.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -57,6 +58,7 @@ class FrameAdapter(Protocol):
 
     window: int
     skip_empty: bool
+    model_threads: int | None  # torch threads while this adapter's per-frame work runs beside the model
 
     def frame(self, frame_rgb: np.ndarray) -> tuple[Any, dict[str, Any]]:
         """One RGB frame -> (its per-frame input, drawing info with ``"detected"``)."""
@@ -75,6 +77,7 @@ class VideoFrames:
     """Raw frames for clip models (LS-ViT ...): resized/cropped and normalised like the checkpoint's evaluation."""
 
     skip_empty = False
+    model_threads: int | None = None  # the clip model takes every core
 
     def __init__(self, data: dict[str, Any], device: str = "cpu") -> None:
         from lsvit.data.transforms import ClipTransform
@@ -112,6 +115,10 @@ class VideoFrames:
 
 class KeypointFrames:
     """MediaPipe keypoints per frame (the checkpoint's extraction settings), drawn on the frame."""
+
+    # MediaPipe's own thread pool and torch's OpenMP threads fight over the cores: measured on 2 cores, a
+    # 0.4 ms LSTM window took 166 ms beside a running MediaPipe graph with 2 torch threads, 0.5 ms with 1
+    model_threads = 1
 
     def __init__(self, data: dict[str, Any], device: str = "cpu", skip_empty: bool = True) -> None:
         from lsvit.data.keypoints import extraction_settings_for
@@ -181,6 +188,19 @@ def draw_label(image_bgr: np.ndarray, text: str, color: tuple[int, int, int], li
 
 # meta["data"]["type"] -> factory(data_meta, device) of the family's frame adapter
 FRAME_ADAPTERS: dict[str, Callable[..., FrameAdapter]] = {"video": VideoFrames, "keypoints": KeypointFrames}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads (None: unchanged), restoring the previous count after."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n:
+            torch.set_num_threads(old)
 
 
 @dataclass
@@ -374,6 +394,8 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
     n = n_pred = 0
     t0 = time.perf_counter()
     ok = False
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch_threads(pred.adapter.model_threads))
     try:
         for frame in frames:
             if max_frames is not None and n >= max_frames:
@@ -400,6 +422,7 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
                 print(f"{n} frames, {n / (time.perf_counter() - t0):.1f} fps, shown: {shown}", file=sys.stderr)
         ok = True
     finally:
+        stack.close()
         if writer is not None:
             writer.close(keep=ok and writer.count > 0)
         if show:
@@ -432,15 +455,16 @@ def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path
     pred = RealtimePredictor(checkpoint, device=device)
     frames, fps, _ = open_source(str(video))
     pieces, infos = [], []
-    for i, frame in enumerate(frames):
-        if max_frames is not None and i >= max_frames:
-            break
-        piece, info = pred.adapter.frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
-        pieces.append(piece)
-        infos.append(info)
-    if not pieces:
-        raise LsvitError(f"{video}: no frame could be read")
-    p = pred.probs(pred.adapter.whole(pieces))
+    with torch_threads(pred.adapter.model_threads):
+        for i, frame in enumerate(frames):
+            if max_frames is not None and i >= max_frames:
+                break
+            piece, info = pred.adapter.frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            pieces.append(piece)
+            infos.append(info)
+        if not pieces:
+            raise LsvitError(f"{video}: no frame could be read")
+        p = pred.probs(pred.adapter.whole(pieces))
     k = int(p.argmax())
     label, prob = pred.class_names[k], float(p[k])
     color = label_color(label)

@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from lsvit.bench.inference import bench_inference
+from lsvit.bench.keypoints import section_keypoints
 from lsvit.bench.loading import bench_data_path, bench_loading, make_videos
 from lsvit.bench.models import MFU_CHECK, bench_models, compare_train_steps, flops_per_clip, train_step
 from lsvit.bench.report import Check, PerfReport, device_name
@@ -75,6 +76,7 @@ def section_inference(report: PerfReport, ctx: BenchContext) -> None:
 # one entry per section, in the order they print; a family adds its own function here
 SECTIONS: list[Callable[[PerfReport, BenchContext], None]] = [section_loading, section_models, section_data_path,
                                                               section_inference]
+SECTIONS.append(section_keypoints)
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",
