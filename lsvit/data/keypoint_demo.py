@@ -4,9 +4,9 @@ No camera needed: a skeleton (MediaPipe pose's 33 landmarks, a 468-point face, t
 hands) performs three gestures, each right (``_R``) and wrong (``_W``), with a random position
 and size in the frame, speed, timing, jitter and dropped hand detections:
 
-* ``swipe``: the right hand sweeps across at chest height; wrong: it reverses half-way and goes on.
-* ``raise``: the right arm rises from the hip to above the head; wrong: it stops at shoulder height
-  and sinks back.
+* ``swipe``: the right hand sweeps across at chest height; wrong: it turns back for a moment half-way.
+* ``raise``: the right arm rises from the hip to above the head; wrong: it stops at head height and
+  sinks back a little.
 * ``touch_point``: touch the head, then point out to the side; wrong: the same moves in the wrong order.
 
 The sequences are written in both seeds' formats: seed 002's ``MP_Data/<action>/<sequence>/<frame>.npy``
@@ -17,6 +17,7 @@ The sequences are written in both seeds' formats: seed 002's ``MP_Data/<action>/
 from __future__ import annotations
 
 import csv
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,9 +67,9 @@ def wrist_path(gesture: str, right: bool, u: np.ndarray) -> np.ndarray:
     """The right wrist's position (body units: shoulder width 1, origin between the shoulders, y down)."""
     if gesture == "swipe":
         start, end = (0.4, 0.35), (-1.5, 0.35)
-        pts = [start, end] if right else [start, (-0.85, 0.3), (-0.1, 0.4), end]
+        pts = [start, end] if right else [start, (-0.8, 0.3), (-0.45, 0.4), end]
     elif gesture == "raise":
-        pts = [(-0.7, 1.3), (-0.75, -1.8)] if right else [(-0.7, 1.3), (-1.0, 0.0), (-0.9, 0.6)]
+        pts = [(-0.7, 1.3), (-0.75, -1.8)] if right else [(-0.7, 1.3), (-0.95, -0.7), (-0.9, -0.2)]
     elif gesture == "touch_point":
         head, point, rest = (-0.1, -1.05), (-1.8, -0.1), (-0.7, 1.3)
         pts = [rest, head, point] if right else [rest, point, head]
@@ -97,7 +98,7 @@ def make_sequence(gesture: str, right: bool, rng: np.random.Generator, num_frame
     cx, cy = rng.uniform(0.35, 0.65), rng.uniform(0.38, 0.5)
     sw = rng.uniform(0.14, 0.24)  # shoulder width in frame units: distance to the camera
     sway = np.cumsum(rng.normal(0, 0.002, (t, 2)), 0)
-    wr = wrist_path(gesture, right, u) + rng.normal(0, 0.03, (t, 2))
+    wr = wrist_path(gesture, right, u) + rng.normal(0, 0.06, (t, 2))
     pose = np.zeros((t, 33, 4), np.float32)
     body = {0: (0.0, -0.75), 2: (0.08, -0.82), 5: (-0.08, -0.82), 1: (0.05, -0.82), 3: (0.11, -0.82), 4: (-0.05, -0.82),
             6: (-0.11, -0.82), 7: (0.2, -0.78), 8: (-0.2, -0.78), 9: (0.05, -0.65), 10: (-0.05, -0.65),
@@ -138,7 +139,7 @@ def make_sequence(gesture: str, right: bool, rng: np.random.Generator, num_frame
         arr[:, :, 2] *= sw
     if rng.random() < 0.3:  # the resting left hand is often not detected at all
         out["left_hand"][:] = 0
-    lost = rng.random(t) < 0.06  # the moving hand is lost now and then
+    lost = rng.random(t) < 0.1  # the moving hand is lost now and then
     out["right_hand"][lost] = 0
     return out
 
@@ -150,6 +151,9 @@ def _labels() -> list[tuple[str, str, bool]]:
 def make_keypoint_demo(root: str | Path, spec: DemoSpec = DemoSpec(), verbose: bool = True) -> Path:
     """Write the dataset under ``root``: ``{train,test}/MP_Data/`` (seed 002) and ``{train,test}/csv/`` (seed 004)."""
     root = Path(root)
+    for split in ("train", "test"):  # a smaller rerun must not leave sequences of a larger one behind
+        for sub in ("MP_Data", "csv"):
+            shutil.rmtree(root / split / sub, ignore_errors=True)
     holistic, csv_layout = mode_layout("holistic"), seed004_layout(True)
     header = ["class", "accuracy", "sequence"] + [f"{c}{i}" for i in range(1, 76) for c in "xyzv"]
     for split, per_class, seed in (("train", spec.train_per_class, spec.seed), ("test", spec.test_per_class,
