@@ -113,6 +113,19 @@ def test_person_roi_crop_maps_landmarks_back_to_the_full_frame(astronaut):
     assert 0.67 < nose[0] < 0.78 and 0.15 < nose[1] < 0.35
 
 
+def test_hog_roi_gives_boxes_inside_the_frame_and_falls_back_to_the_whole_frame(carphone):
+    from lsvit.features.keypoints import ExtractionSettings, HogPersonDetector, KeypointExtractor
+
+    frame = cv2.cvtColor(_frames(carphone, 1)[0], cv2.COLOR_BGR2RGB)
+    boxes = HogPersonDetector()(cv2.resize(frame, (640, 480)))
+    assert all(0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480 for x0, y0, x1, y1 in boxes)
+    # a head-and-shoulders shot has no whole-body pedestrian: no box, so MediaPipe sees the whole frame
+    ex = KeypointExtractor(ExtractionSettings(mode="pose_hands", roi="hog"))
+    r = ex(frame)
+    ex.close()
+    assert (r.roi is None) == (not HogPersonDetector()(frame)) and r.detected["pose"]
+
+
 def _video_tree(root: Path, carphone: Path) -> Path:
     for i, (cls, start) in enumerate((("talk", 0), ("talk", 40), ("still", 80))):
         d = root / cls
@@ -160,7 +173,7 @@ def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_pat
     from lsvit.features.keypoint_import import import_npy
     from lsvit.realtime import annotate_video, run_realtime
 
-    # a tiny checkpoint on the demo's seed-002 import, restricted to pose + hands (258 numbers, as pose_hands extracts)
+    # a tiny checkpoint on the demo's seed-002 import, cut to pose + hands (258 numbers, as pose_hands extracts)
     root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=3, test_per_class=1, min_frames=6,
                                                           max_frames=8), verbose=False)
     src = root / "train/MP_Data"
@@ -168,8 +181,8 @@ def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_pat
         v = np.load(f)
         np.save(f, np.concatenate([v[:132], v[-126:]]))
     h5 = import_npy(src, tmp_path / "kp.h5")
-    summary = train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={h5}", f"run_dir={tmp_path}/run",
-                                      "engine.epochs=1", "engine.batch_size=6", "data.num_frames=4",
+    summary = train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={h5}",
+                                      f"run_dir={tmp_path}/run", "engine.epochs=1", "engine.batch_size=6", "data.num_frames=4",
                                       "model.hidden_sizes=[8]", "data.val_ratio=0.34"]))
     best = Path(summary["run_dir"]) / "best"
     out = tmp_path / "rt" / "annotated.mp4"
@@ -181,10 +194,11 @@ def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_pat
     while cap.read()[0]:
         n += 1
     assert n == 10
-    rows = list(csv.DictReader(open(r["csv"])))
+    rows = list(csv.DictReader(Path(r["csv"]).read_text().splitlines()))
     assert len(rows) == 10 and rows[0].keys() >= {"frame", "time_s", "detected", "predicted", "label", "confidence"}
     names = set(__import__("json").loads((best / "meta.json").read_text())["class_names"])
-    assert all(row["detected"] == "1" for row in rows) and rows[3]["predicted"] in names and rows[-1]["label"] in names
+    assert all(row["detected"] == "1" for row in rows)
+    assert rows[3]["predicted"] in names and rows[-1]["label"] in names
     assert rows[2]["predicted"] == ""
     # single-video annotated output: one prediction for the whole clip, frames as images
     res = annotate_video(best, carphone, tmp_path / "frames", max_frames=6)

@@ -15,8 +15,15 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.data.keypoints import (KeypointAugment, KeypointRecord, fix_length, mirror_label_map, normalize_sequence,
-                                  read_keypoint_index, write_keypoint_h5)
+from lsvit.data.keypoints import (
+    KeypointAugment,
+    KeypointRecord,
+    fix_length,
+    mirror_label_map,
+    normalize_sequence,
+    read_keypoint_index,
+    write_keypoint_h5,
+)
 from lsvit.features.keypoint_import import import_csv, import_npy
 from lsvit.features.keypoint_layout import Layout, mirror_index, mode_layout, seed004_layout
 from lsvit.features.keypoints import assign_hand_slots, landmarks_to_array
@@ -48,8 +55,9 @@ def test_hand_slots_follow_handedness_and_coordinates_map_back_from_the_roi():
     assert left is a and right is None
     left, right = assign_hand_slots([a], ["Right"])
     assert left is None and right is a
-    # a crop of 200 x 100 px at (100, 50) of a 400 x 200 frame: (0.5, 0.5) of the crop is (200, 100) px -> (0.5, 0.5)
-    arr = landmarks_to_array([SimpleNamespace(x=0.5, y=0.5, z=0.2, visibility=0.7)], (400, 200), roi=(100, 50, 300, 150))
+    # a 200 x 100 px crop at (100, 50) of a 400 x 200 frame: (0.5, 0.5) of the crop is (200, 100) px = (0.5, 0.5)
+    point = SimpleNamespace(x=0.5, y=0.5, z=0.2, visibility=0.7)
+    arr = landmarks_to_array([point], (400, 200), roi=(100, 50, 300, 150))
     np.testing.assert_allclose(arr[0], [0.5, 0.5, 0.1, 0.7], rtol=1e-6)
     # the hands vector: left (x, y) x 21 then right, zeros for a missing hand
     vec = mode_layout("hands").assemble({"left_hand": a, "right_hand": None})
@@ -142,7 +150,8 @@ def _csv_rows(landmarks: int = 75) -> tuple[list[str], list[list[str]]]:
     for cls, acc in (("lift", "1"), ("lift", "0"), ("bow", "1")):
         for seq in range(2):
             for f in range(3):
-                rows.append([cls, acc, str(seq)] + [f"{0.1 + 0.01 * f + 0.001 * k:.4f}" for k in range(4 * landmarks)])
+                values = [f"{0.1 + 0.01 * f + 0.001 * k:.4f}" for k in range(4 * landmarks)]
+                rows.append([cls, acc, str(seq), *values])
     return header, rows
 
 
@@ -298,8 +307,8 @@ def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     npy = read_keypoint_index(import_npy(root / "train/MP_Data", tmp_path / "npy.h5"))
     assert npy.layout == mode_layout("holistic") and npy.class_names == read_keypoint_index(tr).class_names
     cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tr}", f"data.test_path={te}",
-                            f"run_dir={tmp_path}/run", "engine.epochs=2", "engine.batch_size=8", "engine.device=cpu",
-                            "data.num_frames=8", "data.val_ratio=0.25", "model.hidden_sizes=[16,16]"])
+                            f"run_dir={tmp_path}/run", "engine.epochs=2", "engine.batch_size=8",
+                            "engine.device=cpu", "data.num_frames=8", "data.val_ratio=0.25", "model.hidden_sizes=[16,16]"])
     assert cfg.model.input_size == 225 and cfg.engine.monitor == "val/macro_f1"
     summary = train(cfg)
     best = Path(summary["run_dir"]) / "best"
@@ -310,7 +319,7 @@ def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     assert len(res["ids"]) == 6 and torch.allclose(res["probs"].sum(1), torch.ones(6), atol=1e-5)
     out = tmp_path / "submission.csv"
     assert run_inference(str(best), str(te), str(out)) == 0
-    rows = list(csv.reader(open(out)))
+    rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0] == ["id", "class"] and len(rows) == 7 and {r[1] for r in rows[1:]} <= set(meta["class_names"])
     assert rows[1][0].split("/")[0] in meta["class_names"]
     # a seed-004 CSV straight into inference (imported on the fly)
@@ -321,6 +330,23 @@ def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     with pytest.raises(LsvitError, match="data.feature_count=84 but .*train.h5 holds 225"):
         train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tr}", "data.feature_count=84",
                                 f"run_dir={tmp_path}/run2"]))
+
+
+def test_extraction_settings_refuse_what_cannot_work_offline(tmp_path):
+    from lsvit.features.keypoints import ExtractionSettings, YoloPersonDetector
+
+    with pytest.raises(LsvitError, match="roi=yolo needs yolo_weights"):
+        ExtractionSettings(roi="yolo")
+    with pytest.raises(LsvitError, match="model_complexity=1 in the wheel"):
+        ExtractionSettings(mode="holistic", model_complexity=2)
+    with pytest.raises(LsvitError, match="mode='face'"):
+        ExtractionSettings(mode="face")
+    with pytest.raises(LsvitError, match=r"yolo_weights=.*yolov8n\.pt: no such file"):
+        YoloPersonDetector(str(tmp_path / "yolov8n.pt"))
+    s = ExtractionSettings(mode="holistic", face=False, visibility=False)
+    assert s.to_layout().feature_count == 225
+    assert ExtractionSettings.from_json(s.to_json()) == ExtractionSettings(
+        mode="holistic", face=False, visibility=False, layout=tuple(tuple(g) for g in s.to_layout().to_json()))
 
 
 def test_missing_mediapipe_is_one_message_with_the_install_command(monkeypatch):

@@ -22,20 +22,20 @@ def test_colours_for_right_and_wrong_labels():
     assert label_color("wave") == WHITE and label_color(None) == WHITE
 
 
-def test_lsvit_checkpoint_headless_video_and_csv_and_the_window_matches_evaluation(tiny_cfg, sample_video, tmp_path):
+def test_lsvit_checkpoint_headless_video_csv_and_the_window_matches_evaluation(tiny_cfg, sample_video, tmp_path):
+    from lsvit.data.discovery import VideoItem
     from lsvit.engine import train
     from lsvit.inference import checkpoint_dataset
-    from lsvit.data.discovery import VideoItem
 
     summary = train(tiny_cfg("engine.epochs=1"))
     best = Path(summary["run_dir"]) / "best"
     names = json.loads((best / "meta.json").read_text())["class_names"]
-    video, frames = sample_video
+    video, _ = sample_video
     out = tmp_path / "rt.mp4"
     r = run_realtime(best, str(video), stride=3, threshold=0.0, smooth=1, headless=True, output=out, progress=False)
     # 4 frames at stride 2 = a window of 8 frames: first prediction at frame 8, then every 3rd of the 20
     assert r["frames"] == 20 and r["predictions"] == 5 and Path(r["output"]).is_file()
-    rows = list(csv.DictReader(open(tmp_path / "rt.csv")))
+    rows = list(csv.DictReader((tmp_path / "rt.csv").read_text().splitlines()))
     assert [i for i, row in enumerate(rows) if row["predicted"]] == [7, 10, 13, 16, 19]
     assert all(row["label"] in names for row in rows[7:]) and rows[6]["label"] == ""
     cap = cv2.VideoCapture(str(out))
@@ -60,7 +60,7 @@ def test_frame_folder_source_and_bad_sources(tmp_path):
     folder.mkdir()
     for i in (10, 2, 1):
         cv2.imwrite(str(folder / f"frame_{i}.png"), np.full((8, 8, 3), i, np.uint8))
-    it, fps, name = open_source(str(folder))
+    it, _, name = open_source(str(folder))
     assert [int(f[0, 0, 0]) for f in it] == [1, 2, 10] and name == "frames"
     with pytest.raises(LsvitError, match="no such file, folder or camera"):
         open_source(str(tmp_path / "nope.mp4"))

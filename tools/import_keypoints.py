@@ -1,7 +1,8 @@
 """Seed 002's MP_Data .npy tree or seed 004's landmark CSV(s) -> one keypoint HDF5 file.
 
 `python tools/import_keypoints.py format=npy src=MP_Data out=datasets/kp.h5`
-`python tools/import_keypoints.py format=csv src=[coordinates_1.csv,coordinates_2.csv] out=datasets/kp.h5 drop_visibility=true`
+`python tools/import_keypoints.py format=csv src=[coordinates_1.csv,coordinates_2.csv] out=datasets/kp.h5 \
+ drop_visibility=true`
 """
 
 import hydra

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numpy as np
 import torch
 
 from lsvit.bench.report import Check, PerfReport

@@ -44,7 +44,8 @@ def _face_template(seed: int = 7) -> np.ndarray:
     rng = np.random.default_rng(seed)
     r = np.sqrt(rng.random(468))
     a = rng.random(468) * 2 * np.pi
-    return np.stack([0.4 * r * np.cos(a), 0.55 * r * np.sin(a), 0.05 * rng.standard_normal(468)], 1).astype(np.float32)
+    pts = np.stack([0.4 * r * np.cos(a), 0.55 * r * np.sin(a), 0.05 * rng.standard_normal(468)], 1)
+    return pts.astype(np.float32)
 
 
 _HAND, _FACE = _hand_template(), _face_template()
@@ -100,10 +101,11 @@ def make_sequence(gesture: str, right: bool, rng: np.random.Generator, num_frame
     sway = np.cumsum(rng.normal(0, 0.002, (t, 2)), 0)
     wr = wrist_path(gesture, right, u) + rng.normal(0, 0.06, (t, 2))
     pose = np.zeros((t, 33, 4), np.float32)
-    body = {0: (0.0, -0.75), 2: (0.08, -0.82), 5: (-0.08, -0.82), 1: (0.05, -0.82), 3: (0.11, -0.82), 4: (-0.05, -0.82),
-            6: (-0.11, -0.82), 7: (0.2, -0.78), 8: (-0.2, -0.78), 9: (0.05, -0.65), 10: (-0.05, -0.65),
+    body = {0: (0.0, -0.75), 2: (0.08, -0.82), 5: (-0.08, -0.82), 1: (0.05, -0.82), 3: (0.11, -0.82),
+            4: (-0.05, -0.82), 6: (-0.11, -0.82), 7: (0.2, -0.78), 8: (-0.2, -0.78), 9: (0.05, -0.65), 10: (-0.05, -0.65),
             11: (0.5, 0.0), 12: (-0.5, 0.0), 23: (0.35, 1.5), 24: (-0.35, 1.5), 25: (0.37, 2.3), 26: (-0.37, 2.3),
-            27: (0.38, 3.0), 28: (-0.38, 3.0), 29: (0.38, 3.1), 30: (-0.38, 3.1), 31: (0.45, 3.15), 32: (-0.45, 3.15)}
+            27: (0.38, 3.0), 28: (-0.38, 3.0), 29: (0.38, 3.1), 30: (-0.38, 3.1), 31: (0.45, 3.15),
+            32: (-0.45, 3.15)}
     for k, (bx, by) in body.items():
         pose[:, k, 0], pose[:, k, 1] = bx, by
     # left arm rests; right arm: the elbow bends outwards between shoulder and wrist
@@ -148,9 +150,9 @@ def _labels() -> list[tuple[str, str, bool]]:
     return [(f"{g}_{'R' if r else 'W'}", g, r) for g in GESTURES for r in (True, False)]
 
 
-def make_keypoint_demo(root: str | Path, spec: DemoSpec = DemoSpec(), verbose: bool = True) -> Path:
-    """Write the dataset under ``root``: ``{train,test}/MP_Data/`` (seed 002) and ``{train,test}/csv/`` (seed 004)."""
-    root = Path(root)
+def make_keypoint_demo(root: str | Path, spec: DemoSpec | None = None, verbose: bool = True) -> Path:
+    """Write the dataset under ``root``: ``{train,test}/MP_Data/`` (seed 002), ``{train,test}/csv/`` (seed 004)."""
+    root, spec = Path(root), spec or DemoSpec()
     for split in ("train", "test"):  # a smaller rerun must not leave sequences of a larger one behind
         for sub in ("MP_Data", "csv"):
             shutil.rmtree(root / split / sub, ignore_errors=True)

@@ -163,8 +163,8 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
         layout = Layout.from_json(read_json_attr(f, "layout", where), f"{path}: layout") if "layout" in f.attrs \
             else guess_layout(f_count)
         if layout.feature_count != f_count:
-            raise LsvitError(f"{path}: layout {layout.describe()} has {layout.feature_count} features, the file says "
-                             f"{f_count}")
+            raise LsvitError(f"{path}: layout {layout.describe()} has {layout.feature_count} features, the file "
+                             f"says {f_count}")
         names, ids, labels, lengths, rates, aspects = [], [], [], [], [], []
         for name in sorted(grp):
             ds = grp[name]
@@ -182,8 +182,9 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
             aspects.append(float(size[0]) / float(size[1]) if size is not None and size[1] else 1.0)
         settings = read_json_attr(f, "settings", where, default={})
         skipped = read_json_attr(f, "skipped", where, default={})
-        return KeypointIndex(path, class_names, layout, str(f.attrs.get("source", "")), settings, names, ids, labels,
-                             lengths, rates, aspects, skipped)
+        source = str(f.attrs.get("source", ""))
+        return KeypointIndex(path, class_names, layout, source, settings, names, ids, labels, lengths, rates,
+                             aspects, skipped)
     finally:
         f.close()
 
@@ -191,8 +192,8 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
 def keypoint_feature_count(path: str) -> int:
     """The feature count of a keypoint file (the ``${keypoint_features:...}`` config resolver)."""
     if path in (None, "", "???"):
-        raise LsvitError("data.path is not set: pass data.path=/path/to/keypoints.h5 (see tools/extract_keypoints.py "
-                         "and tools/import_keypoints.py)")
+        raise LsvitError("data.path is not set: pass data.path=/path/to/keypoints.h5 (see "
+                         "tools/extract_keypoints.py and tools/import_keypoints.py)")
     f = open_h5(path, KIND)
     try:
         return int(f.attrs.get("feature_count", 0))
@@ -349,7 +350,8 @@ def mirror_label_map(class_names: Sequence[str], mirror_map: dict[str, str] | No
         candidates = [c2 for c2 in class_names if re.split(r"[_\-\s.]+", c2) == swapped]
         if not candidates:
             raise LsvitError(f"data.mirror > 0 but class {c!r} names a side and has no mirrored partner "
-                             "(a mirrored clip would carry the wrong label): give data.mirror_map, or set data.mirror=0")
+                             "(a mirrored clip would carry the wrong label): give data.mirror_map, or set "
+                             "data.mirror=0")
         out[i] = index[candidates[0]]
     return out
 
@@ -491,7 +493,8 @@ class KeypointH5Dataset(Dataset):
         try:
             return self._h5.file["sequences"][self.index.names[row]][()].astype(np.float32)
         except (OSError, KeyError) as exc:
-            raise LsvitError(f"{self.index.path}: sequences/{self.index.names[row]} cannot be read ({exc})") from exc
+            name = self.index.names[row]
+            raise LsvitError(f"{self.index.path}: sequences/{name} cannot be read ({exc})") from exc
 
     def _sample(self, i: int, seed: int | None) -> dict[str, Any]:
         row = self.rows[i]
@@ -584,8 +587,9 @@ class KeypointDataModule:
         self.val_ratio, self.seed, self.name = val_ratio, seed, name
         self.index = read_keypoint_index(path)
         if feature_count is not None and int(feature_count) != self.index.layout.feature_count:
-            raise LsvitError(f"data.feature_count={feature_count} but {path} holds {self.index.layout.feature_count} "
-                             f"features per frame ({self.index.layout.describe()})")
+            lay = self.index.layout
+            raise LsvitError(f"data.feature_count={feature_count} but {path} holds {lay.feature_count} features "
+                             f"per frame ({lay.describe()})")
         self.layout = self.index.layout
         self.class_names = list(self.index.class_names)
         if not self.class_names:
@@ -625,8 +629,8 @@ class KeypointDataModule:
 
     def setup(self, model: Any = None) -> None:
         """Build the training and validation datasets (the model is not needed: inputs are coordinates)."""
-        common = dict(num_frames=self.num_frames, sampling=self.sampling, normalize=self.normalize,
-                      in_memory=self.in_memory, strict=self.strict)
+        common: dict[str, Any] = {"num_frames": self.num_frames, "sampling": self.sampling,
+                                  "normalize": self.normalize, "in_memory": self.in_memory, "strict": self.strict}
         self.train_dataset = KeypointH5Dataset(self.index, self.train_rows, train=True, augment=self.augment,
                                                mirror_labels=self.mirror_labels, random_crop=self.random_crop,
                                                **common)
@@ -669,7 +673,8 @@ def keypoint_cache_dataset(path: str | Path, data_meta: dict[str, Any], class_na
     labels = [names.index(idx.class_names[lab]) if lab >= 0 and idx.class_names[lab] in names else -1
               for lab in idx.labels]
     return KeypointH5Dataset(idx, range(len(idx.names)), num_frames=int(data_meta["num_frames"]),
-                             sampling=data_meta.get("sampling", "pad"), normalize=data_meta.get("normalize", "anchor"),
+                             sampling=data_meta.get("sampling", "pad"),
+                             normalize=data_meta.get("normalize", "anchor"),
                              labels=labels, in_memory=True, strict=strict)
 
 
@@ -703,8 +708,9 @@ def extraction_settings_for(data_meta: dict[str, Any]) -> dict[str, Any]:
         return extraction
     known = {"pose", "face", "left_hand", "right_hand"}
     if any(g.name not in known or set(g.channels) - set("xyzv") for g in layout.groups):
-        raise LsvitError(f"this checkpoint was trained on keypoints of layout {layout.describe()}, which MediaPipe "
-                         "does not produce: give data_root= a keypoint file (.h5/.csv) of that layout instead of videos")
+        raise LsvitError(f"this checkpoint was trained on keypoints of layout {layout.describe()}, which "
+                         "MediaPipe does not produce: give data_root= a keypoint file (.h5/.csv) of that layout "
+                         "instead of videos")
     hands_only = all(g.name in ("left_hand", "right_hand") for g in layout.groups)
     return {"mode": "hands" if hands_only else "holistic", "layout": layout.to_json()}
 
@@ -743,7 +749,7 @@ class KeypointVideoDataset(Dataset):
             self._extractor, self._pid = KeypointExtractor(self.settings), os.getpid()
         try:
             arrays = extract_video(item.source, self._extractor, item.id)
-        except Exception as exc:  # noqa: BLE001  (any decoder/MediaPipe failure: this video only)
+        except Exception as exc:  # any decoder/MediaPipe failure: this video only
             if self.strict:
                 raise
             msg = str(exc) if isinstance(exc, LsvitError) else f"{item.path}: {type(exc).__name__}: {exc}"

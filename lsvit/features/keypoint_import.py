@@ -71,7 +71,8 @@ def _numbered(folder: Path, what: str) -> list[tuple[int, Path]]:
     for p in folder.iterdir():
         stem = p.stem if p.is_file() else p.name
         if not re.fullmatch(r"\d+", stem):
-            raise LsvitError(f"{p}: expected a numbered {what} ({'0.npy, 1.npy, ...' if what == 'frame' else '0, 1, ...'})")
+            example = "0.npy, 1.npy, ..." if what == "frame" else "0, 1, ..."
+            raise LsvitError(f"{p}: expected a numbered {what} ({example})")
         out.append((int(stem), p))
     return sorted(out)
 
@@ -116,12 +117,13 @@ def read_npy_sequences(root: str | Path) -> tuple[list[str], list[KeypointRecord
                 if width is None:
                     width = (a.size, p)
                 elif a.size != width[0]:
-                    raise LsvitError(f"{p}: frame {i} has {a.size} values, {width[1]} has {width[0]} (ragged frames)")
+                    raise LsvitError(f"{p}: frame {i} has {a.size} values, {width[1]} has {width[0]} "
+                                     "(ragged frames)")
                 if not np.isfinite(a).all():
                     raise LsvitError(f"{p}: frame {i} holds NaN or infinite values")
                 vecs.append(a)
-            records.append(KeypointRecord(id=f"{action}/{n}", sequence=np.stack(vecs), label=label, class_name=action,
-                                          original_path=str(seq_dir)))
+            records.append(KeypointRecord(id=f"{action}/{n}", sequence=np.stack(vecs), label=label,
+                                          class_name=action, original_path=str(seq_dir)))
     return actions, records
 
 
@@ -146,7 +148,9 @@ def _csv_files(files: Sequence[str | Path] | str | Path) -> list[Path]:
     for f in files:
         p = Path(f)
         if p.is_dir():
-            found = sorted(p.glob("*.csv"), key=lambda q: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", q.name)])
+            # natural order: coordinates_2.csv before coordinates_10.csv
+            found = sorted(p.glob("*.csv"),
+                           key=lambda q: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", q.name)])
             if not found:
                 raise LsvitError(f"{p}: no .csv files")
             out.extend(found)
@@ -163,7 +167,8 @@ def _parse_header(header: list[str], path: Path) -> tuple[dict[str, int], list[t
     pos = {}
     for col in LABEL_COLUMNS:
         if col not in low:
-            raise LsvitError(f"{path}: header has no '{col}' column (expected class, accuracy, sequence, x1, y1, ...)")
+            raise LsvitError(f"{path}: header has no '{col}' column (expected class, accuracy, sequence, x1, "
+                             "y1, ...)")
         pos[col] = low.index(col)
     marks = []
     for j, h in enumerate(low):
@@ -204,7 +209,8 @@ def read_csv_sequences(files: Sequence[str | Path] | str | Path, drop_visibility
                 raise LsvitError(f"{path}: its header differs from {paths[0]}'s")
             start = 1
         if header is None:
-            raise LsvitError(f"{path}: no header row (the first file must start with class, accuracy, sequence, x1, ...)")
+            raise LsvitError(f"{path}: no header row (the first file must start with class, accuracy, sequence, "
+                             "x1, ...)")
         last = None
         for r in range(start, len(rows)):
             row = rows[r]
@@ -231,7 +237,8 @@ def read_csv_sequences(files: Sequence[str | Path] | str | Path, drop_visibility
                 try:
                     values[k] = float(row[j])
                 except ValueError:
-                    raise LsvitError(f"{path}: row {line}, column '{header[j]}': {row[j]!r} is not a number") from None
+                    raise LsvitError(f"{path}: row {line}, column '{header[j]}': {row[j]!r} is not a "
+                                     "number") from None
             if not np.isfinite(values).all():
                 raise LsvitError(f"{path}: row {line}: NaN or infinite landmark values")
             key = (str(path), cls, tag, seq_no)

