@@ -200,6 +200,19 @@ def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_pat
     assert all(row["detected"] == "1" for row in rows)
     assert rows[3]["predicted"] in names and rows[-1]["label"] in names
     assert rows[2]["predicted"] == ""
+    # tools/inference.py on raw videos: keypoints extracted on the fly (in 2 loader workers) with the layout
+    # the checkpoint was trained on; an unreadable video is listed and gets no row
+    from lsvit.inference import run_inference
+
+    videos = _video_tree(tmp_path / "videos", carphone)
+    sub = tmp_path / "submission.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert run_inference(str(best), str(videos), str(sub), batch_size=2, num_workers=2) == 0
+    lines = sub.read_text().splitlines()
+    assert lines[0] == "id,class" and [x.split(",")[0] for x in lines[1:]] == ["still/clip2", "talk/clip0",
+                                                                               "talk/clip1"]
+    assert all(x.split(",")[1] in names for x in lines[1:])
     # single-video annotated output: one prediction for the whole clip, frames as images
     res = annotate_video(best, carphone, tmp_path / "frames", max_frames=6)
     assert res["label"] in names and res["frames"] == 6

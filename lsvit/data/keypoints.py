@@ -716,22 +716,31 @@ def extraction_settings_for(data_meta: dict[str, Any]) -> dict[str, Any]:
 
 
 class KeypointVideoDataset(Dataset):
-    """Raw videos -> keypoints (MediaPipe, per process) -> the checkpoint's inputs (``DATASET_BUILDERS``)."""
+    """Raw videos -> keypoints -> the checkpoint's inputs (``DATASET_BUILDERS["keypoints"]``).
 
-    def __init__(self, items: Sequence[Any], data_meta: dict[str, Any], strict: bool = False) -> None:
-        from lsvit.features.keypoints import ExtractionSettings, import_mediapipe
+    Every video is extracted when the dataset is built (in spawned processes for more than a few
+    videos), with the checkpoint's extraction settings, and kept in memory: loading a sample is then
+    plain numpy, safe in forked DataLoader workers, where a MediaPipe graph would abort the process.
+    """
 
-        import_mediapipe()  # a missing extra is one message now, not one per video
+    def __init__(self, items: Sequence[Any], data_meta: dict[str, Any], strict: bool = False,
+                 num_workers: int | None = None, progress: bool = True) -> None:
+        from lsvit.features.keypoints import ExtractionSettings, extract_items, import_mediapipe
+
+        import_mediapipe()  # a missing extra is one message, not one per video
         self.items = list(items)
         self.meta = data_meta
         self.layout = Layout.from_json(data_meta.get("layout"), "checkpoint meta.json data.layout")
-        self.settings = ExtractionSettings.from_json(extraction_settings_for(data_meta))
-        if self.settings.to_layout() != self.layout:
-            raise LsvitError(f"the checkpoint's extraction settings give {self.settings.to_layout().describe()}, "
+        settings = ExtractionSettings.from_json(extraction_settings_for(data_meta))
+        if settings.to_layout() != self.layout:
+            raise LsvitError(f"the checkpoint's extraction settings give {settings.to_layout().describe()}, "
                              f"its data layout is {self.layout.describe()}")
         self.strict = strict
-        self._extractor: Any = None
-        self._pid: int | None = None
+        self._arrays = extract_items([(it.id, it.source) for it in self.items], settings, num_workers, progress)
+        if strict:
+            bad = [v for v in self._arrays.values() if isinstance(v, str)]
+            if bad:
+                raise LsvitError(bad[0])
 
     num_views = 1
 
@@ -739,31 +748,17 @@ class KeypointVideoDataset(Dataset):
         return len(self.items)
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        import os
-
-        from lsvit.features.keypoints import KeypointExtractor, extract_video
-
         i, _ = split_key(key)
         item = self.items[i]
-        if self._extractor is None or self._pid != os.getpid():
-            self._extractor, self._pid = KeypointExtractor(self.settings), os.getpid()
-        try:
-            arrays = extract_video(item.source, self._extractor, item.id)
-        except Exception as exc:  # any decoder/MediaPipe failure: this video only
-            if self.strict:
-                raise
-            msg = str(exc) if isinstance(exc, LsvitError) else f"{item.path}: {type(exc).__name__}: {exc}"
-            warnings.warn(f"skipping {msg}", stacklevel=2)
+        arrays = self._arrays.get(item.id, f"{item.path}: not extracted")
+        if isinstance(arrays, str):
+            warnings.warn(f"skipping {arrays}", stacklevel=2)
             return {"inputs": torch.zeros(int(self.meta["num_frames"]), self.layout.feature_count), "label": -1,
-                    "id": item.id, "error": msg}
+                    "id": item.id, "error": arrays}
         w, h = (int(v) for v in arrays["frame_size"])
         x = prepare_sequence(arrays["keypoints"], self.layout, int(self.meta["num_frames"]),
                              self.meta.get("sampling", "pad"), self.meta.get("normalize", "anchor"), w / max(h, 1))
         return {"inputs": torch.from_numpy(x), "label": int(item.label), "id": item.id}
-
-    def __getstate__(self) -> dict[str, Any]:
-        # MediaPipe graphs never travel to worker processes: each builds its own
-        return dict(self.__dict__, _extractor=None, _pid=None)
 
 
 def keypoint_video_dataset(items: list[Any], data_meta: dict[str, Any], strict: bool, backend: str | None,

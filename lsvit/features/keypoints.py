@@ -436,6 +436,51 @@ def _worker_video(job: tuple[str, str | tuple[str, ...], ExtractionStore]) -> tu
     return key, None, rate
 
 
+def _worker_arrays(job: tuple[str, str | tuple[str, ...]]) -> tuple[str, dict[str, np.ndarray] | str]:
+    """Extract one video and hand its arrays back (or the error message)."""
+    key, source = job
+    try:
+        return key, extract_video(source, _WORKER["extractor"], key)
+    except (LsvitError, cv2.error, OSError) as exc:
+        return key, str(exc)
+
+
+def extract_items(jobs: Sequence[tuple[str, str | tuple[str, ...]]], settings: ExtractionSettings,
+                  num_workers: int | None = None, progress: bool = True) -> dict[str, dict[str, np.ndarray] | str]:
+    """Keypoints of a few videos in memory (inference on raw videos): ``{id: arrays or error message}``.
+
+    Args:
+        jobs: ``(id, source)`` pairs.
+        settings: the extraction settings.
+        num_workers: processes (None: up to 4, and none below 4 videos, where starting them costs more).
+        progress: show a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    workers = num_workers if num_workers is not None else (1 if len(jobs) < 4 else min(4, os.cpu_count() or 1))
+    workers = max(1, min(workers, len(jobs)))
+    out: dict[str, dict[str, np.ndarray] | str] = {}
+    bar = tqdm(total=len(jobs), desc=f"keypoints ({settings.mode})", disable=not progress or not jobs)
+    if workers > 1:
+        ctx = mp_proc.get_context("spawn")  # MediaPipe graphs must not be inherited through fork
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ctx.Pool(workers, _worker_init, (settings.to_json(), threads)) as pool:
+            for key, res in pool.imap_unordered(_worker_arrays, list(jobs)):
+                out[key] = res
+                bar.update(1)
+    elif jobs:
+        _WORKER["extractor"] = KeypointExtractor(settings)
+        try:
+            for job in jobs:
+                key, res = _worker_arrays(job)
+                out[key] = res
+                bar.update(1)
+        finally:
+            _WORKER.pop("extractor").close()
+    bar.close()
+    return out
+
+
 @dataclass
 class ExtractionReport:
     """What an extraction run did."""
