@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 # Tests and the demo never talk to wandb's servers.
 export WANDB_MODE ?= offline
 
-.PHONY: install install-dev demo demo-data demo-control demo-long test test-fast bench prepare-hmdb51
+.PHONY: install install-dev demo demo-data demo-control demo-long demo-keypoints test test-fast bench prepare-hmdb51
 
 install:
 	$(PYTHON) scripts/install.py --venv $(VENV)
@@ -31,6 +31,23 @@ demo-long: install
 	$(PY) tools/make_synthetic.py out=datasets/synthetic_long train_per_class=120
 	$(PY) tools/train.py experiment=demo_long overwrite=true
 	$(PY) tools/inference.py checkpoint=outputs/demo_long/best data_root=datasets/synthetic_long/test output=outputs/demo_long/submission.csv
+
+## make demo-keypoints: the right/wrong gesture keypoints written in seed 004's CSV and seed 002's .npy layouts,
+## imported, keypoint_lstm trained on the CSV import and keypoint_lstm_stacked on the .npy one, submission.csv each
+KP := datasets/keypoints_demo
+demo-keypoints: install
+	$(PY) tools/make_keypoint_demo.py out=$(KP)
+	$(PY) tools/import_keypoints.py format=csv src=$(KP)/train/csv out=$(KP)/csv_train.h5 drop_visibility=true
+	$(PY) tools/import_keypoints.py format=csv src=$(KP)/test/csv out=$(KP)/csv_test.h5 drop_visibility=true
+	$(PY) tools/import_keypoints.py format=npy src=$(KP)/train/MP_Data out=$(KP)/npy_train.h5
+	$(PY) tools/import_keypoints.py format=npy src=$(KP)/test/MP_Data out=$(KP)/npy_test.h5
+	$(PY) tools/train.py experiment=keypoints_demo
+	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo/best data_root=$(KP)/csv_test.h5 \
+		output=outputs/keypoints_demo/submission.csv
+	$(PY) tools/train.py experiment=keypoints_demo model=keypoint_lstm_stacked run_dir=outputs/keypoints_demo_stacked \
+		data.path=$(KP)/npy_train.h5 data.test_path=$(KP)/npy_test.h5
+	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo_stacked/best data_root=$(KP)/npy_test.h5 \
+		output=outputs/keypoints_demo_stacked/submission.csv
 
 ## make test: install with the dev extras and run the whole suite (CPU, offline); CI runs exactly this
 test: install-dev

@@ -19,6 +19,7 @@ import torch
 from lsvit import LsvitError
 from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_unlabelled
+from lsvit.data.keypoints import keypoint_cache_dataset, keypoint_csv_dataset, keypoint_video_dataset
 from lsvit.data.transforms import ClipTransform
 from lsvit.deploy.runtime import load_model, runtime_precision
 from lsvit.engine.accel import build_accelerator
@@ -39,12 +40,13 @@ def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, b
 # How each data type of a checkpoint (``meta["data"]["type"]``) reads *raw videos* for inference:
 # ``builder(items, data_meta, strict, backend, num_clips, num_crops) -> Dataset`` of the engine's samples
 # (``{"inputs", "label", "id"}``; a broken video gives ``"error"`` and ``valid=False`` and gets no row).
-DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"video": _video_dataset}
+DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"video": _video_dataset, "keypoints": keypoint_video_dataset}
 
 # How a data type reads a *pre-extracted file* given as ``data_root`` (e.g. an HDF5 cache of embeddings or
 # keypoints): ``reader(path, data_meta, class_names, strict) -> Dataset``; ids come from the file. Keyed by
 # ``(type, suffix)``, suffix lower-case with the dot (".h5").
-CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {}
+CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {("keypoints", ".h5"): keypoint_cache_dataset,
+                                                            ("keypoints", ".csv"): keypoint_csv_dataset}
 
 
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,

@@ -62,3 +62,16 @@ def tiny_cfg(tiny_dataset: Path, tmp_path: Path):
     def make(*extra: str):
         return compose("train", tiny_overrides(tiny_dataset / "train", tmp_path / "run", *extra))
     return make
+
+
+@pytest.fixture(scope="session")
+def tiny_keypoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A keypoint file (hands layout, 84 features): 3 classes x 6 sequences of 8-12 frames."""
+    from lsvit.data.keypoints import KeypointRecord, write_keypoint_h5
+    from lsvit.features.keypoint_layout import mode_layout
+
+    rng = np.random.default_rng(0)
+    classes = ["clap", "swipe_left", "swipe_right"]
+    recs = [KeypointRecord(f"{c}/s{i}", rng.random((8 + i % 5, 84)).astype(np.float32), k, c, f"{c}/s{i}.mp4")
+            for k, c in enumerate(classes) for i in range(6)]
+    return write_keypoint_h5(tmp_path_factory.mktemp("kp") / "kp.h5", recs, classes, mode_layout("hands"), "npy")

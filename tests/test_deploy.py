@@ -199,9 +199,9 @@ def test_input_contracts_of_every_data_type():
     assert clips.shape == (2, 4, 3, 32, 32) and clips.min() >= -1.0 and clips.max() <= 1.0 and clips.std() > 0.1
     emb = input_contract({**meta, "data": {"type": "embeddings", "num_frames": 16, "num_channels": 12, "dim": 768}})
     assert emb.shape == (16, 12, 768) and emb.layout == "B T C D" and emb.sample is None
-    kp = input_contract({**meta, "data": {"type": "keypoints", "num_frames": 32, "num_features": 225}})
+    kp = input_contract({**meta, "data": {"type": "keypoints", "num_frames": 32, "feature_count": 225}})
     assert kp.shape == (32, 225) and kp.to_json()["shape"] == ["batch", 32, 225]
-    with pytest.raises(LsvitError, match=r"meta.json data.num_features is missing: the 'keypoints' input contract"):
+    with pytest.raises(LsvitError, match=r"meta.json data.feature_count is missing: the 'keypoints' input contract"):
         input_contract({**meta, "data": {"type": "keypoints", "num_frames": 32}})
     with pytest.raises(LsvitError, match=r"data.dim=-1: expected a positive integer"):
         input_contract({**meta, "data": {"type": "embeddings", "num_frames": 16, "num_channels": 12, "dim": -1}})

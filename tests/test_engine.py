@@ -196,15 +196,31 @@ def test_inference_lists_unreadable_videos_and_fails_only_when_nothing_reads(tin
         assert run_inference(str(best), str(only_bad), str(tmp_path / "b.csv")) == 1
 
 
-def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tmp_path):
+# every family's model at test size (the same config keys as the presets, small values)
+TEST_SIZES = {"LSViT": dict(embed_dim=32, depth=2, num_heads=2, patch_size=8),
+              "KeypointLSTM": dict(hidden_sizes=[8, 8])}
+
+
+def _data_paths(cfg, tiny_dataset, mini_hmdb51, tiny_keypoints) -> list[str]:
+    """Where each data module's preset finds tiny data of its kind."""
+    target = cfg.data._target_
+    if "HMDB51" in target:
+        return [f"data.root={mini_hmdb51}"]
+    if "Keypoint" in target:
+        return [f"data.path={tiny_keypoints}"] + ([f"data.test_path={tiny_keypoints}"] if cfg.data.test_path else [])
+    return [f"data.root={tiny_dataset}/train"] + ([f"data.test_root={tiny_dataset}/test"] if cfg.data.test_root else [])
+
+
+def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoints, tmp_path):
     from hydra.utils import get_class, get_method, instantiate
 
     from lsvit.config import compose
     from lsvit.engine.checkpoint import model_spec
     from lsvit.engine.optim import build_optimizer
+    from lsvit.models import FAMILIES
 
     presets = sorted(p.stem for p in (ROOT / "configs" / "experiment").glob("*.yaml"))
-    assert {"demo", "hmdb51_lsvit_base"} <= set(presets)
+    assert {"demo", "hmdb51_lsvit_base", "signs_keypoint_lstm"} <= set(presets)
     models = sorted(p.stem for p in (ROOT / "configs" / "model").glob("*.yaml"))
     scheds = sorted(p.stem for p in (ROOT / "configs" / "scheduler").glob("*.yaml"))
     optims = sorted(p.stem for p in (ROOT / "configs" / "optim").glob("*.yaml"))
@@ -213,17 +229,19 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tmp_path):
         [["debug=fast"], ["debug=cpu"], ["logger=wandb"]]
     for extra in combos:
         cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])
-        paths = [f"data.root={mini_hmdb51}"] if "HMDB51" in cfg.data._target_ else \
-            [f"data.root={tiny_dataset}/train"] + ([f"data.test_root={tiny_dataset}/test"] if cfg.data.test_root else [])
-        cfg = compose("train", [*extra, f"run_dir={tmp_path}/r", *paths])
+        if cfg.model.model_name.startswith("keypoint") and "Keypoint" not in cfg.data._target_:
+            extra = [*extra, "data=keypoints"]  # a keypoint model trains on keypoints
+            cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])
+        cfg = compose("train", [*extra, f"run_dir={tmp_path}/r",
+                                *_data_paths(cfg, tiny_dataset, mini_hmdb51, tiny_keypoints)])
         dm = instantiate(cfg.data)
         assert dm.class_names and dm.meta()["num_frames"] == cfg.data.num_frames, extra
-        # a registered family whose checkpoint can be rebuilt, at test size (same config keys), not the preset's ViT-B
+        # a registered family whose checkpoint can be rebuilt, at test size (same config keys), not the preset's size
         spec = model_spec(OmegaConf.to_container(cfg.model, resolve=True))
-        model = instantiate(cfg.model, num_classes=len(dm.class_names), pretrained=False, embed_dim=32, depth=2,
-                            num_heads=2, patch_size=8)
-        assert type(model).__name__ == get_class(f"lsvit.models.{type(model).__name__}").__name__, extra
-        assert model.num_frames == cfg.data.num_frames and spec["name"] == cfg.model.model_name, extra
+        family = FAMILIES[spec["name"]].cls
+        model = instantiate(cfg.model, num_classes=len(dm.class_names), pretrained=False, **TEST_SIZES[family.__name__])
+        assert isinstance(model, family) and spec["name"] == cfg.model.model_name, extra
+        assert getattr(model, "num_frames", cfg.data.num_frames) == cfg.data.num_frames, extra
         opt = build_optimizer(instantiate(cfg.optim.optimizer), model, cfg.optim.lr, cfg.optim.weight_decay,
                               cfg.optim.head_lr_mult, cfg.optim.head_lr)
         assert type(opt) is get_class(cfg.optim.optimizer._target_), extra

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -59,6 +60,17 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
     assert tsf and all("FLOP/s" in c["note"] for c in tsf)
     # the printed table shows each check with its status
     assert all(f"{c['status']:4s}  {c['name']}" in res.stdout for c in data["checks"])
+    # k. keypoints: the window latency is measured everywhere; extraction and realtime fps where MediaPipe is
+    kp = data["figures"]["k. keypoints"]
+    assert kp["keypoint_lstm_stacked 30x1662, batch 1 (ms per window)"] > 0
+    latency = by_name["keypoint_lstm_stacked window 30x1662, batch 1 (ms)"]
+    assert latency["op"] == "<=" and latency["target"] == 5.0 and latency["value"] > 0
+    realtime = by_name["realtime fps, hands extraction + LSTM every frame, 640x480"]
+    if importlib.util.find_spec("mediapipe"):
+        assert any(k.startswith("extraction frames/s, mode=hands") and v > 0 for k, v in kp.items())
+        assert realtime["value"] > 0
+    else:
+        assert realtime["status"] == "N/A" and any("mediapipe is not installed" in n for n in data["notes"])
 
 
 def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypatch):

@@ -20,6 +20,7 @@ import torch
 
 from lsvit.bench.deploy import section_deploy
 from lsvit.bench.inference import bench_inference
+from lsvit.bench.keypoints import section_keypoints
 from lsvit.bench.loading import bench_data_path, bench_loading, make_videos
 from lsvit.bench.models import MFU_CHECK, bench_models, compare_train_steps, flops_per_clip, train_step
 from lsvit.bench.report import Check, PerfReport, device_name
@@ -78,6 +79,7 @@ def section_inference(report: PerfReport, ctx: BenchContext) -> None:
 SECTIONS: list[Callable[[PerfReport, BenchContext], None]] = [section_loading, section_models, section_data_path,
                                                               section_inference]
 SECTIONS.append(section_deploy)
+SECTIONS.append(section_keypoints)
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",

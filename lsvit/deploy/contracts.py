@@ -108,10 +108,10 @@ def embeddings_contract(data: Mapping[str, Any], model_args: Mapping[str, Any]) 
 def keypoints_contract(data: Mapping[str, Any], model_args: Mapping[str, Any]) -> InputContract:
     """Keypoint sequences ``(B, T, F)``: F coordinates per frame (the extraction's cache)."""
     t = _positive_int(data, "num_frames", "keypoints")
-    f = _positive_int(data, "num_features", "keypoints")
-    details = {"num_frames": t, "num_features": f,
-               "values": "keypoint coordinates as the extraction wrote them (float)",
-               "extraction": data.get("settings", {})}
+    f = _positive_int(data, "feature_count", "keypoints")
+    details = {"num_frames": t, "num_features": f, "normalize": data.get("normalize"),
+               "values": "keypoint coordinates per frame (lsvit.data.keypoints: fixed length, then normalised as "
+                         "'normalize' says)", "layout": data.get("layout"), "extraction": data.get("extraction", {})}
     return InputContract("keypoints", (t, f), "B T F", details)
 
 

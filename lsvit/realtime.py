@@ -1,0 +1,484 @@
+"""Realtime / stream prediction and annotated single-video output, for every family's checkpoint.
+
+One sliding-window loop (:class:`RealtimePredictor`): each frame becomes the model's per-frame
+input by the checkpoint family's *frame adapter*, the last ``window`` of them form the model's
+input, a prediction is made every ``stride`` frames, and the shown label is smoothed (the
+majority of the last ``smooth`` predictions above ``threshold``). Adapters are looked up in
+:data:`FRAME_ADAPTERS` by the checkpoint's ``meta["data"]["type"]``:
+
+* ``video`` (LS-ViT and other clip models): the frame resized and centre-cropped like evaluation
+  (:mod:`lsvit.data.transforms`), every ``frame_stride``-th of the last frames, normalised by the
+  checkpoint's mean/std;
+* ``keypoints``: MediaPipe keypoints per frame with the checkpoint's extraction settings, the
+  window prepared like evaluation (:func:`lsvit.data.keypoints.prepare_sequence`), keypoints drawn.
+
+Another family adds one entry, ``FRAME_ADAPTERS["embeddings"] = factory(data_meta, device)``, with
+the :class:`FrameAdapter` methods.
+
+Labels ending in ``_R`` are drawn green, ``_W`` red, others white (seed 004's right/wrong feedback).
+With a display a window shows the stream (``q`` quits); without one (``headless``) an annotated
+video and a per-frame predictions CSV are written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import os
+import sys
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import torch
+
+from lsvit import LsvitError
+from lsvit.io import atomic_write_text
+
+GREEN, RED, WHITE = (0, 200, 0), (0, 0, 255), (255, 255, 255)  # BGR
+
+
+def label_color(label: str | None) -> tuple[int, int, int]:
+    """Green for ``*_R`` (done right), red for ``*_W`` (done wrong), white otherwise."""
+    if label and label.endswith("_R"):
+        return GREEN
+    if label and label.endswith("_W"):
+        return RED
+    return WHITE
+
+
+class FrameAdapter(Protocol):
+    """What the loop needs from a family: per-frame inputs, the model input of a window, drawing."""
+
+    window: int
+    skip_empty: bool
+    model_threads: int | None  # torch threads while this adapter's per-frame work runs beside the model
+
+    def frame(self, frame_rgb: np.ndarray) -> tuple[Any, dict[str, Any]]:
+        """One RGB frame -> (its per-frame input, drawing info with ``"detected"``)."""
+
+    def batch(self, pieces: list[Any]) -> torch.Tensor:
+        """The model's ``(1, ...)`` input from the last ``window`` per-frame inputs."""
+
+    def whole(self, pieces: list[Any]) -> torch.Tensor:
+        """The model's ``(1, ...)`` input for a whole video, sampled as evaluation does."""
+
+    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
+        """Draw the frame's extras (keypoints) in place."""
+
+
+class VideoFrames:
+    """Raw frames for clip models (LS-ViT ...): resized/cropped and normalised like the checkpoint's evaluation."""
+
+    skip_empty = False
+    model_threads: int | None = None  # the clip model takes every core
+
+    def __init__(self, data: dict[str, Any], device: str = "cpu") -> None:
+        from lsvit.data.transforms import ClipTransform
+
+        self.size = int(data["image_size"])
+        self.num_frames, self.stride = int(data["num_frames"]), int(data.get("frame_stride", 1))
+        self.sampling, self.short = data.get("sampling", "dense"), data.get("short", "loop")
+        self.window = self.num_frames * self.stride
+        self.color = ClipTransform(self.size, tuple(data["mean"]), tuple(data["std"]), train=False).color()[None]
+
+    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        from lsvit.data.transforms import crop_resize, spatial_view_box
+
+        box = spatial_view_box(*frame_rgb.shape[:2])
+        return crop_resize(frame_rgb[None], box, self.size)[0], {"detected": True}
+
+    def _input(self, frames: list[np.ndarray]) -> torch.Tensor:
+        from lsvit.data.transforms import to_model_input
+
+        clip = torch.from_numpy(np.stack(frames))[None]
+        return to_model_input(clip, self.color)
+
+    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        return self._input(pieces[::self.stride][-self.num_frames:])
+
+    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        from lsvit.data.sampling import sample_indices
+
+        idx = sample_indices(len(pieces), self.num_frames, self.stride, self.sampling, False, None, self.short)
+        return self._input([pieces[int(i)] for i in idx])
+
+    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
+        return None
+
+
+class KeypointFrames:
+    """MediaPipe keypoints per frame (the checkpoint's extraction settings), drawn on the frame."""
+
+    # MediaPipe's own thread pool and torch's OpenMP threads fight over the cores: measured on 2 cores, a
+    # 0.4 ms LSTM window took 166 ms beside a running MediaPipe graph with 2 torch threads, 0.5 ms with 1
+    model_threads = 1
+
+    def __init__(self, data: dict[str, Any], device: str = "cpu", skip_empty: bool = True) -> None:
+        from lsvit.data.keypoints import extraction_settings_for
+        from lsvit.features.keypoint_layout import Layout
+        from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor
+
+        self.data = data
+        self.layout = Layout.from_json(data.get("layout"), "checkpoint meta.json data.layout")
+        self.extractor = KeypointExtractor(ExtractionSettings.from_json(extraction_settings_for(data)))
+        self.window = int(data["num_frames"])
+        # seed 004 appends only frames where something was detected
+        self.skip_empty = skip_empty
+        self.aspect = 1.0
+
+    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        h, w = frame_rgb.shape[:2]
+        self.aspect = w / max(h, 1)
+        r = self.extractor(frame_rgb)
+        return r.vector, {"detected": any(r.detected.values()), "parts": r.parts, "roi": r.roi}
+
+    def _input(self, pieces: list[np.ndarray], sampling: str) -> torch.Tensor:
+        from lsvit.data.keypoints import prepare_sequence
+
+        x = prepare_sequence(np.stack(pieces), self.layout, self.window, sampling,
+                             self.data.get("normalize", "anchor"), self.aspect)
+        return torch.from_numpy(x)[None]
+
+    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        return self._input(pieces[-self.window:], "pad")
+
+    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        return self._input(pieces, self.data.get("sampling", "pad"))
+
+    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
+        draw_keypoints(image_bgr, info.get("parts") or {}, color, info.get("roi"))
+
+
+def draw_keypoints(image_bgr: np.ndarray, parts: dict[str, np.ndarray | None], color: tuple[int, int, int],
+                   roi: tuple[int, int, int, int] | None = None) -> None:
+    """Skeleton lines and points of ``(P, 4)`` landmark arrays in [0, 1] frame coordinates, in place."""
+    from lsvit.features.keypoint_layout import HAND_EDGES, POSE_EDGES
+
+    h, w = image_bgr.shape[:2]
+    if roi is not None:
+        cv2.rectangle(image_bgr, roi[:2], roi[2:], (200, 200, 0), 1)
+    for name, arr in parts.items():
+        if arr is None:
+            continue
+        pts = np.stack([arr[:, 0] * w, arr[:, 1] * h], axis=1).round().astype(int)
+        edges = POSE_EDGES if name == "pose" else HAND_EDGES if name.endswith("hand") else ()
+        for a, b in edges:
+            if a < len(pts) and b < len(pts):
+                cv2.line(image_bgr, tuple(pts[a]), tuple(pts[b]), color, 1, cv2.LINE_AA)
+        radius = 1 if name == "face" else 2
+        for p in pts:
+            cv2.circle(image_bgr, tuple(p), radius, color, -1, cv2.LINE_AA)
+
+
+def draw_label(image_bgr: np.ndarray, text: str, color: tuple[int, int, int], line: int = 0) -> None:
+    """Text on a dark band at the top-left (``line`` counts bands downwards)."""
+    scale = max(0.4, image_bgr.shape[1] / 900)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    y0 = line * (th + base + 8)
+    cv2.rectangle(image_bgr, (0, y0), (tw + 10, y0 + th + base + 8), (0, 0, 0), -1)
+    cv2.putText(image_bgr, text, (5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
+
+
+# meta["data"]["type"] -> factory(data_meta, device) of the family's frame adapter
+FRAME_ADAPTERS: dict[str, Callable[..., FrameAdapter]] = {"video": VideoFrames, "keypoints": KeypointFrames}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch threads (None: unchanged), restoring the previous count after."""
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n:
+            torch.set_num_threads(old)
+
+
+@dataclass
+class Step:
+    """One frame's outcome."""
+
+    predicted: bool              # a prediction was made at this frame
+    raw_label: str | None         # this prediction's top class
+    raw_prob: float
+    label: str | None             # the smoothed label shown
+    confidence: float
+    info: dict[str, Any]
+
+
+class RealtimePredictor:
+    """The sliding-window predictor (see the module docstring).
+
+    Args:
+        checkpoint: a ``best/`` folder of any family.
+        stride: predict every ``stride`` frames (once the window is full).
+        threshold: predictions below this probability do not count for the shown label.
+        smooth: the shown label is the majority of the last ``smooth`` counted predictions.
+        device: where the model runs.
+        skip_empty: frames without detections are not added to the window (keypoints; None: the
+            adapter's default).
+    """
+
+    def __init__(self, checkpoint: str | Path, stride: int = 1, threshold: float = 0.5, smooth: int = 5,
+                 device: str = "cpu", skip_empty: bool | None = None) -> None:
+        from lsvit.engine.checkpoint import build_from_checkpoint
+
+        if stride < 1 or smooth < 1:
+            raise LsvitError(f"stride={stride}, smooth={smooth}: both must be >= 1")
+        self.model, self.meta = build_from_checkpoint(checkpoint, device)
+        self.class_names = list(self.meta["class_names"])
+        kind = self.meta["data"].get("type", "video")
+        if kind not in FRAME_ADAPTERS:
+            raise LsvitError(f"checkpoint={checkpoint}: realtime prediction for '{kind}' inputs is not available "
+                             f"(known: {', '.join(FRAME_ADAPTERS)})")
+        self.adapter = FRAME_ADAPTERS[kind](self.meta["data"], device)
+        if skip_empty is not None:
+            self.adapter.skip_empty = bool(skip_empty)
+        self.device, self.stride, self.threshold = device, stride, threshold
+        self.pieces: deque = deque(maxlen=self.adapter.window)
+        self.recent: deque = deque(maxlen=smooth)
+        self.label: str | None = None
+        self.confidence = 0.0
+        self._since = 0
+
+    @torch.no_grad()
+    def probs(self, inputs: torch.Tensor) -> np.ndarray:
+        """Class probabilities of one model input."""
+        return self.model(inputs.to(self.device)).float().softmax(-1)[0].cpu().numpy()
+
+    def step(self, frame_rgb: np.ndarray) -> Step:
+        """Feed one RGB frame."""
+        piece, info = self.adapter.frame(frame_rgb)
+        if info.get("detected", True) or not self.adapter.skip_empty:
+            self.pieces.append(piece)
+            self._since += 1
+        if len(self.pieces) < self.adapter.window or self._since < self.stride:
+            return Step(False, None, 0.0, self.label, self.confidence, info)
+        self._since = 0
+        p = self.probs(self.adapter.batch(list(self.pieces)))
+        k = int(p.argmax())
+        self.recent.append((k, float(p[k])) if p[k] >= self.threshold else None)
+        counted = [r for r in self.recent if r is not None]
+        if counted:
+            top, n = Counter(i for i, _ in counted).most_common(1)[0]
+            if n * 2 > len(self.recent):  # a clear majority of the recent predictions
+                self.label = self.class_names[top]
+                self.confidence = float(np.mean([q for i, q in counted if i == top]))
+        return Step(True, self.class_names[k], float(p[k]), self.label, self.confidence, info)
+
+
+def open_source(source: str | int) -> tuple[Iterator[np.ndarray], float, str]:
+    """Frames (BGR) of a webcam index, a video file, a stream URL or a folder of images; its fps and name."""
+    from lsvit.data.discovery import IMAGE_EXTS, frame_key
+
+    src = str(source)
+    if Path(src).is_dir():
+        files = sorted((p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_EXTS), key=frame_key)
+        if not files:
+            raise LsvitError(f"source={src}: no images in the folder")
+
+        def images() -> Iterator[np.ndarray]:
+            for p in files:
+                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise LsvitError(f"{p}: cannot read the image")
+                yield img
+        return images(), 30.0, Path(src).name
+    is_cam = src.isdigit()
+    if not is_cam and "://" not in src and not Path(src).is_file():
+        raise LsvitError(f"source={src}: no such file, folder or camera")
+    cap = cv2.VideoCapture(int(src) if is_cam else src)
+    if not cap.isOpened():
+        raise LsvitError(f"source={src}: cannot open it" + (" (is the camera connected?)" if is_cam else ""))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+
+    def frames() -> Iterator[np.ndarray]:
+        try:
+            while True:
+                ok, frame = cap.read()
+                if not ok:
+                    return
+                yield frame
+        finally:
+            cap.release()
+    return frames(), fps if 1.0 <= fps <= 240.0 else 30.0, ("camera" + src) if is_cam else Path(src).stem
+
+
+def display_available() -> bool:
+    """Whether a window can be shown: a display, and an OpenCV build with a GUI."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    try:
+        cv2.namedWindow("lsvit")
+        cv2.destroyWindow("lsvit")
+        return True
+    except cv2.error:
+        return False
+
+
+class _Writer:
+    """Annotated frames -> an .mp4/.avi (temporary name, renamed at the end) or numbered images in a folder."""
+
+    def __init__(self, output: Path, fps: float) -> None:
+        self.output, self.fps = output, fps
+        self.images = output.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov")
+        self.tmp = output if self.images else output.with_name(f".{output.stem}.tmp{os.getpid()}{output.suffix}")
+        self.writer: Any = None
+        self.count = 0
+        if self.images:
+            output.mkdir(parents=True, exist_ok=True)
+        else:
+            output.parent.mkdir(parents=True, exist_ok=True)
+
+    def write(self, image: np.ndarray) -> None:
+        if self.images:
+            cv2.imwrite(str(self.output / f"frame_{self.count:06d}.jpg"), image)
+        else:
+            if self.writer is None:
+                fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.output.suffix.lower() == ".avi" else "mp4v"))
+                self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (image.shape[1], image.shape[0]))
+                if not self.writer.isOpened():
+                    raise LsvitError(f"output={self.output}: OpenCV cannot write this video format")
+            self.writer.write(image)
+        self.count += 1
+
+    def close(self, keep: bool = True) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            if keep:
+                os.replace(self.tmp, self.output)
+            elif self.tmp.exists():
+                self.tmp.unlink()
+
+
+def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1, threshold: float = 0.5,
+                 smooth: int = 5, headless: bool | None = None, output: str | Path | None = None,
+                 csv_path: str | Path | None = None, max_frames: int | None = None, device: str = "cpu",
+                 skip_empty: bool | None = None, progress: bool = True) -> dict[str, Any]:
+    """Predict on a stream with a sliding window; show it, or write an annotated video + predictions CSV.
+
+    Args:
+        checkpoint: a ``best/`` folder of any family.
+        source: webcam index, video file, stream URL or folder of frames.
+        stride, threshold, smooth, skip_empty: see :class:`RealtimePredictor`.
+        headless: write files instead of showing a window (None: headless when no display is available).
+        output: the annotated video (``.mp4``/``.avi``) or a folder for frame images (headless; default
+            ``outputs/realtime/<source>.mp4``).
+        csv_path: the per-frame predictions CSV (default: ``output`` with ``.csv``).
+        max_frames: stop after this many frames.
+        device: where the model runs.
+        progress: print a line every 100 frames.
+
+    Returns:
+        ``{"frames", "predictions", "fps", "output", "csv", "last_label"}``.
+    """
+    pred = RealtimePredictor(checkpoint, stride, threshold, smooth, device, skip_empty)
+    frames, fps, name = open_source(source)
+    show = not headless and display_available()
+    if headless is False and not show:
+        print("no display (or an OpenCV without a GUI): writing an annotated video instead", file=sys.stderr)
+    out_path = Path(output) if output else Path("outputs/realtime") / f"{name}.mp4"
+    csv_file = Path(csv_path) if csv_path else (out_path.with_suffix(".csv") if out_path.suffix else
+                                                out_path.with_name(out_path.name + ".csv"))
+    writer = None if show else _Writer(out_path, fps)
+    rows: list[list[Any]] = []
+    n = n_pred = 0
+    t0 = time.perf_counter()
+    ok = False
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch_threads(pred.adapter.model_threads))
+    try:
+        for frame in frames:
+            if max_frames is not None and n >= max_frames:
+                break
+            step = pred.step(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            n_pred += step.predicted
+            color = label_color(step.label)
+            pred.adapter.draw(frame, step.info, color)
+            shown = f"{step.label} {step.confidence:.2f}" if step.label else "..."
+            draw_label(frame, shown, color)
+            if step.predicted:
+                draw_label(frame, f"now: {step.raw_label} {step.raw_prob:.2f}", WHITE, line=1)
+            rows.append([n, f"{n / fps:.3f}", int(bool(step.info.get("detected", True))),
+                         step.raw_label or "", f"{step.raw_prob:.4f}" if step.predicted else "", step.label or "",
+                         f"{step.confidence:.4f}" if step.label else ""])
+            n += 1
+            if show:
+                cv2.imshow("lsvit realtime (q quits)", frame)
+                if cv2.waitKey(1) & 0xFF == ord("q"):
+                    break
+            else:
+                writer.write(frame)  # type: ignore[union-attr]
+            if progress and n % 100 == 0:
+                print(f"{n} frames, {n / (time.perf_counter() - t0):.1f} fps, shown: {shown}", file=sys.stderr)
+        ok = True
+    finally:
+        stack.close()
+        if writer is not None:
+            writer.close(keep=ok and writer.count > 0)
+        if show:
+            cv2.destroyAllWindows()
+        close = getattr(getattr(pred.adapter, "extractor", None), "close", None)
+        if close:
+            close()
+    elapsed = time.perf_counter() - t0
+    if n == 0:
+        raise LsvitError(f"source={source}: no frame could be read")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["frame", "time_s", "detected", "predicted", "probability", "label", "confidence"])
+    w.writerows(rows)
+    csv_file.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(csv_file, buf.getvalue())
+    return {"frames": n, "predictions": n_pred, "fps": n / elapsed if elapsed > 0 else 0.0,
+            "output": None if show else str(out_path), "csv": str(csv_file), "last_label": pred.label}
+
+
+def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path, device: str = "cpu",
+                   max_frames: int | None = None) -> dict[str, Any]:
+    """Single-video inference with annotated output: one prediction for the whole video (sampled as
+    evaluation does), drawn with the keypoints on every frame; ``output`` is a video (``.mp4``/``.avi``)
+    or a folder of frame images.
+
+    Returns:
+        ``{"label", "probability", "probs", "frames", "output"}``.
+    """
+    pred = RealtimePredictor(checkpoint, device=device)
+    frames, fps, _ = open_source(str(video))
+    pieces, infos = [], []
+    with torch_threads(pred.adapter.model_threads):
+        for i, frame in enumerate(frames):
+            if max_frames is not None and i >= max_frames:
+                break
+            piece, info = pred.adapter.frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            pieces.append(piece)
+            infos.append(info)
+        if not pieces:
+            raise LsvitError(f"{video}: no frame could be read")
+        p = pred.probs(pred.adapter.whole(pieces))
+    k = int(p.argmax())
+    label, prob = pred.class_names[k], float(p[k])
+    color = label_color(label)
+    writer = _Writer(Path(output), fps)
+    ok = False
+    try:
+        frames, _, _ = open_source(str(video))
+        for i, (frame, info) in enumerate(zip(frames, infos)):
+            pred.adapter.draw(frame, info, color)
+            draw_label(frame, f"{label} {prob:.2f}", color)
+            draw_label(frame, f"frame {i + 1}/{len(infos)}", WHITE, line=1)
+            writer.write(frame)
+        ok = True
+    finally:
+        writer.close(keep=ok)
+    return {"label": label, "probability": prob, "probs": dict(zip(pred.class_names, p.tolist())),
+            "frames": len(infos), "output": str(output)}

@@ -1,0 +1,360 @@
+"""The keypoint family without MediaPipe: slots, sequences, the HDF5 layout, importers, augmentation, models,
+and import -> train -> best/ -> inference end to end."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lsvit import LsvitError
+from lsvit.data.keypoints import (
+    KeypointAugment,
+    KeypointRecord,
+    fix_length,
+    mirror_label_map,
+    normalize_sequence,
+    read_keypoint_index,
+    write_keypoint_h5,
+)
+from lsvit.features.keypoint_import import import_csv, import_npy
+from lsvit.features.keypoint_layout import Layout, mirror_index, mode_layout, seed004_layout
+from lsvit.features.keypoints import assign_hand_slots, landmarks_to_array
+
+
+def _hand(x0: float, y0: float) -> SimpleNamespace:
+    """A fake MediaPipe hand: 21 landmarks with .x .y .z around (x0, y0), in the processed image's [0, 1]."""
+    return SimpleNamespace(landmark=[SimpleNamespace(x=x0 + 0.01 * i, y=y0 + 0.005 * i, z=-0.01 * i)
+                                     for i in range(21)])
+
+
+def _handedness(label: str, score: float = 0.9) -> SimpleNamespace:
+    return SimpleNamespace(classification=[SimpleNamespace(label=label, score=score)])
+
+
+# ------------------------------------------------------------------------------------------- frames
+def test_hand_slots_follow_handedness_and_coordinates_map_back_from_the_roi():
+    size = (640, 480)
+    a, b = landmarks_to_array(_hand(0.1, 0.2), size), landmarks_to_array(_hand(0.6, 0.5), size)
+    # "Right" listed first still lands in slot 1
+    left, right = assign_hand_slots([a, b], [_handedness("Right"), _handedness("Left")])
+    assert left is b and right is a
+    left, right = assign_hand_slots([a, b], [_handedness("Right"), _handedness("Left")], swap=True)
+    assert left is a and right is b
+    # two hands labelled alike, or no label: the second takes the free slot
+    left, right = assign_hand_slots([a, b], [_handedness("Left", 0.8), _handedness("Left", 0.9)])
+    assert left is b and right is a
+    left, right = assign_hand_slots([a], None)
+    assert left is a and right is None
+    left, right = assign_hand_slots([a], ["Right"])
+    assert left is None and right is a
+    # a 200 x 100 px crop at (100, 50) of a 400 x 200 frame: (0.5, 0.5) of the crop is (200, 100) px = (0.5, 0.5)
+    point = SimpleNamespace(x=0.5, y=0.5, z=0.2, visibility=0.7)
+    arr = landmarks_to_array([point], (400, 200), roi=(100, 50, 300, 150))
+    np.testing.assert_allclose(arr[0], [0.5, 0.5, 0.1, 0.7], rtol=1e-6)
+    # the hands vector: left (x, y) x 21 then right, zeros for a missing hand
+    vec = mode_layout("hands").assemble({"left_hand": a, "right_hand": None})
+    assert vec.shape == (84,) and vec[0] == pytest.approx(0.1) and vec[1] == pytest.approx(0.2)
+    assert vec[2] == pytest.approx(0.11) and not vec[42:].any()
+    assert mode_layout("holistic").feature_count == 1662
+    assert mode_layout("holistic", face=False).feature_count == mode_layout("pose_hands").feature_count == 258
+    assert mode_layout("holistic", visibility=False).feature_count == 1629
+
+
+def test_fixed_length_by_centre_truncation_padding_or_uniform_sampling():
+    seq = np.arange(10, dtype=np.float32)[:, None].repeat(3, 1) + 1
+    np.testing.assert_array_equal(fix_length(seq, 4)[:, 0], [4, 5, 6, 7])  # centre of 10
+    np.testing.assert_array_equal(fix_length(seq, 4, start=6)[:, 0], [7, 8, 9, 10])
+    padded = fix_length(seq[:3], 5)
+    np.testing.assert_array_equal(padded[:, 0], [1, 2, 3, 0, 0])  # zeros at the end
+    np.testing.assert_array_equal(fix_length(seq, 4, "uniform")[:, 0], [1, 4, 7, 10])
+    np.testing.assert_array_equal(fix_length(seq[:3], 5, "uniform")[:, 0], [1, 2, 3, 0, 0])
+
+
+# ------------------------------------------------------------------------------------------- the file
+def test_hdf5_layout_is_seed_000s_with_settings_and_detection_rates(tmp_path):
+    lay = mode_layout("hands")
+    seq = np.random.default_rng(0).random((5, 84)).astype(np.float32)
+    det = np.array([[1, 0], [1, 1], [0, 0], [0, 1], [1, 0]], bool)
+    recs = [KeypointRecord("wave/clip 1", seq, 1, "wave", "/data/wave/clip 1.mp4", det, (640, 480)),
+            KeypointRecord("clap/a", seq[:2], 0, "clap", "/data/clap/a.mp4")]
+    out = write_keypoint_h5(tmp_path / "kp.h5", recs, ["clap", "wave"], lay, "mediapipe", {"mode": "hands"})
+    with h5py.File(out, "r") as f:
+        assert json.loads(f.attrs["label_map"]) == {"clap": 0, "wave": 1}
+        assert json.loads(f.attrs["layout"]) == [["left_hand", 21, "xy"], ["right_hand", 21, "xy"]]
+        assert f.attrs["feature_count"] == 84 and json.loads(f.attrs["settings"]) == {"mode": "hands"}
+        assert f.attrs["lsvit_complete"] and f.attrs["num_sequences"] == 2
+        assert sorted(f["sequences"]) == ["clap_a", "wave_clip_1"]  # named from the relative path
+        ds = f["sequences/wave_clip_1"]
+        np.testing.assert_array_equal(ds[()], seq)
+        assert ds.attrs["label"] == 1 and ds.attrs["class_name"] == "wave"
+        assert ds.attrs["original_path"] == "/data/wave/clip 1.mp4" and ds.attrs["id"] == "wave/clip 1"
+        assert ds.attrs["detection_rate"] == pytest.approx(0.8)  # 4 of 5 frames with any hand
+        assert json.loads(ds.attrs["detection_rates"]) == {"left_hand": 0.6, "right_hand": 0.4}
+        assert list(ds.attrs["frame_size"]) == [640, 480]
+    idx = read_keypoint_index(out)
+    assert idx.class_names == ["clap", "wave"] and idx.layout == lay and idx.lengths == [2, 5]
+    assert idx.aspects[1] == pytest.approx(640 / 480)
+    with h5py.File(out, "a") as f:  # an unfinished writer's file is refused, naming it
+        del f.attrs["lsvit_complete"]
+    with pytest.raises(LsvitError, match="kp.h5.*incomplete"):
+        read_keypoint_index(out)
+
+
+# ------------------------------------------------------------------------------------------- importers
+def _mp_data(root: Path, frames: int = 4, width: int = 258) -> Path:
+    rng = np.random.default_rng(1)
+    for action in ("hello", "thanks"):
+        for s in range(2):
+            d = root / "MP_Data" / action / str(s)
+            d.mkdir(parents=True)
+            for f in range(frames):
+                np.save(d / f"{f}.npy", rng.random(width))
+    return root / "MP_Data"
+
+
+def test_npy_importer_reads_seed_002s_tree(tmp_path):
+    src = _mp_data(tmp_path)
+    idx = read_keypoint_index(import_npy(src, tmp_path / "kp.h5"))
+    assert idx.class_names == ["hello", "thanks"] and idx.layout == mode_layout("pose_hands")
+    assert idx.ids == ["hello/0", "hello/1", "thanks/0", "thanks/1"] and idx.labels == [0, 0, 1, 1]
+    with h5py.File(tmp_path / "kp.h5") as f:
+        np.testing.assert_allclose(f["sequences/thanks_1"][2], np.load(src / "thanks/1/2.npy"), rtol=1e-6)
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda s: (s / "hello/1/2.npy").unlink(), r"hello/1: frame 2\.npy is missing"),
+    (lambda s: np.save(s / "thanks/0/1.npy", np.zeros(100)), r"thanks/0/1\.npy: frame 1 has 100 values.*ragged"),
+    (lambda s: np.save(s / "hello/0/3.npy", np.array(["a"] * 258)), r"hello/0/3\.npy: frame 3 holds <U1"),
+    (lambda s: (s / "hello/0/0.npy").write_bytes(b"not numpy"), r"hello/0/0\.npy: not a numeric \.npy"),
+    (lambda s: np.save(s / "hello/0/0.npy", np.array([object()] * 3)), r"hello/0/0\.npy: not a numeric"),
+])
+def test_npy_importer_names_the_bad_file_and_frame(tmp_path, damage, message):
+    src = _mp_data(tmp_path)
+    damage(src)
+    with pytest.raises(LsvitError, match=message):
+        import_npy(src, tmp_path / "kp.h5")
+    assert not (tmp_path / "kp.h5").exists()
+
+
+def _csv_rows(landmarks: int = 75) -> tuple[list[str], list[list[str]]]:
+    header = ["class", "accuracy", "sequence"] + [f"{c}{i}" for i in range(1, landmarks + 1) for c in "xyzv"]
+    rows = []
+    for cls, acc in (("lift", "1"), ("lift", "0"), ("bow", "1")):
+        for seq in range(2):
+            for f in range(3):
+                values = [f"{0.1 + 0.01 * f + 0.001 * k:.4f}" for k in range(4 * landmarks)]
+                rows.append([cls, acc, str(seq), *values])
+    return header, rows
+
+
+def _write_csv(path: Path, header: list[str] | None, rows: list[list[str]]) -> Path:
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        if header:
+            w.writerow(header)
+        w.writerows(rows)
+    return path
+
+
+def test_csv_importer_merges_labels_reads_headerless_files_and_drops_visibility(tmp_path):
+    header, rows = _csv_rows()
+    a = _write_csv(tmp_path / "coordinates_1.csv", header, rows[:9])
+    b = _write_csv(tmp_path / "coordinates_2.csv", None, rows[9:])  # seed 004: only the first file has a header
+    idx = read_keypoint_index(import_csv([a, b], tmp_path / "kp.h5"))
+    assert idx.class_names == ["bow_R", "lift_R", "lift_W"] and idx.layout == seed004_layout(True)
+    assert idx.layout.feature_count == 300 and len(idx.names) == 6 and idx.lengths == [3] * 6
+    assert "lift_W/coordinates_2_seq1" in idx.ids
+    idx = read_keypoint_index(import_csv(tmp_path, tmp_path / "nov.h5", drop_visibility=True))  # a folder of CSVs
+    assert idx.layout == seed004_layout(False) and idx.layout.feature_count == 225
+    with h5py.File(tmp_path / "nov.h5") as f:
+        first = f["sequences/bow_R_coordinates_2_seq0"][0]
+        assert first[:4] == pytest.approx([0.1, 0.101, 0.102, 0.104])  # x1 y1 z1, then x2 (v1 dropped)
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda r: r[4].append("0.5"), r"coordinates_1\.csv: row 6 has 304 cells, the header has 303"),
+    (lambda r: r[2].__setitem__(7, "abc"), r"coordinates_1\.csv: row 4, column 'x2': 'abc' is not a number"),
+    (lambda r: r[0].__setitem__(1, "maybe"), r"row 2: accuracy 'maybe' is neither right"),
+    (lambda r: r.append(list(r[0])), r"row 20: rows of sequence 0 \(lift_R\) are not consecutive"),
+    (lambda r: r[1].__setitem__(3, ""), r"row 3, column 'x1': '' is not a number"),
+])
+def test_csv_importer_names_the_bad_file_row_and_column(tmp_path, edit, message):
+    header, rows = _csv_rows()
+    edit(rows)
+    src = _write_csv(tmp_path / "coordinates_1.csv", header, rows)
+    with pytest.raises(LsvitError, match=message):
+        import_csv(src, tmp_path / "kp.h5")
+
+
+# ------------------------------------------------------------------------------------------- sequences
+def test_anchor_normalisation_removes_position_and_scale():
+    lay = mode_layout("pose_hands")
+    rng = np.random.default_rng(0)
+    base = (rng.random((6, lay.feature_count)) * 0.2).astype(np.float32)
+    moved = base.copy()
+    for p in lay.points(moved).values():  # the same person 1.5x larger and elsewhere in the frame
+        p[..., 0], p[..., 1] = p[..., 0] * 1.5 + 0.3, p[..., 1] * 1.5 + 0.1
+        if p.shape[-1] >= 3:
+            p[..., 2] *= 1.5
+    a, b = normalize_sequence(base, lay), normalize_sequence(moved, lay)
+    np.testing.assert_allclose(a, b, atol=1e-4)
+    assert not np.allclose(a, base)
+    hands = mode_layout("hands")
+    x = (rng.random((4, 84)) * 0.3).astype(np.float32)
+    x[1, 42:] = 0  # a missing right hand stays missing
+    y = normalize_sequence(x, hands)
+    assert not y[1, 42:].any() and np.allclose(normalize_sequence(x * 2 + 0.1 * (x != 0), hands), y, atol=1e-4)
+
+
+def test_mirror_swaps_hands_pose_sides_and_side_named_labels():
+    lay = mode_layout("pose_hands")
+    seq = np.zeros((3, lay.feature_count), np.float32)
+    pts = lay.points(seq)
+    pts["left_hand"][..., 0], pts["left_hand"][..., 1] = 0.2, 0.5   # left hand only, at x=0.2
+    pts["pose"][:, 11, :2], pts["pose"][:, 12, :2] = (0.6, 0.4), (0.4, 0.4)  # left shoulder at x=0.6
+    aug = KeypointAugment(mirror=1.0, rotate=0, scale=0, shift=0, time_warp=0)
+    out, mirrored = aug(seq, lay, np.random.default_rng(0))
+    o = lay.points(out)
+    assert mirrored and not o["left_hand"].any()
+    np.testing.assert_allclose(o["right_hand"][..., 0], 0.8)  # swapped into the right slot, reflected
+    np.testing.assert_allclose(o["pose"][:, 11, 0], 0.6)       # right shoulder (0.4) reflected into slot 11
+    np.testing.assert_allclose(o["pose"][:, 12, 0], 0.4)
+    assert not o["pose"][:, 0].any()  # undetected points stay zero
+    names = ["swipe_left", "swipe_right", "wave_R", "wave_W", "Turn-Left", "Turn-Right"]
+    assert mirror_label_map(names) == [1, 0, 2, 3, 5, 4]
+    assert mirror_label_map(["a", "b", "c"], {"a": "c"}) == [2, 1, 0]
+    with pytest.raises(LsvitError, match="'point_left' names a side and has no mirrored partner"):
+        mirror_label_map(["point_left", "wave"])
+    with pytest.raises(LsvitError, match="cannot be mirrored"):
+        mirror_index(Layout.from_json([["features", 10, "f"]]))
+
+
+def test_augmentation_is_a_function_of_the_seed_and_keeps_missing_points_zero():
+    lay = mode_layout("hands")
+    seq = (np.random.default_rng(0).random((20, 84)) * 0.5 + 0.25).astype(np.float32)
+    seq[5] = 0
+    aug = KeypointAugment(mirror=0.5, rotate=15, scale=0.2, shift=0.1, time_warp=0.3)
+    a, ma = aug(seq, lay, np.random.default_rng(7))
+    b, mb = aug(seq, lay, np.random.default_rng(7))
+    c, _ = aug(seq, lay, np.random.default_rng(8))
+    np.testing.assert_array_equal(a, b)
+    assert ma == mb and (a.shape != c.shape or not np.array_equal(a, c))
+    # every output frame is a transformed input frame: the empty one maps only to empty ones
+    assert (np.abs(a).sum(1) == 0).sum() >= 1 and all(np.abs(f).sum() > 0 or not f.any() for f in a)
+    # one draw for the whole sequence: every frame gets the same rotation and scale, so the distance between
+    # two points of a hand changes by one factor in every frame
+    rigid = KeypointAugment(rotate=15, scale=0.2, shift=0.1, time_warp=0.0)
+    r, _ = rigid(seq, lay, np.random.default_rng(3))
+    ok = np.abs(seq).sum(1) > 0
+    d_in, d_out = (np.hypot(*(x[ok][:, [0, 1]] - x[ok][:, [8, 9]]).T) for x in (seq, r))
+    assert np.ptp(d_out / d_in) < 1e-3 and abs((d_out / d_in)[0] - 1) > 1e-4
+
+
+# ------------------------------------------------------------------------------------------- models
+@pytest.mark.parametrize("name,bidirectional", [("keypoint_lstm", False), ("keypoint_lstm", True),
+                                                ("keypoint_lstm_stacked", False), ("keypoint_lstm_stacked", True)])
+def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirectional):
+    import timm
+
+    import lsvit.models  # noqa: F401
+
+    m = timm.create_model(name, num_classes=5, input_size=12, bidirectional=bidirectional, pretrained=False)
+    x = torch.randn(3, 7, 12)
+    logits = m(x)
+    assert logits.shape == (3, 5)
+    logits.square().sum().backward()
+    missing = [n for n, p in m.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not missing
+    feats = m.forward_features(x)
+    assert feats.shape[:2] == (3, 7) and m.forward_head(feats, pre_logits=True).shape == (3, m.num_features)
+    assert m.get_classifier().out_features == 5
+    m.reset_classifier(2)
+    assert m(x).shape == (3, 2)
+    if name == "keypoint_lstm_stacked":
+        assert [lstm.hidden_size for lstm in m.lstms] == [64, 128, 64]
+        assert [mod.out_features for mod in m.head_mlp if isinstance(mod, torch.nn.Linear)] == [64, 32]
+
+
+def test_final_state_is_the_last_step_forward_and_the_first_step_backward():
+    import timm
+
+    m = timm.create_model("keypoint_lstm", num_classes=2, input_size=4, hidden_sizes=[6], bidirectional=True).eval()
+    x = torch.randn(2, 5, 4)
+    _, (h, _) = m.lstms[0](x)
+    np.testing.assert_allclose(m.forward_head(m.forward_features(x), pre_logits=True).detach(),
+                               torch.cat([h[0], h[1]], -1).detach(), atol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------- end to end
+def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
+    from lsvit.config import compose
+    from lsvit.data.keypoint_demo import DemoSpec, make_keypoint_demo
+    from lsvit.engine import train
+    from lsvit.inference import predict, run_inference
+
+    root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=4, test_per_class=1, min_frames=8,
+                                                          max_frames=10), verbose=False)
+    tr = import_csv(root / "train/csv", tmp_path / "train.h5", drop_visibility=True)
+    te = import_csv(root / "test/csv", tmp_path / "test.h5", drop_visibility=True)
+    npy = read_keypoint_index(import_npy(root / "train/MP_Data", tmp_path / "npy.h5"))
+    assert npy.layout == mode_layout("holistic") and npy.class_names == read_keypoint_index(tr).class_names
+    cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tr}", f"data.test_path={te}",
+                            f"run_dir={tmp_path}/run", "engine.epochs=2", "engine.batch_size=8",
+                            "engine.device=cpu", "data.num_frames=8", "data.val_ratio=0.25", "model.hidden_sizes=[16,16]"])
+    assert cfg.model.input_size == 225 and cfg.engine.monitor == "val/macro_f1"
+    summary = train(cfg)
+    best = Path(summary["run_dir"]) / "best"
+    meta = json.loads((best / "meta.json").read_text())
+    assert meta["data"]["type"] == "keypoints" and meta["data"]["feature_count"] == 225
+    assert meta["data"]["layout"] == seed004_layout(False).to_json() and summary["test_metrics"]["test/top1"] >= 0
+    res = predict(best, te, progress=False)
+    assert len(res["ids"]) == 6 and torch.allclose(res["probs"].sum(1), torch.ones(6), atol=1e-5)
+    out = tmp_path / "submission.csv"
+    assert run_inference(str(best), str(te), str(out)) == 0
+    rows = list(csv.reader(out.read_text().splitlines()))
+    assert rows[0] == ["id", "class"] and len(rows) == 7 and {r[1] for r in rows[1:]} <= set(meta["class_names"])
+    assert rows[1][0].split("/")[0] in meta["class_names"]
+    # a seed-004 CSV straight into inference (imported on the fly)
+    assert run_inference(str(best), str(root / "test/csv/coordinates_1.csv"), str(tmp_path / "s2.csv")) == 0
+    # keypoints of another layout: one error naming both
+    with pytest.raises(LsvitError, match=r"npy\.h5 has 1662 features per frame.*trained on 225.*train\.h5"):
+        predict(best, tmp_path / "npy.h5", progress=False)
+    with pytest.raises(LsvitError, match="data.feature_count=84 but .*train.h5 holds 225"):
+        train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tr}", "data.feature_count=84",
+                                f"run_dir={tmp_path}/run2"]))
+
+
+def test_extraction_settings_refuse_what_cannot_work_offline(tmp_path):
+    from lsvit.features.keypoints import ExtractionSettings, YoloPersonDetector
+
+    with pytest.raises(LsvitError, match="roi=yolo needs yolo_weights"):
+        ExtractionSettings(roi="yolo")
+    with pytest.raises(LsvitError, match="model_complexity=1 in the wheel"):
+        ExtractionSettings(mode="holistic", model_complexity=2)
+    with pytest.raises(LsvitError, match="mode='face'"):
+        ExtractionSettings(mode="face")
+    with pytest.raises(LsvitError, match=r"yolo_weights=.*yolov8n\.pt: no such file"):
+        YoloPersonDetector(str(tmp_path / "yolov8n.pt"))
+    s = ExtractionSettings(mode="holistic", face=False, visibility=False)
+    assert s.to_layout().feature_count == 225
+    assert ExtractionSettings.from_json(s.to_json()) == ExtractionSettings(
+        mode="holistic", face=False, visibility=False, layout=tuple(tuple(g) for g in s.to_layout().to_json()))
+
+
+def test_missing_mediapipe_is_one_message_with_the_install_command(monkeypatch):
+    from lsvit.features.keypoints import import_mediapipe
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # import fails as if not installed
+    with pytest.raises(LsvitError, match=r'pip install -e "\.\[keypoints\]"'):
+        import_mediapipe()
+    monkeypatch.setitem(sys.modules, "mediapipe", SimpleNamespace(__version__="1.2.2"))  # no solutions API
+    with pytest.raises(LsvitError, match=r"mediapipe 1\.2\.2 has no `solutions` API"):
+        import_mediapipe()

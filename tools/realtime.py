@@ -1,0 +1,30 @@
+"""Realtime / stream prediction with any checkpoint (window on a display, or annotated video + CSV).
+
+`python tools/realtime.py checkpoint=outputs/<run>/best source=0` (webcam; q quits)
+`python tools/realtime.py checkpoint=... source=clip.mp4 headless=true output=out.mp4` (annotated video + out.csv)
+`python tools/realtime.py checkpoint=... source=clip.mp4 whole_video=true output=frames/` (one prediction, images)
+"""
+
+import hydra
+from omegaconf import DictConfig
+
+from lsvit.cli import guarded
+
+
+@hydra.main(config_path="../configs", config_name="realtime", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    from lsvit.realtime import annotate_video, run_realtime
+
+    if cfg.whole_video:
+        out = cfg.output or "outputs/realtime/annotated.mp4"
+        r = guarded(annotate_video, cfg.checkpoint, str(cfg.source), out, cfg.device, cfg.max_frames)
+        print(f"{r['label']} ({r['probability']:.3f}) over {r['frames']} frames -> {r['output']}")
+        return
+    r = guarded(run_realtime, cfg.checkpoint, cfg.source, int(cfg.stride), float(cfg.threshold), int(cfg.smooth),
+                cfg.headless, cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty)
+    print(f"{r['frames']} frames, {r['predictions']} predictions, {r['fps']:.1f} fps; last shown: {r['last_label']}"
+          + (f"; wrote {r['output']}" if r["output"] else "") + f" and {r['csv']}")
+
+
+if __name__ == "__main__":
+    main()
