@@ -48,6 +48,22 @@ DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"video": _video_dataset}
 CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
+def _embeddings_from_videos(*args: Any) -> Any:  # frame embeddings extracted on the fly (BiLSTM family)
+    from lsvit.data.features import raw_video_dataset
+
+    return raw_video_dataset(*args)
+
+
+def _embeddings_from_h5(*args: Any) -> Any:  # a pre-extracted embedding cache
+    from lsvit.data.features import read_cache
+
+    return read_cache(*args)
+
+
+DATASET_BUILDERS["embeddings"] = _embeddings_from_videos
+CACHE_READERS[("embeddings", ".h5")] = _embeddings_from_h5
+
+
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
                        backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
     """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``)."""
@@ -210,7 +226,11 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
     dev = resolve_device(device)
     model, meta = build_from_checkpoint(checkpoint, dev)
     names = list(meta["class_names"])
-    if data_root is not None:
+    reader = CACHE_READERS.get((meta["data"].get("type", "video"), Path(data_root).suffix.lower())) \
+        if data_root is not None and Path(data_root).is_file() else None
+    if reader is not None:  # a labelled pre-extracted file (embeddings, keypoints): labels come from it
+        items, name = [], Path(data_root).stem  # type: ignore[arg-type]
+    elif data_root is not None:
         _, items = discover_classes(data_root, names, key="data_root")
         name = Path(data_root).name
     else:
@@ -218,7 +238,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
             raise LsvitError("hmdb51_root= needs split=1|2|3")
         items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
         name = f"hmdb51_split{split}_test"
-    ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+    ds = reader(Path(data_root), meta["data"], names, strict) if reader is not None else \
+        checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
     out = score_dataset(model, ds, dev, batch_size, num_workers, progress)
     target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
     labels = out["labels"].clone()
@@ -229,6 +250,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
                                   "num_crops": num_crops, "unreadable": out["unreadable"]})
     for msg in out["unreadable"]:
         print(f"unreadable: {msg}", file=sys.stderr)
-    print(f"{len(items)} videos, {ds.num_views} view(s): top1 {result['eval/top1']:.4f} top5 "
+    print(f"{len(ds)} videos, {ds.num_views} view(s): top1 {result['eval/top1']:.4f} top5 "
           f"{result['eval/top5']:.4f} macro-F1 {result['eval/macro_f1']:.4f} -> {target}")
     return result
