@@ -195,13 +195,6 @@ def _collate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return samples
 
 
-def _worker_init(_: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # the backbones on the main process get the cores
-    torch.set_num_threads(1)
-
-
 def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
                  num_workers: int = 2, progress: bool = True, desc: str = "extract"
                  ) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
@@ -210,8 +203,9 @@ def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cp
     The frames of ``batch_videos`` videos go through the backbones together; decoding runs in
     ``num_workers`` DataLoader workers meanwhile.
     """
-    kw: dict[str, Any] = dict(prefetch_factor=2, worker_init_fn=_worker_init, persistent_workers=False) \
-        if num_workers > 0 else {}
+    # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
+    # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
+    kw: dict[str, Any] = dict(prefetch_factor=2, persistent_workers=False) if num_workers > 0 else {}
     dl = DataLoader(dataset, batch_size=max(1, int(batch_videos)), shuffle=False, num_workers=num_workers,
                     collate_fn=_collate, **kw)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if str(device).startswith("cuda") \
@@ -343,13 +337,17 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
     from lsvit.features.store import ExtractionStore
     from lsvit.locks import lock_for_job
 
-    state = PartialState()
+    dev = resolve_device(device)
+    # cpu=True: ranks of `accelerate launch --multi_gpu` on a machine without GPUs form a gloo group
+    # (plain PartialState() would leave each rank thinking it is alone)
+    state = PartialState(cpu=dev == "cpu")
+    if state.num_processes > 1 and dev != "cpu":
+        dev = str(state.device)
     out = Path(out)
     if state.is_main_process:
         out.parent.mkdir(parents=True, exist_ok=True)
     lock = lock_for_job(out, "output", "wait for that extraction to finish or stop it", state=state)
     try:
-        dev = resolve_device(device) if state.num_processes == 1 or device != "auto" else str(state.device)
         embedder = cfg.build().to(dev)
         settings = cache_settings(cfg, embedder)
         copies = job.copies or [0] * len(job.items)
@@ -480,6 +478,8 @@ def run_extraction(out: str, source: Mapping[str, Any], embed: Mapping[str, Any]
     from accelerate import PartialState
 
     if PartialState().is_main_process:
-        print(f"{out}: {res['num_videos'] - len(res['unreadable'])} of {res['num_videos']} videos"
-              f"{' (incomplete: rerun to continue)' if not res['complete'] else ''}")
+        if res["complete"]:
+            print(f"{out}: {res['num_videos'] - len(res['unreadable'])} of {res['num_videos']} videos")
+        else:
+            print(f"{out}: {res['extracted']} more video(s) extracted this run, not complete yet: rerun to continue")
     return res
