@@ -427,7 +427,9 @@ def test_gesture_strong_is_one_draw_per_clip_seeded_and_usable_by_the_clip_loade
 
 
 # ------------------------------------------------------------------------------------------ real weights
-CYCLES = {444, 665, 670, 671, 870, 880}  # ImageNet: tandem bicycle, moped, scooter, mountain bike, tricycle, unicycle
+# ImageNet's road and street classes: vehicles, bicycles, their parts, signs
+STREET = {407, 436, 444, 466, 468, 475, 511, 581, 609, 627, 654, 656, 665, 670, 671, 675, 705, 717, 734, 751, 757,
+          779, 817, 829, 864, 867, 870, 874, 880, 919, 920}
 
 
 def _package_file(package: str, rel: str) -> Path | None:
@@ -453,5 +455,6 @@ def test_real_imagenet_weights_on_real_footage(tmp_path):
     sd = read_state_dict(weights)
     logits = emb[:, 2] @ sd["_fc.weight"].T + sd["_fc.bias"]
     top5 = logits.topk(5).indices.tolist()
-    assert sum(bool(set(t) & CYCLES) for t in top5) >= 2, top5
+    # (random weights would put a street class in a frame's top 5 about 15 % of the time)
+    assert sum(bool(set(t) & STREET) for t in top5) >= 3, top5
     assert not torch.allclose(emb[:, 0], emb[:, 1])  # left and right halves are different views
