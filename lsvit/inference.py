@@ -49,6 +49,22 @@ CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {("keypoints", ".h5")
                                                             ("keypoints", ".csv"): keypoint_csv_dataset}
 
 
+def _embeddings_from_videos(*args: Any) -> Any:  # frame embeddings extracted on the fly (BiLSTM family)
+    from lsvit.data.features import raw_video_dataset
+
+    return raw_video_dataset(*args)
+
+
+def _embeddings_from_h5(*args: Any) -> Any:  # a pre-extracted embedding cache
+    from lsvit.data.features import read_cache
+
+    return read_cache(*args)
+
+
+DATASET_BUILDERS["embeddings"] = _embeddings_from_videos
+CACHE_READERS[("embeddings", ".h5")] = _embeddings_from_h5
+
+
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
                        backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
     """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``)."""
@@ -209,8 +225,14 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
 
     if (data_root is None) == (hmdb51_root is None):
         raise LsvitError("give exactly one of data_root=<class-per-folder test set> or hmdb51_root=... split=N")
-    names = list(read_meta(checkpoint)["class_names"])
-    if data_root is not None:
+    meta = read_meta(checkpoint)
+    names = list(meta["class_names"])
+    cached = data_root is not None and Path(data_root).is_file() and \
+        (meta["data"].get("type", "video"), Path(data_root).suffix.lower()) in CACHE_READERS
+    items: list[VideoItem] | None = None
+    if cached:  # a labelled pre-extracted file (embeddings, keypoints): labels come from it
+        name = Path(data_root).stem  # type: ignore[arg-type]
+    elif data_root is not None:
         _, items = discover_classes(data_root, names, key="data_root")
         name = Path(data_root).name
     else:
@@ -218,8 +240,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
             raise LsvitError("hmdb51_root= needs split=1|2|3")
         items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
         name = f"hmdb51_split{split}_test"
-    out, _, views = score_checkpoint(checkpoint, None, items, batch_size, num_workers, strict, device, mixed_precision,
-                                     backend, num_clips, num_crops, progress, runtime)
+    out, _, views = score_checkpoint(checkpoint, data_root if cached else None, items, batch_size, num_workers,
+                                     strict, device, mixed_precision, backend, num_clips, num_crops, progress, runtime)
     target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
     labels = out["labels"].clone()
     labels[~out["valid"]] = -1
@@ -232,6 +254,6 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
                                 "num_clips": num_clips, "num_crops": num_crops, "runtime": runtime})
     for msg in out["errors"]:
         print(f"unreadable: {msg}", file=sys.stderr)
-    print(f"{len(items)} videos, {views} view(s): top1 {result['eval/top1']:.4f} top5 "
+    print(f"{len(out['ids'])} videos, {views} view(s): top1 {result['eval/top1']:.4f} top5 "
           f"{result['eval/top5']:.4f} macro-F1 {result['eval/macro_f1']:.4f} -> {target}")
     return result

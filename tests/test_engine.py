@@ -229,6 +229,8 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoi
         [["debug=fast"], ["debug=cpu"], ["logger=wandb"]]
     for extra in combos:
         cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])
+        if "Feature" in cfg.data._target_ or cfg.model.model_name in ("bilstm_attention", "embedding_mean_probe"):
+            continue  # built on a real embedding cache: tests/test_bilstm.py::test_every_bilstm_preset_composes_and_builds
         if cfg.model.model_name.startswith("keypoint") and "Keypoint" not in cfg.data._target_:
             extra = [*extra, "data=keypoints"]  # a keypoint model trains on keypoints
             cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])

@@ -58,6 +58,13 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
     assert "forward FLOPs" in avg["note"] and "LMI" in avg["note"]  # the check carries its measured reason
     tsf = [c for n, c in by_name.items() if "LS-ViT / TimeSformer" in n]
     assert tsf and all("FLOP/s" in c["note"] for c in tsf)
+    # g. the frame-embedding cache: the four measurements, each a check with a status
+    cache = data["figures"]["g. frame-embedding cache (BiLSTM family)"]
+    assert cache["read a batch of 4 from the cache (ms)"] > 0 and cache["backbones' forward alone, all videos (s)"] > 0
+    for name in ("extraction wall / backbones' forward alone", "cache size / raw float32", "cache read / recompute",
+                 "BiLSTM training: loader wait share"):
+        c = next(c for n, c in by_name.items() if n.startswith(name))
+        assert c["status"] in ("PASS", "FAIL", "N/A") and (c["value"] is not None or c["status"] == "N/A"), name
     # the printed table shows each check with its status
     assert all(f"{c['status']:4s}  {c['name']}" in res.stdout for c in data["checks"])
     # k. keypoints: the window latency is measured everywhere; extraction and realtime fps where MediaPipe is

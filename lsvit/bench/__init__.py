@@ -75,11 +75,21 @@ def section_inference(report: PerfReport, ctx: BenchContext) -> None:
     bench_inference(ctx.videos, report)
 
 
+def section_features(report: PerfReport, ctx: BenchContext) -> None:
+    """g. the frame-embedding cache (BiLSTM family)."""
+    from lsvit.bench.features import bench_cache
+
+    s = ctx.smoke
+    bench_cache(ctx.videos, report, ctx.tmp, smoke=s, num_frames=4 if ctx.size != "gpu" else 32, device=ctx.device,
+                batch=4 if s else 32, train_rows=16 if s else 256, train_frames=4 if s else 32, steps=2 if s else 8,
+                workers=1 if s else 2)
+
+
 # one entry per section, in the order they print; a family adds its own function here
 SECTIONS: list[Callable[[PerfReport, BenchContext], None]] = [section_loading, section_models, section_data_path,
-                                                              section_inference]
-SECTIONS.append(section_deploy)
+                                                              section_inference, section_features]
 SECTIONS.append(section_keypoints)
+SECTIONS.append(section_deploy)
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",

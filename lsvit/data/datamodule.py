@@ -15,6 +15,7 @@ from typing import Any
 import torch.nn as nn
 
 from lsvit import LsvitError
+from lsvit.data.augment import make_aug
 from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
 from lsvit.data.readers import resolve_backend
@@ -54,6 +55,9 @@ class VideoDataModule:
         scale: random-resized-crop area range (training).
         hflip: horizontal flip probability (training); 0 when left/right is in the label.
         color_jitter: colour jitter probability (training).
+        aug: a named albumentations preset applied to each training clip with one draw
+            (:mod:`lsvit.data.augment`, e.g. ``gesture_strong``), before the crop; None: off.
+        aug_args: keyword arguments of the preset (its final resize is skipped here: the crop resizes).
         strict: a broken video stops the run instead of being skipped.
         seed: split seed.
         name: dataset name (run folder names, reports).
@@ -69,7 +73,8 @@ class VideoDataModule:
                  frame_stride: int = 2, sampling: str = "dense", short: str = "loop", image_size: int = 224,
                  backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
                  hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
-                 name: str = "videos", group_pattern: str | None = None) -> None:
+                 name: str = "videos", group_pattern: str | None = None, aug: str | None = None,
+                 aug_args: dict[str, Any] | None = None) -> None:
         if num_frames < 1:
             raise LsvitError(f"data.num_frames={num_frames}: must be >= 1")
         if frame_stride < 1:
@@ -94,6 +99,7 @@ class VideoDataModule:
         self.image_size, self.backend, self.decode_threads = image_size, backend, decode_threads
         self.scale, self.hflip, self.color_jitter = tuple(scale), hflip, color_jitter
         self.strict, self.seed, self.name = strict, seed, name
+        self.aug = make_aug(aug, True, {"size": None, **dict(aug_args or {})})
         self.test_items: list[VideoItem] = []
         self.class_names, self.train_items, self.val_items = self._select_items()
         self.train_dataset: VideoDataset | None = None
@@ -159,7 +165,7 @@ class VideoDataModule:
         self.mean, self.std = model_norm(model)
         common = self._dataset_kwargs()
         train_tf = ClipTransform(self.image_size, self.mean, self.std, train=True, scale=self.scale,
-                                 hflip=self.hflip, color_jitter=self.color_jitter)
+                                 hflip=self.hflip, color_jitter=self.color_jitter, aug=self.aug)
         self.train_dataset = VideoDataset(self.train_items, train_tf, train=True, **common)
         self.val_dataset = VideoDataset(self.val_items, self.eval_transform(), train=False, **common)
 

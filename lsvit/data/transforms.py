@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -46,6 +47,8 @@ class ClipTransform:
         hflip: flip probability. Set 0 when left/right is part of the label (e.g.
             "move left" vs "move right"): a flipped clip would carry the wrong label.
         color_jitter: probability of brightness/contrast/saturation/hue jitter.
+        aug: an extra clip-consistent augmentation applied to the decoded frames before the crop in
+            training (a :class:`lsvit.data.augment.ClipAugment`, e.g. ``data.aug=gesture_strong``).
     """
 
     image_size: int = 224
@@ -56,6 +59,7 @@ class ClipTransform:
     ratio: Sequence[float] = (3 / 4, 4 / 3)
     hflip: float = 0.5
     color_jitter: float = 0.8
+    aug: Any = None
 
     def __post_init__(self) -> None:
         self._mean = torch.tensor(self.mean, dtype=torch.float64) * 255.0
@@ -82,6 +86,9 @@ class ClipTransform:
             box = spatial_view_box(h, w, crop_index if many else 0, num_crops if many else 1)
             return torch.from_numpy(crop_resize(frames, box, s)), self.color()
         rng = np.random.default_rng([int(seed) % (2**32), 7]) if seed is not None else np.random.default_rng()
+        if self.aug is not None:
+            frames = self.aug(frames, seed=int(rng.integers(2**31 - 1)))
+            h, w = frames.shape[1:3]
         box = random_resized_crop_box(rng, h, w, self.scale, self.ratio)
         flip = self.hflip > 0 and rng.random() < self.hflip
         out = crop_resize(frames, box, s, flip)

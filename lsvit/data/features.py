@@ -1,0 +1,427 @@
+"""Training on cached frame embeddings: ``FeatureH5Dataset`` and ``FeatureDataModule`` (``data=features``).
+
+The cache files are written by ``tools/extract_features.py`` (:mod:`lsvit.features.extract`; layout
+in the README). Each process opens a file lazily (:class:`lsvit.data.h5.LazyH5`: never a handle
+inherited through ``fork``); ``in_memory=true`` reads the rows it needs once instead. Samples
+follow the engine's contract: ``{"inputs": float32 (T, C, D), "label", "id"}``.
+
+Augmented copies (``aug_copies`` at extraction): a training sample draws one of the video's rows
+(the video itself or one of its copies) from its own seed; validation and test read the video
+itself only, and a video's copies never cross a split.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from lsvit import LsvitError
+from lsvit.data.dataset import collate, split_key
+from lsvit.data.h5 import LazyH5, open_h5, read_json_attr
+from lsvit.data.splits import check_validation, split_summary, stratified_split
+
+KIND = "embedding cache"
+
+
+def _strings(ds: Any) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in ds[()]]
+
+
+class CacheIndex:
+    """What a cache file holds, read once: ids, labels, copies, groups, membership and its settings.
+
+    Raises:
+        LsvitError: the file is missing, truncated, corrupt or unfinished, or lacks a dataset.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        f = open_h5(self.path, KIND)
+        try:
+            for key in ("embeddings", "labels", "ids", "copies"):
+                if key not in f:
+                    raise LsvitError(f"{self.path}: dataset '{key}' is missing (not an lsvit embedding cache)")
+            self.shape = tuple(int(x) for x in f["embeddings"].shape)
+            if len(self.shape) != 4:
+                raise LsvitError(f"{self.path}: 'embeddings' has shape {self.shape}, expected (N, T, C, D)")
+            self.ids = _strings(f["ids"])
+            self.labels = np.asarray(f["labels"][()], dtype=np.int64)
+            self.copies = np.asarray(f["copies"][()], dtype=np.int64)
+            self.groups = _strings(f["groups"]) if "groups" in f else list(self.ids)
+            self.membership = {k: _strings(v) for k, v in f["membership"].items()} if "membership" in f else {}
+            self.class_names = [str(c) for c in read_json_attr(f, "class_names", str(self.path))]
+            self.settings = dict(read_json_attr(f, "settings", str(self.path)))
+            self.unreadable = read_json_attr(f, "unreadable", str(self.path), default={})
+        finally:
+            f.close()
+        n = self.shape[0]
+        if not (len(self.ids) == len(self.labels) == len(self.copies) == n):
+            raise LsvitError(f"{self.path}: embeddings, labels, ids and copies differ in length")
+        if n and (self.labels.max(initial=-1) >= len(self.class_names)):
+            raise LsvitError(f"{self.path}: a label is beyond the {len(self.class_names)} class names")
+
+    @property
+    def num_frames(self) -> int:
+        """T."""
+        return self.shape[1]
+
+    def originals(self, where: np.ndarray | None = None) -> list[int]:
+        """Rows of the videos themselves (copy 0), optionally only where ``where`` is true."""
+        keep = self.copies == 0
+        if where is not None:
+            keep &= where
+        return np.flatnonzero(keep).tolist()
+
+    def copy_rows(self) -> dict[str, list[int]]:
+        """``{id: [rows of its augmented copies]}``."""
+        out: dict[str, list[int]] = {}
+        for r in np.flatnonzero(self.copies > 0).tolist():
+            out.setdefault(self.ids[r], []).append(r)
+        return out
+
+
+class FeatureH5Dataset(Dataset):
+    """Rows of an embedding cache as engine samples.
+
+    Args:
+        path: the HDF5 file.
+        rows: rows of the videos to serve (copy 0 rows), in order.
+        index: the file's :class:`CacheIndex` (read again when not given).
+        train: draw a video's row among itself and its augmented copies from the sample seed.
+        in_memory: read the needed rows once (into this process's memory) instead of per sample.
+        label_map: file label -> label in the model's class list (default: unchanged).
+        strict: an unreadable row raises instead of giving an error sample.
+        reverse_map: training only: label -> label of the same clip played backwards (reversal pairs).
+        reverse_prob: probability that a training clip of a paired class is reversed in time and
+            relabelled (drawn from the sample seed).
+    """
+
+    def __init__(self, path: str | Path, rows: Sequence[int] | None = None, index: CacheIndex | None = None,
+                 train: bool = False, in_memory: bool = False, label_map: Mapping[int, int] | None = None,
+                 strict: bool = False, reverse_map: Mapping[int, int] | None = None, reverse_prob: float = 0.0) -> None:
+        self.index = index or CacheIndex(path)
+        self.path = Path(path)
+        self.rows = list(rows) if rows is not None else self.index.originals()
+        self.train, self.strict = train, strict
+        self.label_map = dict(label_map) if label_map is not None else None
+        self.reverse_map, self.reverse_prob = dict(reverse_map or {}), float(reverse_prob)
+        copies = self.index.copy_rows() if train else {}
+        self.choices = [[r] + copies.get(self.index.ids[r], []) for r in self.rows]
+        self.h5 = LazyH5(path, KIND)
+        self._memory: dict[int, np.ndarray] | None = None
+        if in_memory:
+            need = sorted({r for c in self.choices for r in c})
+            data = self.h5.file["embeddings"]
+            self._memory = {r: np.asarray(data[r], dtype=np.float32) for r in need}
+            self.h5.close()
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    num_views = 1  # one view per video: embeddings are not re-sampled at test time
+
+    @property
+    def labels(self) -> list[int]:
+        """Label of every video, in order."""
+        return [self._label(r) for r in self.rows]
+
+    @property
+    def ids(self) -> list[str]:
+        """Id of every video, in order."""
+        return [self.index.ids[r] for r in self.rows]
+
+    def _label(self, row: int) -> int:
+        y = int(self.index.labels[row])
+        return y if self.label_map is None or y < 0 else int(self.label_map.get(y, -1))
+
+    def _read(self, row: int) -> np.ndarray:
+        if self._memory is not None:
+            return self._memory[row]
+        return np.asarray(self.h5.file["embeddings"][row], dtype=np.float32)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        i, seed = split_key(key)
+        options = self.choices[i]
+        rng = np.random.default_rng(seed)
+        row = options[int(rng.integers(len(options)))] if self.train and len(options) > 1 else options[0]
+        try:
+            x = self._read(row)
+        except (OSError, KeyError, ValueError) as exc:  # a corrupt chunk: one sample, named, never the run
+            if self.strict:
+                raise LsvitError(f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})") from exc
+            msg = f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})"
+            warnings.warn(f"skipping {msg}", stacklevel=2)
+            return {"inputs": torch.zeros(self.index.shape[1:], dtype=torch.float32), "label": -1,
+                    "id": self.index.ids[row], "error": msg}
+        label = self._label(row)
+        if self.train and label in self.reverse_map and rng.random() < self.reverse_prob:
+            # the clip played backwards is a clip of the partner class (move_left <-> move_right)
+            x, label = x[::-1], self.reverse_map[label]
+        return {"inputs": torch.from_numpy(np.ascontiguousarray(x)), "label": label, "id": self.index.ids[row]}
+
+
+class EmbeddingArrayDataset(Dataset):
+    """Embeddings already in memory (raw-video inference): same samples as :class:`FeatureH5Dataset`.
+
+    Args:
+        ids: video ids, in order.
+        arrays: ``{id: float32 (T, C, D)}`` for the readable ones.
+        errors: ``{id: message}`` for the unreadable ones (served as error samples, label -1).
+        shape: ``(T, C, D)``.
+    """
+
+    def __init__(self, ids: Sequence[str], arrays: Mapping[str, np.ndarray], errors: Mapping[str, str],
+                 shape: Sequence[int], labels: Sequence[int] | None = None) -> None:
+        self.ids_, self.arrays, self.errors, self.shape = list(ids), dict(arrays), dict(errors), tuple(shape)
+        self.labels_ = list(labels) if labels is not None else [-1] * len(self.ids_)
+
+    def __len__(self) -> int:
+        return len(self.ids_)
+
+    num_views = 1
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        i, _ = split_key(key)
+        vid = self.ids_[i]
+        if vid in self.arrays:
+            return {"inputs": torch.from_numpy(self.arrays[vid]), "label": self.labels_[i], "id": vid}
+        return {"inputs": torch.zeros(self.shape, dtype=torch.float32), "label": -1, "id": vid,
+                "error": self.errors.get(vid, f"{vid}: unreadable")}
+
+
+class FeatureDataModule:
+    """Frame-embedding caches as the engine's data (``data=features``).
+
+    Where the videos come from, in one of three ways:
+
+    * ``train_file`` (+ ``val_file``, else a stratified, seeded, video-level ``val_ratio`` hold-out of it)
+      (+ ``test_file``: evaluated once at the end with the best checkpoint);
+    * one file with a membership column (``membership=part`` or, for HMDB51 caches, ``split=1|2|3``
+      -> column ``split<n>``): its ``train`` rows (validation held out of them, source groups kept
+      whole, unless there are ``val`` rows) and its ``test`` rows;
+    * ``train_file`` missing and ``extract`` given: the file is extracted first (sharded over the
+      processes of the run), e.g. HMDB51 once for all three splits by the split benchmark.
+
+    Args:
+        train_file: the (training) cache.
+        val_file: a separate validation cache.
+        test_file: a separate test cache.
+        split: HMDB51 split (selects membership column ``split<n>``).
+        membership: the membership column to use (default: ``split<n>`` with ``split``, else none).
+        val_ratio: validation hold-out fraction when there are no validation rows or file.
+        num_frames: T the model expects (checked against the files; null: taken from them).
+        num_channels: C the model is built for (``model.in_channels``); checked against the files.
+        dim: D the model is built for (``model.in_dim``); checked against the files.
+        in_memory: load the rows into memory (files that fit); otherwise read per sample.
+        strict: an unreadable row stops the run.
+        seed: split seed.
+        name: dataset name (run folder names, reports).
+        extract: extraction settings used when ``train_file`` does not exist (keys of
+            ``configs/extract_features.yaml``: ``source``, ``embed``, ``aug``, ``aug_copies``, ...).
+        reverse_pairs: classes that are each other's time reversal (``[[move_left, move_right], ...]``):
+            training clips of these classes are played backwards with ``reverse_prob`` and take the partner's
+            label (a time-reversal augmentation with a class map; it removes any shortcut but order).
+        reverse_prob: probability of that reversal.
+    """
+
+    def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
+                 split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
+                 num_frames: int | None = None, num_channels: int = 12, dim: int = 768, in_memory: bool = False,
+                 strict: bool = False, seed: int = 0, name: str = "features",
+                 extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | None = None,
+                 reverse_prob: float = 0.5) -> None:
+        if not train_file:
+            raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
+                             "(written by tools/extract_features.py)")
+        if not val_file and not 0.0 < float(val_ratio) < 1.0:
+            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
+        self.split = int(split) if split is not None else None
+        self.membership = membership or (f"split{self.split}" if self.split is not None else None)
+        self.val_ratio, self.seed, self.name, self.strict = float(val_ratio), int(seed), name, strict
+        self.in_memory = bool(in_memory)
+        if not Path(train_file).exists() and extract:
+            self._extract(dict(extract))
+        self.train_index = CacheIndex(train_file)
+        self.class_names = list(self.train_index.class_names)
+        self.settings = self.train_index.settings
+        t, c, d = self.train_index.shape[1:]
+        want = {"num_frames": (num_frames, t), "num_channels": (num_channels, c), "dim": (dim, d)}
+        bad = [f"data.{k}={a} but the file has {b}" for k, (a, b) in want.items() if a is not None and int(a) != b]
+        if bad:
+            raise LsvitError(f"{train_file}: embeddings (T, C, D) = {(t, c, d)} do not fit the configuration: "
+                             f"{'; '.join(bad)} (layout {self.settings.get('layout')}); set those keys to the "
+                             "file's values (the model is built from data.num_channels and data.dim)")
+        self.num_frames, self.num_channels, self.dim = t, c, d
+        self.indices = {"train": self.train_index}
+        for part, path in (("val", val_file), ("test", test_file)):
+            if path:
+                idx = CacheIndex(path)
+                self._check_same(idx)
+                self.indices[part] = idx
+        self.rows = self._select_rows()
+        self.reverse_map: dict[int, int] = {}
+        for pair in reverse_pairs or []:
+            if len(pair) != 2 or any(c not in self.class_names for c in pair):
+                raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
+            a, b = (self.class_names.index(c) for c in pair)
+            self.reverse_map[a], self.reverse_map[b] = b, a
+        self.reverse_prob = float(reverse_prob)
+        self.train_dataset: FeatureH5Dataset | None = None
+        self.val_dataset: FeatureH5Dataset | None = None
+
+    # ------------------------------------------------------------------------------------ selection
+    def _extract(self, extract: dict[str, Any]) -> None:
+        from lsvit.features.extract import run_extraction
+
+        out = extract.pop("out", None) or self.train_file
+        if Path(str(out)).resolve() != Path(str(self.train_file)).resolve():
+            raise LsvitError(f"data.extract.out={out} differs from data.train_file={self.train_file}")
+        run_extraction(str(self.train_file), **extract)
+
+    def _check_same(self, idx: CacheIndex) -> None:
+        from lsvit.features.extract import check_compatible
+
+        if idx.class_names != self.class_names:
+            raise LsvitError(f"{idx.path}: classes {idx.class_names[:6]}... differ from {self.train_file}'s "
+                             f"{self.class_names[:6]}...")
+        check_compatible(idx.settings, self.settings, str(idx.path), str(self.train_file))
+
+    def _select_rows(self) -> dict[str, list[int]]:
+        idx = self.train_index
+        rows: dict[str, list[int]] = {}
+        if self.membership:
+            if self.membership not in idx.membership:
+                raise LsvitError(f"{self.train_file}: no membership column '{self.membership}' "
+                                 f"(it has {sorted(idx.membership) or 'none'})")
+            col = np.asarray(idx.membership[self.membership])
+            train = idx.originals(col == "train")
+            val = idx.originals(col == "val")
+            rows["test"] = idx.originals(col == "test")
+        else:
+            train, val = idx.originals(), []
+        where = f"data.train_file={self.train_file}"
+        if "val" in self.indices:
+            val = self.indices["val"].originals()
+            labels = [int(idx.labels[r]) for r in train] + [int(self.indices["val"].labels[r]) for r in val]
+            self._summary = split_summary(self.class_names, labels, range(len(train)),
+                                          range(len(train), len(labels)), rule=f"a separate validation file "
+                                          f"({self.indices['val'].path})")
+        elif not val:
+            labels, groups = [int(idx.labels[r]) for r in train], [idx.groups[r] for r in train]
+            tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
+            self._summary = split_summary(self.class_names, labels, tr, va, groups,
+                                          rule=f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
+                                               "videos of one source (the file's groups) kept together")
+            check_validation(self._summary, where, "Add source videos to those classes, give a separate validation "
+                             "file (data.val_file=), or raise data.val_ratio")
+            train, val = [train[i] for i in tr], [train[i] for i in va]
+        else:  # the file's membership column names the validation videos
+            labels = [int(idx.labels[r]) for r in train + val]
+            self._summary = split_summary(self.class_names, labels, range(len(train)), range(len(train), len(labels)),
+                                          [idx.groups[r] for r in train + val],
+                                          rule=f"the file's membership column '{self.membership}'")
+            check_validation(self._summary, where, "Check the membership column of the file")
+        if "test" in self.indices:
+            rows["test"] = self.indices["test"].originals()
+        rows["train"], rows["val"] = train, val
+        if not train or not val:
+            raise LsvitError(f"{self.train_file}: {len(train)} training / {len(val)} validation videos; both must "
+                             "be non-empty")
+        return rows
+
+    # ------------------------------------------------------------------------------------ engine surface
+    collate_fn = staticmethod(collate)
+
+    def split_summary(self) -> dict[str, Any]:
+        """Train/validation videos and source groups per class (written to ``split_summary.json``)."""
+        return self._summary
+
+    def _file(self, part: str) -> tuple[str, CacheIndex]:
+        if part in ("val", "test") and part in self.indices:
+            return str(self.indices[part].path), self.indices[part]
+        return str(self.train_file), self.train_index
+
+    def _dataset(self, part: str, train: bool) -> FeatureH5Dataset:
+        path, index = self._file(part)
+        return FeatureH5Dataset(path, self.rows[part], index, train=train, in_memory=self.in_memory,
+                                strict=self.strict, reverse_map=self.reverse_map if train else None,
+                                reverse_prob=self.reverse_prob)
+
+    def setup(self, model: Any = None) -> None:
+        """Build the training and validation datasets (the model is not needed: inputs are embeddings)."""
+        self.train_dataset = self._dataset("train", True)
+        self.val_dataset = self._dataset("val", False)
+
+    def make_test_dataset(self, num_clips: int = 1, num_crops: int = 1) -> FeatureH5Dataset | None:
+        """The test rows or file (None when there are none); one view per video."""
+        if num_clips != 1 or num_crops != 1:
+            raise LsvitError(f"eval.num_clips={num_clips}, eval.num_crops={num_crops}: embeddings have one view "
+                             "per video (set both to 1)")
+        return self._dataset("test", False) if self.rows.get("test") else None
+
+    def meta(self) -> dict[str, Any]:
+        """What inference needs: the extraction settings (backbones, layout, T, width, ...) and the sizes."""
+        return {"type": "embeddings", "settings": self.settings, "num_frames": self.num_frames,
+                "num_channels": self.num_channels, "dim": self.dim, "dataset": self.name,
+                "files": {p: self._file(p)[0] for p in self.rows if self.rows[p]},
+                "membership": self.membership, "split": self.split, "val_ratio": self.val_ratio, "seed": self.seed,
+                "num_train": len(self.rows["train"]), "num_val": len(self.rows["val"]),
+                "num_test": len(self.rows.get("test", []))}
+
+
+# ------------------------------------------------------------------------------------------ inference
+def read_cache(path: str | Path, data_meta: Mapping[str, Any], class_names: Sequence[str], strict: bool = False
+               ) -> FeatureH5Dataset:
+    """``CACHE_READERS[("embeddings", ".h5")]``: every video of a cache, checked against the checkpoint.
+
+    Raises:
+        LsvitError: the file is incomplete/corrupt, or was made with other backbones, layout, T or width.
+    """
+    from lsvit.features.extract import check_compatible
+
+    index = CacheIndex(path)
+    check_compatible(index.settings, data_meta.get("settings", {}), str(path), "the checkpoint")
+    label_map = {i: list(class_names).index(c) if c in class_names else -1 for i, c in enumerate(index.class_names)}
+    return FeatureH5Dataset(path, index.originals(), index, label_map=label_map, strict=strict)
+
+
+def raw_video_dataset(items: Sequence[Any], data_meta: Mapping[str, Any], strict: bool = False,
+                      backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> EmbeddingArrayDataset:
+    """``DATASET_BUILDERS["embeddings"]``: extract the embeddings of raw videos on the fly.
+
+    The backbones, weights, layout and frame sampling are the ones recorded in the checkpoint;
+    weights are looked up again (recorded file, ``weights/``, the hub) and must have the recorded
+    fingerprint. Unreadable videos become error samples (listed, no row).
+    """
+    from lsvit.data.readers import VideoReadError
+    from lsvit.engine.accel import resolve_device
+    from lsvit.features.extract import EmbedConfig, cache_settings, check_compatible
+
+    if num_clips != 1 or num_crops != 1:
+        raise LsvitError(f"num_clips={num_clips}, num_crops={num_crops}: embeddings have one view per video")
+    recorded = dict(data_meta.get("settings") or {})
+    if "embed" not in recorded:
+        raise LsvitError("the checkpoint records no extraction settings (data.settings.embed); it cannot read "
+                         "raw videos: give data_root=<embedding cache .h5>")
+    cfg = EmbedConfig.from_mapping(recorded["embed"])
+    device = resolve_device("auto")
+    embedder = cfg.build().to(device)
+    check_compatible(cache_settings(cfg, embedder), recorded, "the backbones found on this machine",
+                     "the checkpoint")
+    from lsvit.features.extract import embed_items
+
+    arrays, errors = embed_items(items, cfg, device, backend=backend or "auto", embedder=embedder,
+                                 num_workers=2 if len(items) > 4 else 0)
+    if strict and errors:
+        k, why = next(iter(errors.items()))
+        raise VideoReadError(why)
+    shape = (int(recorded["num_frames"]), int(recorded["num_channels"]), int(recorded["dim"]))
+    return EmbeddingArrayDataset([it.id for it in items], arrays, errors, shape,
+                                 [it.label for it in items])

