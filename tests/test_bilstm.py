@@ -364,6 +364,9 @@ def test_extract_train_best_inference_from_h5_and_raw_videos_identical(caches, t
                             "model.attn_hidden=8", "model.temporal_diff=true"])
     summary = train(cfg)
     assert summary["test_metrics"]["test/num_samples"] == 8
+    # the training run already wrote the attention statistics of its best checkpoint (the model's report hook)
+    written = {tag: json.loads((tmp_path / "run" / f"attention_{tag}.json").read_text()) for tag in ("val", "test")}
+    assert written["test"]["num_samples"] == 8 and written["val"]["channel_names"][0] == "vit/left"
     best = tmp_path / "run" / "best"
     meta = json.loads((best / "meta.json").read_text())
     assert meta["data"]["type"] == "embeddings" and meta["data"]["settings"]["layout"][0] == "vit/left"
@@ -373,8 +376,9 @@ def test_extract_train_best_inference_from_h5_and_raw_videos_identical(caches, t
     rows = list(csv.reader(open(a)))
     assert len(rows) == 9 and rows[0][:3] == ["id", "class", "prob_grow"]
     assert a.read_text() == b.read_text()  # raw videos embedded on the fly = the cache, to the last digit
-    stats = attention_report(tmp_path / "run")
+    stats = attention_report(tmp_path / "run")  # the tool, afterwards: the same statistics
     saved = json.loads((tmp_path / "run" / "attention_val.json").read_text())
+    assert saved["channel_mean"] == pytest.approx(written["val"]["channel_mean"], abs=1e-6)
     assert saved["channel_names"][0] == "vit/left" and len(saved["sequence_mean"]) == 4
     assert sum(saved["channel_mean"]) == pytest.approx(1.0, abs=1e-4) and stats["test"]["num_samples"] == 8
     assert (tmp_path / "run" / "attention_test.png").stat().st_size > 1000

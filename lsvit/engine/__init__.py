@@ -30,7 +30,10 @@ embeddings and keypoints pass through). Every consumer (training, evaluation, in
 ``forward_head``, ``reset_classifier``, ``get_classifier``, optionally ``no_weight_decay``),
 registered with :func:`lsvit.models.register_family` and configured as
 ``_target_: timm.create_model`` + ``model_name``. Only registered families, with plain JSON
-keyword arguments of their constructor, can be rebuilt from a checkpoint.
+keyword arguments of their constructor, can be rebuilt from a checkpoint. Optionally
+``evaluation_report(out_dir, tag, batches, data_meta) -> dict``: the model's own report of the
+best checkpoint (e.g. the BiLSTM's attention statistics), called after the final evaluation on
+validation and test; what it returns is printed and logged.
 
 **What the engine writes** (main process only, into one locked run folder): ``best/``
 (``model.safetensors`` + ``meta.json``: ``{"model": {"name", "args"}, "class_names", "data":

@@ -411,7 +411,8 @@ def _job_done(run: Run, epochs_this_job: int, epoch: int) -> bool:
 # ------------------------------------------------------------------------------------------- after training
 def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
                ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Reload ``best/``; its validation outputs (if not kept) and its one test on the held-out part, if any.
+    """Reload ``best/``: its validation outputs (if not kept), the model's own reports, and its one test on the
+    held-out part, if any.
 
     Returns:
         ``(best validation outputs, test)`` with ``test = {"metrics", "outputs", "views", "count"}`` or None.
@@ -421,16 +422,16 @@ def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
     ev, e = run.cfg.get("eval") or {}, run.cfg.engine
     make_test = getattr(run.dm, "make_test_dataset", None)
     test_ds = make_test(int(ev.get("num_clips", 1)), int(ev.get("num_crops", 1))) if make_test else None
-    if test_ds is None and best_outputs:
-        return best_outputs, None
     # the reports and the test describe the selected checkpoint, also after a resume
     run.accelerator.wait_for_everyone()
     load_weights(run.accelerator.unwrap_model(run.model), run.run_dir / "best")
     if not best_outputs:
         _, best_outputs = evaluate(run.model, run.val_dl, run.accelerator, "val/", desc="val (best)")
+    batch = int(ev.get("batch_size") or e.get("eval_batch_size") or e.batch_size)
+    model_reports(run, "val", run.dm.val_dataset, batch)
     if test_ds is None:
         return best_outputs, None
-    batch = int(ev.get("batch_size") or e.get("eval_batch_size") or e.batch_size)
+    model_reports(run, "test", test_ds, batch)
     test_dl = run.accelerator.prepare(make_loader(test_ds, batch, run.dm.collate_fn, int(e.num_workers),
                                                   _pin_memory(e, run.accelerator), False, int(e.prefetch_factor)))
     metrics, outputs = evaluate(run.model, test_dl, run.accelerator, "test/", desc="test", num_views=test_ds.num_views)
@@ -442,6 +443,26 @@ def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
                                               "num_clips": int(ev.get("num_clips", 1)),
                                               "num_crops": int(ev.get("num_crops", 1))})
     return best_outputs, {"metrics": metrics, "outputs": outputs, "views": test_ds.num_views, "count": len(test_ds)}
+
+
+def model_reports(run: Run, tag: str, dataset: Any, batch_size: int) -> None:
+    """A model's own reports of the best checkpoint (the optional ``evaluation_report`` hook, e.g. attention).
+
+    Main process only, on the whole (unsharded) dataset; what the hook returns is printed and logged.
+    """
+    model = run.accelerator.unwrap_model(run.model)
+    hook = getattr(model, "evaluation_report", None)
+    if hook is None or not run.main or getattr(dataset, "num_views", 1) > 1:
+        return
+    device = run.accelerator.device
+    batches = ({k: v.to(device) if torch.is_tensor(v) else v for k, v in b.items()}
+               for b in make_loader(dataset, batch_size, run.dm.collate_fn))
+    figures = hook(run.run_dir, tag, batches, run.dm.meta())
+    if figures:
+        run.accelerator.print(f"{tag} model report: " + ", ".join(f"{k.split('/')[-1]} {v:.4g}" if isinstance(v, float)
+                                                                 else f"{k.split('/')[-1]} {v}" for k, v in figures.items()))
+        if trackers(run.cfg):
+            run.accelerator.log(figures)
 
 
 def summarize(run: Run, state: RunState, last_row: dict[str, Any], finished: bool, stopped_early: bool,

@@ -133,6 +133,33 @@ class BiLSTMAttention(nn.Module):
         attn, self._last = self._last, {}
         return (logits, attn) if return_attention else logits
 
+    @torch.no_grad()
+    def evaluation_report(self, out_dir: Any, tag: str, batches: Any, data_meta: dict[str, Any]) -> dict[str, Any]:
+        """The engine's optional hook after the best checkpoint's final evaluation: attention statistics.
+
+        Writes ``attention_<tag>.json`` (mean channel and sequence weights, their argmax/argmin, channels
+        named by the cache's layout) and ``attention_<tag>.png`` into ``out_dir``.
+
+        Returns:
+            Numbers to log (``attention/<tag>/...``).
+        """
+        import json
+        from pathlib import Path
+
+        from lsvit.io import atomic_write_text
+
+        layout = list((data_meta.get("settings") or {}).get("layout") or [])
+        stats = attention_statistics(self, batches, next(self.parameters()).device, layout or None)
+        if not stats.get("num_samples"):
+            return {}
+        out = Path(out_dir)
+        atomic_write_text(out / f"attention_{tag}.json", json.dumps(dict(stats, part=tag), indent=1))
+        plot_attention(stats, out / f"attention_{tag}.png", f"{tag} ({stats['num_samples']} videos)")
+        return {f"attention/{tag}/channel_argmax": stats["channel_argmax"],
+                f"attention/{tag}/channel_max": max(stats["channel_mean"]),
+                f"attention/{tag}/sequence_argmax": stats["sequence_argmax"],
+                f"attention/{tag}/sequence_argmin": stats["sequence_argmin"]}
+
     def get_classifier(self) -> nn.Module:
         """The final linear layer."""
         return self.head
