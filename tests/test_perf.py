@@ -47,7 +47,7 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
         assert part in sections, part
     loading = data["figures"]["a. clip loading"]
     for key in ("raw decord", "project VideoDataset", "naive decode-all", "backend=pyav", "backend=opencv",
-                "0 worker(s)", "1 worker(s)", "on the device"):
+                "0 worker(s)", "1 worker(s)", "on the device", "gesture_strong"):
         assert any(key in k and isinstance(v, float) and v > 0 for k, v in loading.items()), key
     train = next(v for k, v in data["figures"].items() if k.startswith("b. train step"))
     assert any("lsvit clips/s" in k for k in train) and any("GFLOPs" in k for k in train)

@@ -103,6 +103,13 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
     clips = [read_clip(str(v), pick_for(i), backend="decord")[0] for i, v in enumerate(videos)]
     report.add(sec, "of which training transforms, on decoded frames (ms/clip)",
                time_per_item(lambda i: tf(clips[i], seed=int(seeds[i])), n, reps) * 1e3)
+    # seed 001's heavy recipe (data.aug=gesture_strong: distortion, noise, blur; one albumentations draw per clip),
+    # as the LS-ViT loader runs it before its own crop (size=None: no extra resize)
+    from lsvit.data.augment import make_aug
+
+    strong = make_aug("gesture_strong", True, {"size": None})
+    report.add(sec, "data.aug=gesture_strong on decoded frames, one draw per clip (ms/clip)",
+               time_per_item(lambda i: strong(clips[i], seed=int(seeds[i])), n, reps) * 1e3)
     batch = collate([ds[(i, int(seeds[i]))] for i in range(n)])
     frames, color = batch["inputs"].to(device), batch["color"].to(device)
     report.add(sec, f"then on the device ({device}): colour jitter + normalise (ms/clip)",
