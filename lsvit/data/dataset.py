@@ -13,7 +13,7 @@ of that sample (frames, crop, flip), so training data is the same function of
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,46 @@ class SeededSampler(Sampler):
         seeds = rng.integers(0, 2**31 - 1, size=self.length)
         for i, s in zip(order.tolist(), seeds.tolist()):
             yield (i, s)
+
+
+def sample_or_stand_in(load: Callable[[int], dict[str, Any]], index: int, seed: int | None, count: int, train: bool,
+                       strict: bool, errors: tuple[type[Exception], ...], blank: Callable[[str], dict[str, Any]]
+                       ) -> dict[str, Any]:
+    """``load(index)``, or what takes the place of an unreadable sample, the same way in every dataset.
+
+    Args:
+        load: reads sample ``i`` (with the sample's own seed already bound).
+        index: the sample asked for.
+        seed: the sample's seed (training), which also picks the stand-in.
+        count: number of samples in the dataset.
+        train: training (a stand-in) or evaluation (a blank).
+        strict: re-raise instead.
+        errors: the exception types that mean "this sample is unreadable" (their message names the file).
+        blank: the evaluation placeholder for the message: zero inputs, ``label=-1``, ``"error"``.
+
+    Returns:
+        The sample; in training another, readable sample chosen from ``seed`` (deterministic: every
+        process and every rerun picks the same) carrying ``"error"`` and ``substitute=True``, so the
+        batch stays full and the run can list the file; in evaluation ``blank(message)``.
+    """
+    try:
+        return load(index)
+    except errors as exc:
+        if strict:
+            raise
+        warnings.warn(f"skipping {exc}", stacklevel=3)
+        error = str(exc)
+    if train:
+        rng = np.random.default_rng(seed)
+        for _ in range(min(count - 1, 20)):
+            other = int(rng.integers(count))
+            if other == index:
+                continue
+            try:
+                return dict(load(other), error=error, substitute=True)
+            except errors as exc2:
+                warnings.warn(f"skipping {exc2}", stacklevel=3)
+    return blank(error)
 
 
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -165,27 +205,11 @@ class VideoDataset(Dataset):
 
     def __getitem__(self, key: Key) -> dict[str, Any]:
         index, seed = split_key(key)
-        item = self.items[index]
-        try:
-            return self._sample(item, seed)
-        except VideoReadError as exc:
-            if self.strict:
-                raise
-            warnings.warn(f"skipping {exc}", stacklevel=2)
-            error = str(exc)
-        if self.train:
-            # stand in another video, chosen from the sample's own seed: deterministic
-            rng = np.random.default_rng(seed)
-            for _ in range(min(len(self.items) - 1, 20)):
-                other = int(rng.integers(len(self.items)))
-                if other == index:
-                    continue
-                try:
-                    sample = self._sample(self.items[other], seed)
-                    sample["error"], sample["substitute"] = error, True
-                    return sample
-                except VideoReadError as exc2:
-                    warnings.warn(f"skipping {exc2}", stacklevel=2)
+        return sample_or_stand_in(lambda i: self._sample(self.items[i], seed), index, seed, len(self.items), self.train,
+                                  self.strict, (VideoReadError,), lambda error: self._blank(self.items[index], error))
+
+    def _blank(self, item: VideoItem, error: str) -> dict[str, Any]:
+        """A zero clip with ``label=-1`` keeps an evaluation batch's shape; the engine leaves it out of the metrics."""
         s = int(self.transform.image_size)
         views = self.num_views
         shape = (self.num_frames, s, s, 3) if views == 1 else (views, self.num_frames, s, s, 3)

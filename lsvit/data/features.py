@@ -12,7 +12,6 @@ itself only, and a video's copies never cross a split.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lsvit import LsvitError
-from lsvit.data.dataset import collate, split_key
+from lsvit.data.dataset import collate, sample_or_stand_in, split_key
 from lsvit.data.h5 import LazyH5, open_h5, read_json_attr
 from lsvit.data.splits import check_validation, split_summary, stratified_split
 
@@ -147,18 +146,21 @@ class FeatureH5Dataset(Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         i, seed = split_key(key)
+        return sample_or_stand_in(lambda j: self._sample(j, seed), i, seed, len(self.choices), self.train, self.strict,
+                                  (LsvitError,), lambda error: self._blank(i, error))
+
+    def _blank(self, i: int, error: str) -> dict[str, Any]:
+        return {"inputs": torch.zeros(self.index.shape[1:], dtype=torch.float32), "label": -1,
+                "id": self.index.ids[self.choices[i][0]], "error": error}
+
+    def _sample(self, i: int, seed: int | None) -> dict[str, Any]:
         options = self.choices[i]
         rng = np.random.default_rng(seed)
         row = options[int(rng.integers(len(options)))] if self.train and len(options) > 1 else options[0]
         try:
             x = self._read(row)
         except (OSError, KeyError, ValueError) as exc:  # a corrupt chunk: one sample, named, never the run
-            if self.strict:
-                raise LsvitError(f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})") from exc
-            msg = f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})"
-            warnings.warn(f"skipping {msg}", stacklevel=2)
-            return {"inputs": torch.zeros(self.index.shape[1:], dtype=torch.float32), "label": -1,
-                    "id": self.index.ids[row], "error": msg}
+            raise LsvitError(f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})") from exc
         label = self._label(row)
         if self.train and label in self.reverse_map and rng.random() < self.reverse_prob:
             # the clip played backwards is a clip of the partner class (move_left <-> move_right)

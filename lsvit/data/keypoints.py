@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from lsvit import LsvitError
-from lsvit.data.dataset import collate, split_key
+from lsvit.data.dataset import collate, sample_or_stand_in, split_key
 from lsvit.data.h5 import LazyH5, mark_complete, open_h5, read_json_attr, write_json_attr
 from lsvit.data.splits import check_validation, split_summary, stratified_split
 from lsvit.features.keypoint_layout import Layout, guess_layout, mirror_index
@@ -515,22 +515,10 @@ class KeypointH5Dataset(Dataset):
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
         i, seed = split_key(key)
-        try:
-            return self._sample(i, seed)
-        except LsvitError as exc:
-            if self.strict:
-                raise
-            warnings.warn(f"skipping {exc}", stacklevel=2)
-            error = str(exc)
-        if self.train and len(self.rows) > 1:  # a deterministic stand-in keeps the batch full
-            rng = np.random.default_rng(seed)
-            for _ in range(min(len(self.rows) - 1, 20)):
-                other = int(rng.integers(len(self.rows)))
-                if other != i:
-                    try:
-                        return dict(self._sample(other, seed), error=error, substitute=True)
-                    except LsvitError:
-                        continue
+        return sample_or_stand_in(lambda j: self._sample(j, seed), i, seed, len(self.rows), self.train, self.strict,
+                                  (LsvitError,), lambda error: self._blank(i, error))
+
+    def _blank(self, i: int, error: str) -> dict[str, Any]:
         return {"inputs": torch.zeros(self.num_frames, self.layout.feature_count), "label": -1,
                 "id": self.index.ids[self.rows[i]], "error": error}
 
