@@ -41,10 +41,10 @@ demo-keypoints: install
 	$(PY) tools/import_keypoints.py format=csv src=$(KP)/test/csv out=$(KP)/csv_test.h5 drop_visibility=true
 	$(PY) tools/import_keypoints.py format=npy src=$(KP)/train/MP_Data out=$(KP)/npy_train.h5
 	$(PY) tools/import_keypoints.py format=npy src=$(KP)/test/MP_Data out=$(KP)/npy_test.h5
-	$(PY) tools/train.py experiment=keypoints_demo
+	$(PY) tools/train.py experiment=keypoints_demo overwrite=true
 	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo/best data_root=$(KP)/csv_test.h5 \
 		output=outputs/keypoints_demo/submission.csv
-	$(PY) tools/train.py experiment=keypoints_demo model=keypoint_lstm_stacked run_dir=outputs/keypoints_demo_stacked \
+	$(PY) tools/train.py experiment=keypoints_demo model=keypoint_lstm_stacked run_dir=outputs/keypoints_demo_stacked overwrite=true \
 		data.path=$(KP)/npy_train.h5 data.test_path=$(KP)/npy_test.h5
 	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo_stacked/best data_root=$(KP)/npy_test.h5 \
 		output=outputs/keypoints_demo_stacked/submission.csv
@@ -57,8 +57,8 @@ demo-bilstm: install-dev
 	$(PY) tools/make_synthetic.py
 	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/train out=$(BILSTM_CACHE)/train.h5 batch_videos=8
 	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/test out=$(BILSTM_CACHE)/test.h5 batch_videos=8
-	$(PY) tools/train.py experiment=bilstm_demo $(BILSTM_MODEL)
-	$(PY) tools/train.py experiment=bilstm_demo model=embedding_mean_probe run_dir=outputs/demo_bilstm_probe
+	$(PY) tools/train.py experiment=bilstm_demo $(BILSTM_MODEL) overwrite=true
+	$(PY) tools/train.py experiment=bilstm_demo model=embedding_mean_probe run_dir=outputs/demo_bilstm_probe overwrite=true
 	$(PY) tools/attention_report.py run_dir=outputs/demo_bilstm
 	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm/best data_root=datasets/synthetic/test output=outputs/demo_bilstm/submission.csv
 	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm_probe/best data_root=$(BILSTM_CACHE)/test.h5 output=outputs/demo_bilstm_probe/submission.csv
