@@ -74,15 +74,16 @@ def test_realtime_tool_cli_reports_a_bad_checkpoint_in_one_line(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ BiLSTM
-def _bilstm_checkpoint(folder: Path) -> Path:
-    """A ``best/`` of the frame-embedding BiLSTM on test_bilstm's tiny random-init embedder (12 x 32 per frame)."""
+def _bilstm_checkpoint(folder: Path, **embed: object) -> Path:
+    """A ``best/`` of the frame-embedding BiLSTM on test_bilstm's tiny random-init embedder (12 x 32 per frame;
+    ``embed`` overrides its extraction settings)."""
     from test_bilstm import TINY_EMBED
 
     from lsvit.engine.checkpoint import save_best
     from lsvit.features.extract import EmbedConfig, cache_settings
     from lsvit.models.registry import build_family
 
-    cfg = EmbedConfig.from_mapping(TINY_EMBED)
+    cfg = EmbedConfig.from_mapping({**TINY_EMBED, **embed})
     settings = cache_settings(cfg, cfg.build())
     args = {"in_channels": 12, "in_dim": 32, "hidden": 16, "attn_hidden": 8}
     torch.manual_seed(0)
@@ -135,3 +136,31 @@ def test_bilstm_whole_video_and_the_tool_passes_the_runtime(sample_video, tmp_pa
                        timeout=120)
     assert r.returncode == 2 and "model.onnx does not exist; export it first" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "o.mp4").exists()
+
+
+def test_the_window_is_the_last_sampled_embeddings_as_for_clips(tmp_path):
+    """Dense sampling at stride 2: the window is the newest ``num_frames`` of every 2nd embedding, chosen as the clip
+    adapter chooses its frames (``pieces[::stride][-num_frames:]``), never the oldest ones of a longer history."""
+    from lsvit.realtime import EmbeddingFrames, VideoFrames
+
+    best = _bilstm_checkpoint(tmp_path / "best", sampling="dense", frame_stride=2)
+    pred = RealtimePredictor(best)
+    assert isinstance(pred.adapter, EmbeddingFrames) and pred.adapter.window == 8
+    pieces = [np.full((12, 32), i, np.float32) for i in range(11)]
+    picked = pred.adapter.batch(pieces)[0, :, 0, 0].tolist()
+    assert picked == [4.0, 6.0, 8.0, 10.0]  # the newest piece is in, 2 apart
+    # the clip adapter's choice on the same history (frames whose pixel value is their index)
+    clip = VideoFrames({"image_size": 8, "num_frames": 4, "frame_stride": 2, "mean": [0.0] * 3, "std": [1.0] * 3})
+    frames = [np.full((8, 8, 3), i, np.uint8) for i in range(11)]
+    assert (clip.batch(frames)[0, :, 0, 0, 0] * 255).round().tolist() == picked
+    # in the loop the history is exactly the window (the last 8 embeddings): every 2nd from its start, the frames a
+    # dense evaluation clip of those 8 frames takes
+    seen: list[torch.Tensor] = []
+    probs = pred.probs
+    pred.probs = lambda x: seen.append(x) or probs(x)  # type: ignore[method-assign]
+    rng = np.random.default_rng(0)
+    frames_rgb = [rng.integers(0, 256, (24, 32, 3), dtype=np.uint8) for _ in range(9)]
+    embedded = [pred.adapter.frame(f)[0] for f in frames_rgb]
+    for f in frames_rgb:
+        pred.step(f)
+    assert len(seen) == 2 and torch.equal(seen[-1][0], torch.from_numpy(np.stack(embedded[1:9:2])))
