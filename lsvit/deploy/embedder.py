@@ -215,6 +215,8 @@ class EmbedderJob:
                 real_kind=self.real_kind, relative=EMBED_RTOL, input_name=VIEWS_NAME, output_name=EMBEDDINGS_NAME,
                 what="embeddings")
         except LsvitError as exc:
+            if not str(exc).startswith(f"cannot export {name}"):
+                raise  # the graph exported but failed its checks: no backbone to blame, no more exports to try
             culprit = unexportable_backbone(self.embedder, example, path, opset)
             if culprit is None:
                 raise
