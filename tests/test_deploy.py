@@ -423,6 +423,13 @@ def test_every_family_exports_checks_and_matches_pytorch_at_batch_1_and_3(famili
 
     assert "onnx" in front["tags"] and f"| family | {FAMILY_NAMES[family]}" in body
     assert "`model.onnx` | 18 | float32 | dynamic | `inputs` batchx" in body
+    # the card carries the checkpoint's own metrics, in the front matter and in the table
+    val = front["model-index"][0]["results"][0]
+    assert val["dataset"]["split"] == "validation" and front["model-index"][0]["name"] == family
+    assert val["metrics"][0] == {"type": "accuracy", "name": "Top-1 accuracy (1 view)",
+                                 "value": round(meta["metrics"]["val/top1"], 4)}
+    assert f"| validation (selection) | 1 | pytorch | {meta['metrics']['val/top1']:.4f} |" in body
+    assert f"({sum(p.numel() for p in model.parameters()):,})" in body
 
 
 def test_input_descriptions_and_limitations_of_the_new_families_in_their_cards(families):
@@ -498,13 +505,15 @@ def _same_rows(a: Path, b: Path, tol: float = 1e-4) -> int:
 
 
 @pytest.mark.parametrize("family", FAMILIES)
-def test_runtime_onnx_writes_the_same_csv_for_every_family(families, family, tmp_path, monkeypatch):
+def test_runtime_onnx_writes_the_same_csv_for_every_family(families, family, tiny_dataset, tmp_path, monkeypatch):
     from lsvit.inference import run_inference
 
     run = families[family]
     best, source = run["best"], run["data_root"]
     if family == "embedding_mean_probe":  # its graph was exported without the embedder: read the cache
         source = families["caches"] / "test.h5"
+    elif family == "bilstm_attention":  # raw videos: embedder.onnx, then model.onnx, against both PyTorch models
+        source = tiny_dataset / "test"
     ref_csv, onnx_csv = tmp_path / "pytorch.csv", tmp_path / "onnx.csv"
     calls = []
     forward = OnnxModel.forward
@@ -516,6 +525,7 @@ def test_runtime_onnx_writes_the_same_csv_for_every_family(families, family, tmp
     n = _same_rows(ref_csv, onnx_csv)
     assert n == {"keypoint_lstm": 18, "keypoint_lstm_stacked": 18}.get(family, 8)
     assert calls.count("inputs") == -(-n // 3)  # every batch went through the graph
+    assert calls.count("views") == (2 if family == "bilstm_attention" else 0)  # 8 videos' frames, 4 videos a call
 
 
 def test_runtime_onnx_on_raw_videos_runs_both_graphs_and_refuses_a_missing_or_foreign_embedder(
@@ -578,6 +588,72 @@ def test_unexportable_backbone_is_named_and_nothing_is_written(families, tmp_pat
     assert "embedder" not in record and (best / "model.onnx").is_file() and not (best / "embedder.onnx").exists()
     with pytest.raises(LsvitError, match=r"embedder=true: keypoint_lstm takes 'keypoints' inputs"):
         export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "x.onnx", embedder=True)
+
+
+class _Shifted(torch.nn.Module):
+    """A model whose every output is 0.01 off: what a wrong translation would give."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) + 0.01
+
+
+@pytest.mark.parametrize("graph", ["inputs", "views"])
+def test_a_drifting_graph_of_either_kind_is_named_and_neither_file_is_written(families, tmp_path, monkeypatch, graph):
+    best = tmp_path / "best"
+    shutil.copytree(families["bilstm_attention"]["best"], best)
+    for f in ("model.onnx", "embedder.onnx", "export.json"):
+        (best / f).unlink()
+    real_export = export_mod.export_graph
+    names = []
+
+    def drifting(model, example, path, opset=18, dynamic_batch=True, name="model", input_name="inputs",
+                 output_name="logits"):
+        names.append(name)
+        if input_name == graph:
+            model = _Shifted(model)
+        return real_export(model, example, path, opset, dynamic_batch, name, input_name, output_name)
+
+    monkeypatch.setattr(export_mod, "export_graph", drifting)
+    before = sorted(p.name for p in best.iterdir())
+    with pytest.raises(LsvitError) as err:
+        export_onnx(best)
+    msg = str(err.value)
+    if graph == "inputs":  # the sequence model: after the embedder passed, which is not kept either
+        assert msg.startswith("bilstm_attention: ONNX Runtime's logits differ from PyTorch's by up to 0.01 (")
+        assert "tolerance 0.0001" in msg
+    else:
+        assert msg.startswith("the frame embedder of bilstm_attention: ONNX Runtime's embeddings differ from "
+                              "PyTorch's by up to 0.01 (")
+    assert "the graph is not kept" in msg and "\n" not in msg
+    assert not [n for n in names if n.startswith("backbone")]  # a graph that exported: no backbone is blamed
+    assert sorted(p.name for p in best.iterdir()) == before  # no model.onnx, no embedder.onnx, no temporary file
+
+
+def test_opset_too_old_for_the_new_families(families, tmp_path):
+    best = tmp_path / "best"
+    shutil.copytree(families["bilstm_attention"]["best"], best)
+    for f in ("model.onnx", "embedder.onnx", "export.json"):
+        (best / f).unlink()
+    before = sorted(p.name for p in best.iterdir())
+    with pytest.raises(LsvitError) as err:  # the frame embedder goes first: its ViT's attention needs opset 14
+        export_onnx(best, opset=11)
+    assert str(err.value).startswith("cannot export the frame embedder of bilstm_attention to ONNX: backbone "
+                                     "vit=vit_tiny_patch16_224 (a timm model) cannot be exported (operator ")
+    assert "opset 11" in str(err.value) and "embedder=false" in str(err.value)
+    with pytest.raises(LsvitError) as err:  # the BiLSTM's attention pooling (einsum) needs opset 12
+        export_onnx(best, opset=11, embedder=False)
+    msg = str(err.value)
+    assert msg.startswith("cannot export bilstm_attention to ONNX: operator aten::einsum is not supported at opset 11")
+    assert "\n" not in msg and sorted(p.name for p in best.iterdir()) == before
+    # LSTMs alone go back to opset 7's TorchScript translations, verified like any graph
+    record = export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "kp9.onnx", opset=9)
+    assert "dynamo=False" in record["exporter"] and max(record["verified"]["max_abs_diff"].values()) <= 1e-4
+    proto = onnx.load(str(tmp_path / "kp9.onnx"))
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {9}
 
 
 def test_contract_samples_read_the_checkpoints_own_rows_as_inference_does(families):
