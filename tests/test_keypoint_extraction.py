@@ -268,7 +268,7 @@ def test_runtime_onnx_on_a_keypoint_checkpoint_gives_the_pytorch_rows(tmp_path, 
         assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
         for k in ("probability", "confidence"):  # written with 4 decimals: 1e-4 apart at a rounding edge
             assert (a[k] == b[k] == "") or abs(float(a[k]) - float(b[k])) <= 1e-4 + 1e-9
-    pt, ox = (list(csv.reader(open(subs[r]))) for r in ("pytorch", "onnx"))
+    pt, ox = (list(csv.reader(subs[r].read_text().splitlines())) for r in ("pytorch", "onnx"))
     assert pt[0] == ox[0] and pt[0][2].startswith("prob_") and len(pt) == 4  # the 3 readable videos
     assert [r[:2] for r in pt] == [r[:2] for r in ox]
     assert max(abs(float(x) - float(y)) for a, b in zip(pt[1:], ox[1:]) for x, y in zip(a[2:], b[2:])) <= 1e-4
