@@ -104,7 +104,8 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
         assert figures[f"{label}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(ort / eager)
         check = next(c for c in report.checks if c.name == f"[deploy] {label} {PARITY_CHECK}")
         assert check.status == "PASS" and check.value <= 1e-4 and check.op == "<="
-    assert {"bilstm", "keypoint_lstm", "keypoint_lstm_stacked"} <= set(DEPLOY_CASES)  # every family on main
+    assert {"lsvit", "vit_frame_avg", "bilstm", "embedding_mean_probe", "keypoint_lstm",
+            "keypoint_lstm_stacked"} <= set(DEPLOY_CASES)  # every family on main
     # the BiLSTM's frame embedder (embedder.onnx) beside them, in frames per second, within its relative tolerance
     eager = figures[f"{EMBEDDER_LABEL}: PyTorch eager frames/s"]
     onnx_rate = figures[f"{EMBEDDER_LABEL}: ONNX Runtime frames/s"]

@@ -4,9 +4,9 @@ Each family's model is exported exactly as ``tools/export.py`` does (:func:`lsvi
 dynamic batch, opset 18), checked against PyTorch on the benchmark batch, and both runtimes are timed on
 that batch on the CPU with the same number of threads, round by round interleaved so that a slow-down
 of the machine hits both alike. Families: LS-ViT and its control (clips), the frame-embedding BiLSTM
-(a clip's embeddings, as ``make demo-bilstm`` makes them), both keypoint LSTMs (a clip's keypoint
-sequence, as ``make demo-keypoints``); a "clip" is one model input of the family. The BiLSTM's frame
-embedder (``embedder.onnx``) is timed apart, in frames per second.
+and its order-blind probe (a clip's embeddings, as ``make demo-bilstm`` makes them), both keypoint LSTMs
+(a clip's keypoint sequence, as ``make demo-keypoints``); a "clip" is one model input of the family. The
+BiLSTM's frame embedder (``embedder.onnx``) is timed apart, in frames per second.
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ def bilstm_case(smoke: bool) -> DeployCase:
     return DeployCase(model, x, "clips", f"{t} frames x {c} x {d} embeddings, hidden {model.hidden}, batch {batch}")
 
 
+def probe_case(smoke: bool) -> DeployCase:
+    """The BiLSTM's order-blind baseline (``embedding_mean_probe``) on the same embeddings as :func:`bilstm_case`
+    (``make demo-bilstm`` trains both on one cache)."""
+    t, c, d, batch = (4, 3, 32, 2) if smoke else (16, 3, 1280, 8)
+    model = _family("embedding_mean_probe", {"in_channels": c, "in_dim": d}, 8)
+    x = torch.randn(batch, t, c, d, generator=torch.Generator().manual_seed(0))
+    return DeployCase(model, x, "clips", f"{t} frames x {c} x {d} embeddings, batch {batch}")
+
+
 def keypoint_case(name: str, features: int, smoke: bool) -> DeployCase:
     """A keypoint LSTM at ``make demo-keypoints``' size: 30 frames of ``features`` numbers, 6 classes (the
     demo's configs: ``keypoint_lstm`` 2 x 128, ``keypoint_lstm_stacked`` seed 002's widths; tiny under ``smoke``)."""
@@ -121,6 +130,7 @@ DEPLOY_CASES: dict[str, Callable[[bool], DeployCase]] = {
     "lsvit": partial(lsvit_case, "lsvit_tiny_patch16_224"),
     "vit_frame_avg": partial(lsvit_case, "lsvit_frameavg_tiny_patch16_224"),
     "bilstm": bilstm_case,
+    "embedding_mean_probe": probe_case,
     "keypoint_lstm": partial(keypoint_case, "keypoint_lstm", 225),
     "keypoint_lstm_stacked": partial(keypoint_case, "keypoint_lstm_stacked", 1662),
 }
