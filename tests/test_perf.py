@@ -116,6 +116,18 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
     assert len(runs) >= 3 * (len(DEPLOY_CASES) + 1)
 
 
+def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path):
+    from lsvit.bench.deploy import compare_runtimes, probe_case
+
+    pytest.importorskip("onnxruntime")
+    case = probe_case(True)  # well under a millisecond a call
+    calls = []
+    forward = case.model.forward
+    case.model.forward = lambda x: calls.append(1) or forward(x)
+    res = compare_runtimes(case, tmp_path / "probe.onnx", rounds=2, reps=1, min_round_s=0.05)
+    assert len(calls) >= 20 and res["pytorch"] > 0 and res["onnxruntime"] > 0  # not 1 call per round
+
+
 def test_only_runs_the_named_sections(monkeypatch):
     import lsvit.bench as bench
 
