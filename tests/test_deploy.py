@@ -674,6 +674,26 @@ def test_contract_samples_read_the_checkpoints_own_rows_as_inference_does(famili
     assert input_contract(gone).sample is None  # the file is not on this machine: random inputs only
 
 
+@pytest.mark.parametrize("family", ["bilstm_attention", "keypoint_lstm_stacked"])
+def test_an_unreadable_recorded_file_falls_back_to_random_checks_with_a_warning(families, tmp_path, family):
+    """The checkpoint's own cache/keypoint file is an extra check, not an input: when it is broken the export goes
+    on with random inputs and says why (in a warning and in the record)."""
+    best = tmp_path / "best"
+    shutil.copytree(families[family]["best"], best, ignore=shutil.ignore_patterns("*.onnx", "export.json"))
+    bad = tmp_path / ("bad.h5" if family == "bilstm_attention" else "bad_kp.h5")
+    bad.write_bytes(b"not an HDF5 file")
+    meta = json.loads((best / "meta.json").read_text())
+    if family == "bilstm_attention":
+        meta["data"]["files"] = {"test": str(bad)}
+    else:
+        meta["data"]["source_file"] = str(bad)
+    (best / "meta.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=rf"{bad}.*checked on random inputs only"):
+        record = export_onnx(best, embedder=False)
+    assert set(record["verified"]["max_abs_diff"]) == {"random inputs, batch 1", "random inputs, batch 3"}
+    assert record["verified"]["real_inputs"].startswith(f"none ({bad}") and (best / "model.onnx").is_file()
+
+
 def test_realtime_runtime_onnx_gives_the_pytorch_predictions_csv(families, sample_video, tmp_path, monkeypatch):
     from lsvit.realtime import run_realtime
 
