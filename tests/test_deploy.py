@@ -649,11 +649,16 @@ def test_opset_too_old_for_the_new_families(families, tmp_path):
     msg = str(err.value)
     assert msg.startswith("cannot export bilstm_attention to ONNX: operator aten::einsum is not supported at opset 11")
     assert "\n" not in msg and sorted(p.name for p in best.iterdir()) == before
-    # LSTMs alone go back to opset 7's TorchScript translations, verified like any graph
+    # the keypoint LSTMs go back to opset 9 through the TorchScript translations, verified like any graph ...
     record = export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "kp9.onnx", opset=9)
     assert "dynamo=False" in record["exporter"] and max(record["verified"]["max_abs_diff"].values()) <= 1e-4
     proto = onnx.load(str(tmp_path / "kp9.onnx"))
     assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {9}
+    # ... while at opset 8 their graph holds an operator ONNX Runtime no longer has: named, nothing written
+    with pytest.raises(LsvitError) as err:
+        export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "kp8.onnx", opset=8)
+    assert str(err.value).startswith("keypoint_lstm: ") and "ConstantFill" in str(err.value)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".kp8", "kp8"))]
 
 
 def test_contract_samples_read_the_checkpoints_own_rows_as_inference_does(families):
