@@ -116,16 +116,21 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
     assert len(runs) >= 3 * (len(DEPLOY_CASES) + 1)
 
 
-def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path):
-    from lsvit.bench.deploy import compare_runtimes, probe_case
+def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path, monkeypatch):
+    from lsvit.bench import deploy
 
     pytest.importorskip("onnxruntime")
-    case = probe_case(True)  # well under a millisecond a call
-    calls = []
-    forward = case.model.forward
-    case.model.forward = lambda x: calls.append(1) or forward(x)
-    res = compare_runtimes(case, tmp_path / "probe.onnx", rounds=2, reps=1, min_round_s=0.05)
-    assert len(calls) >= 20 and res["pytorch"] > 0 and res["onnxruntime"] > 0  # not 1 call per round
+    asked = []
+
+    def one_ms_a_call(fn, reps):  # every call "takes" 1 ms: the calls per round follow from it alone
+        asked.append(reps)
+        return 1e-3
+
+    monkeypatch.setattr(deploy, "_mean_time", one_ms_a_call)
+    res = deploy.compare_runtimes(deploy.probe_case(True), tmp_path / "probe.onnx", rounds=2, reps=3,
+                                  min_round_s=0.05)
+    # 3 single-call timings per runtime, then 2 rounds of each of 50 calls (0.05 s / 1 ms), not of 3
+    assert asked == [1] * 6 + [50, 50] * 2 and res["pytorch"] == res["onnxruntime"] == pytest.approx(2 / 1e-3)
 
 
 def test_only_runs_the_named_sections(monkeypatch):
