@@ -21,7 +21,7 @@ from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_unlabelled
 from lsvit.data.keypoints import keypoint_cache_dataset, keypoint_csv_dataset, keypoint_video_dataset
 from lsvit.data.transforms import ClipTransform
-from lsvit.deploy.runtime import load_model, runtime_precision
+from lsvit.deploy.runtime import ONNX_DATASET_BUILDERS, load_model, runtime_precision
 from lsvit.engine.accel import build_accelerator
 from lsvit.engine.checkpoint import read_meta
 from lsvit.engine.evaluation import make_loader, score
@@ -66,13 +66,20 @@ CACHE_READERS[("embeddings", ".h5")] = _embeddings_from_h5
 
 
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
-                       backend: str | None = None, num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
-    """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``)."""
+                       backend: str | None = None, num_clips: int = 1, num_crops: int = 1, runtime: str = "pytorch",
+                       checkpoint: str | Path | None = None) -> VideoDataset:
+    """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``).
+
+    With ``runtime=onnx``, a type whose reader runs a model of its own (the frame embedder) reads through
+    the checkpoint's exported graph of it (:data:`lsvit.deploy.runtime.ONNX_DATASET_BUILDERS`).
+    """
     kind = meta["data"].get("type", "video")
     if kind not in DATASET_BUILDERS:
         raise LsvitError(f"inference on '{kind}' inputs is not supported")
     if num_clips < 1 or num_crops < 1:
         raise LsvitError(f"num_clips={num_clips}, num_crops={num_crops}: both must be >= 1")
+    if runtime == "onnx" and kind in ONNX_DATASET_BUILDERS:
+        return ONNX_DATASET_BUILDERS[kind](checkpoint, items, meta["data"], strict, backend, num_clips, num_crops)
     return DATASET_BUILDERS[kind](items, meta["data"], strict, backend, num_clips, num_crops)
 
 
@@ -107,7 +114,7 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
             if not items:
                 raise LsvitError(f"data_root={src}: no videos or frame folders found")
     if items is not None:
-        ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops)
+        ds = checkpoint_dataset(meta, items, strict, backend, num_clips, num_crops, runtime, checkpoint)
     views = getattr(ds, "num_views", 1)
     loader = accelerator.prepare(make_loader(ds, batch_size, collate, num_workers))
     return score(model, loader, accelerator, views, desc="predict", progress=progress), meta, views

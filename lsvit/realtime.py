@@ -10,10 +10,15 @@ majority of the last ``smooth`` predictions above ``threshold``). Adapters are l
   (:mod:`lsvit.data.transforms`), every ``frame_stride``-th of the last frames, normalised by the
   checkpoint's mean/std;
 * ``keypoints``: MediaPipe keypoints per frame with the checkpoint's extraction settings, the
-  window prepared like evaluation (:func:`lsvit.data.keypoints.prepare_sequence`), keypoints drawn.
+  window prepared like evaluation (:func:`lsvit.data.keypoints.prepare_sequence`), keypoints drawn;
+* ``embeddings`` (the frame-embedding BiLSTM and its probe): each frame's three views through the
+  checkpoint's frame embedder (the backbones and settings its ``meta.json`` records), rounded to the
+  cache's precision, the window the last ``num_frames`` embeddings.
 
-Another family adds one entry, ``FRAME_ADAPTERS["embeddings"] = factory(data_meta, device)``, with
-the :class:`FrameAdapter` methods.
+Another family adds one entry, ``FRAME_ADAPTERS[type] = factory(data_meta, device, checkpoint=,
+runtime=)``, with the :class:`FrameAdapter` methods. ``runtime=onnx`` runs the checkpoint's exported
+graphs with ONNX Runtime (:func:`lsvit.deploy.runtime.load_model`; the frame embedder's
+``embedder.onnx`` too); the per-frame preprocessing stays the same Python.
 
 Labels ending in ``_R`` are drawn green, ``_W`` red, others white (seed 004's right/wrong feedback).
 With a display a window shows the stream (``q`` quits); without one (``headless``) an annotated
@@ -79,7 +84,8 @@ class VideoFrames:
     skip_empty = False
     model_threads: int | None = None  # the clip model takes every core
 
-    def __init__(self, data: dict[str, Any], device: str = "cpu") -> None:
+    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
+                 runtime: str = "pytorch") -> None:
         from lsvit.data.transforms import ClipTransform
 
         self.size = int(data["image_size"])
@@ -120,7 +126,8 @@ class KeypointFrames:
     # 0.4 ms LSTM window took 166 ms beside a running MediaPipe graph with 2 torch threads, 0.5 ms with 1
     model_threads = 1
 
-    def __init__(self, data: dict[str, Any], device: str = "cpu", skip_empty: bool = True) -> None:
+    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
+                 runtime: str = "pytorch", skip_empty: bool = True) -> None:
         from lsvit.data.keypoints import extraction_settings_for
         from lsvit.features.keypoint_layout import Layout
         from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor
@@ -156,6 +163,53 @@ class KeypointFrames:
         draw_keypoints(image_bgr, info.get("parts") or {}, color, info.get("roi"))
 
 
+class EmbeddingFrames:
+    """Each frame's embedding by the checkpoint's frame embedder (frame-embedding BiLSTM checkpoints).
+
+    A frame is cut into its left half, right half and whole views at the recorded size
+    (:func:`lsvit.features.embeddings.frame_views`), embedded by the recorded backbones (found again
+    and checked by weights fingerprint; ``runtime=onnx``: ``embedder.onnx``) and rounded to the cache's
+    storage precision, exactly as extraction and raw-video inference embed a frame. The window is the
+    last ``num_frames`` embeddings (``frame_stride`` apart for ``dense`` sampling); the whole-video
+    input samples the frames as extraction does.
+    """
+
+    skip_empty = False
+    model_threads: int | None = None  # the backbones take every core
+
+    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
+                 runtime: str = "pytorch") -> None:
+        from lsvit.deploy.embedder import checkpoint_embedder, embed_config
+
+        cfg = embed_config(data)
+        self.embedder = checkpoint_embedder(checkpoint or "", data, device, runtime)
+        self.device = device
+        self.size, self.storage = int(cfg.image_size), np.dtype(cfg.dtype)
+        self.num_frames, self.sampling, self.short = int(cfg.num_frames), cfg.sampling, cfg.short
+        self.stride = int(cfg.frame_stride) if cfg.sampling == "dense" else 1
+        self.window = self.num_frames * self.stride
+
+    @torch.no_grad()
+    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        from lsvit.features.embeddings import frame_views
+
+        views = torch.from_numpy(frame_views(frame_rgb[None], self.size)).to(self.device)
+        emb = self.embedder(views).float().cpu().numpy()[0]
+        return emb.astype(self.storage).astype(np.float32), {"detected": True}
+
+    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(pieces[::self.stride][-self.num_frames:]))[None]
+
+    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
+        from lsvit.data.sampling import sample_indices
+
+        idx = sample_indices(len(pieces), self.num_frames, self.stride, self.sampling, False, None, self.short)
+        return torch.from_numpy(np.stack([pieces[int(i)] for i in idx]))[None]
+
+    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
+        return None
+
+
 def draw_keypoints(image_bgr: np.ndarray, parts: dict[str, np.ndarray | None], color: tuple[int, int, int],
                    roi: tuple[int, int, int, int] | None = None) -> None:
     """Skeleton lines and points of ``(P, 4)`` landmark arrays in [0, 1] frame coordinates, in place."""
@@ -186,8 +240,9 @@ def draw_label(image_bgr: np.ndarray, text: str, color: tuple[int, int, int], li
     cv2.putText(image_bgr, text, (5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
 
 
-# meta["data"]["type"] -> factory(data_meta, device) of the family's frame adapter
-FRAME_ADAPTERS: dict[str, Callable[..., FrameAdapter]] = {"video": VideoFrames, "keypoints": KeypointFrames}
+# meta["data"]["type"] -> factory(data_meta, device, checkpoint=, runtime=) of the family's frame adapter
+FRAME_ADAPTERS: dict[str, Callable[..., FrameAdapter]] = {"video": VideoFrames, "keypoints": KeypointFrames,
+                                                          "embeddings": EmbeddingFrames}
 
 
 @contextlib.contextmanager
@@ -226,21 +281,26 @@ class RealtimePredictor:
         device: where the model runs.
         skip_empty: frames without detections are not added to the window (keypoints; None: the
             adapter's default).
+        runtime: ``pytorch``, or ``onnx``: the checkpoint's exported graphs on ONNX Runtime (model and,
+            for frame-embedding checkpoints, ``embedder.onnx``).
     """
 
     def __init__(self, checkpoint: str | Path, stride: int = 1, threshold: float = 0.5, smooth: int = 5,
-                 device: str = "cpu", skip_empty: bool | None = None) -> None:
-        from lsvit.engine.checkpoint import build_from_checkpoint
+                 device: str = "cpu", skip_empty: bool | None = None, runtime: str = "pytorch") -> None:
+        from lsvit.deploy.runtime import load_model
+        from lsvit.engine.checkpoint import read_meta
 
         if stride < 1 or smooth < 1:
             raise LsvitError(f"stride={stride}, smooth={smooth}: both must be >= 1")
-        self.model, self.meta = build_from_checkpoint(checkpoint, device)
-        self.class_names = list(self.meta["class_names"])
-        kind = self.meta["data"].get("type", "video")
+        kind = read_meta(checkpoint)["data"].get("type", "video")
         if kind not in FRAME_ADAPTERS:
             raise LsvitError(f"checkpoint={checkpoint}: realtime prediction for '{kind}' inputs is not available "
                              f"(known: {', '.join(FRAME_ADAPTERS)})")
-        self.adapter = FRAME_ADAPTERS[kind](self.meta["data"], device)
+        factory = FRAME_ADAPTERS[kind]
+        # an ONNX graph takes the threads the family's per-frame work leaves it, as the PyTorch model does
+        self.model, self.meta = load_model(checkpoint, device, runtime, getattr(factory, "model_threads", None) or 0)
+        self.class_names = list(self.meta["class_names"])
+        self.adapter = factory(self.meta["data"], device, checkpoint=checkpoint, runtime=runtime)
         if skip_empty is not None:
             self.adapter.skip_empty = bool(skip_empty)
         self.device, self.stride, self.threshold = device, stride, threshold
@@ -363,7 +423,7 @@ class _Writer:
 def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1, threshold: float = 0.5,
                  smooth: int = 5, headless: bool | None = None, output: str | Path | None = None,
                  csv_path: str | Path | None = None, max_frames: int | None = None, device: str = "cpu",
-                 skip_empty: bool | None = None, progress: bool = True) -> dict[str, Any]:
+                 skip_empty: bool | None = None, progress: bool = True, runtime: str = "pytorch") -> dict[str, Any]:
     """Predict on a stream with a sliding window; show it, or write an annotated video + predictions CSV.
 
     Args:
@@ -377,11 +437,12 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
         max_frames: stop after this many frames.
         device: where the model runs.
         progress: print a line every 100 frames.
+        runtime: ``pytorch`` or ``onnx`` (the checkpoint's exported graphs on ONNX Runtime).
 
     Returns:
         ``{"frames", "predictions", "fps", "output", "csv", "last_label"}``.
     """
-    pred = RealtimePredictor(checkpoint, stride, threshold, smooth, device, skip_empty)
+    pred = RealtimePredictor(checkpoint, stride, threshold, smooth, device, skip_empty, runtime)
     frames, fps, name = open_source(source)
     show = not headless and display_available()
     if headless is False and not show:
@@ -444,7 +505,7 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
 
 
 def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path, device: str = "cpu",
-                   max_frames: int | None = None) -> dict[str, Any]:
+                   max_frames: int | None = None, runtime: str = "pytorch") -> dict[str, Any]:
     """Single-video inference with annotated output: one prediction for the whole video (sampled as
     evaluation does), drawn with the keypoints on every frame; ``output`` is a video (``.mp4``/``.avi``)
     or a folder of frame images.
@@ -452,7 +513,7 @@ def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path
     Returns:
         ``{"label", "probability", "probs", "frames", "output"}``.
     """
-    pred = RealtimePredictor(checkpoint, device=device)
+    pred = RealtimePredictor(checkpoint, device=device, runtime=runtime)
     frames, fps, _ = open_source(str(video))
     pieces, infos = [], []
     with torch_threads(pred.adapter.model_threads):

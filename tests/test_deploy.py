@@ -324,3 +324,396 @@ def test_card_records_from_elsewhere_are_checked_data(tmp_path):
     (best / "export.json").write_text(json.dumps({"model.onnx": {"verified": {"max_abs_diff": {"x": "tiny"}}}}))
     with pytest.raises(LsvitError, match=r"export.json: model.onnx.verified.max_abs_diff must map labels to numbers"):
         write_card(best)
+
+
+# ------------------------------------------------------------------------------------------------ every family
+# tiny trained checkpoints of the frame-embedding BiLSTM (and its probe) and of both keypoint LSTMs, each exported
+# once per module: the BiLSTM checked on rows of its test cache, the probe on raw videos (embedded on the fly),
+# keypoint_lstm on the keypoint file, keypoint_lstm_stacked on its own training file (the contract's sample)
+FAMILIES = ("bilstm_attention", "embedding_mean_probe", "keypoint_lstm", "keypoint_lstm_stacked")
+
+
+def _train(overrides: list[str]) -> Path:
+    from lsvit.engine import train
+
+    summary = train(compose("train", overrides))
+    return Path(summary["run_dir"]) / "best"
+
+
+@pytest.fixture(scope="module")
+def families(tiny_dataset, tiny_keypoints, tmp_path_factory) -> dict[str, dict]:
+    """family -> {"best", "data_root" (what inference reads in the CSV test), "checked" (what export was checked on)}."""
+    import warnings
+
+    from test_bilstm import TINY_EMBED
+
+    from lsvit.features.extract import run_extraction
+
+    d = tmp_path_factory.mktemp("families")
+    for part in ("train", "test"):
+        run_extraction(str(d / f"{part}.h5"), {"root": str(tiny_dataset / part)}, TINY_EMBED, num_workers=0,
+                       progress=False)
+    feats = ["experiment=gestures_bilstm", f"data.train_file={d / 'train.h5'}", "data.num_channels=12",
+             "data.dim=32", "data.val_ratio=0.25", "engine.epochs=1", "engine.batch_size=8", "engine.num_workers=0",
+             "engine.device=cpu"]
+    kp = ["experiment=signs_keypoint_lstm", f"data.path={tiny_keypoints}", "engine.epochs=1", "engine.batch_size=6",
+          "engine.device=cpu", "data.num_frames=8", "data.val_ratio=0.34"]
+    runs = {
+        "bilstm_attention": (_train([*feats, f"run_dir={d / 'bilstm'}", "model.hidden=16", "model.attn_hidden=8",
+                                     "model.temporal_diff=true"]), d / "test.h5", d / "test.h5"),
+        "embedding_mean_probe": (_train([*feats, "model=embedding_mean_probe", f"run_dir={d / 'probe'}"]),
+                                 tiny_dataset / "test", tiny_dataset / "test"),
+        "keypoint_lstm": (_train([*kp, f"run_dir={d / 'kp'}", "model.hidden_sizes=[8,8]"]), tiny_keypoints,
+                          tiny_keypoints),
+        "keypoint_lstm_stacked": (_train([*kp, "model=keypoint_lstm_stacked", f"run_dir={d / 'kps'}",
+                                          "model.hidden_sizes=[8,16,8]", "model.head_sizes=[8]"]), tiny_keypoints, None),
+    }
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for family, (best, data_root, checked) in runs.items():
+            # the probe's embedder is the BiLSTM's: the model graph alone keeps the fixture short
+            record = export_onnx(best, data_root=checked, embedder=False if family == "embedding_mean_probe" else None)
+            out[family] = {"best": best, "data_root": data_root, "checked": checked, "record": record}
+    out["caches"] = d
+    return out
+
+
+def _rows(best: Path, source: Path, count: int = 3) -> torch.Tensor:
+    """Inputs of ``source`` (a cache/keypoint file or videos) as inference reads them for ``best``."""
+    from lsvit.deploy.export import real_inputs
+
+    return real_inputs(best, read_meta(best), source, count)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_exports_checks_and_matches_pytorch_at_batch_1_and_3(families, family):
+    run = families[family]
+    best, record = run["best"], run["record"]
+    meta = read_meta(best)
+    assert meta["model"]["name"] == family
+    path = best / "model.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    proto = onnx.load(str(path))
+    assert [i.name for i in proto.graph.input] == ["inputs"] and [o.name for o in proto.graph.output] == ["logits"]
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    contract = input_contract(meta)
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == list(contract.shape)
+    md = read_metadata(proto)
+    assert md["class_names"] == meta["class_names"] and md["input"] == dict(contract.to_json(), name="inputs")
+    model, _ = build_from_checkpoint(best)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(321)  # other inputs than the exporter's own checks
+    real = _rows(best, run["data_root"])
+    assert len(real) == 3 and real.std() > 0
+    for batch in (1, 3):
+        for x in (torch.randn(batch, *contract.shape, generator=g), real[:batch]):
+            with torch.no_grad():
+                ref = model(x)
+            got = _logits(session, x)
+            assert got.shape == (batch, len(meta["class_names"]))
+            assert (got - ref).abs().max() <= 1e-4, f"{family} batch {batch}"
+    diffs = record["verified"]["max_abs_diff"]
+    assert max(diffs.values()) <= 1e-4 and len(diffs) == 4  # random and real, batch 1 and 3
+    real_label = (f"real inputs from {run['checked']}" if run["checked"] else
+                  f"rows of {meta['data']['source_file']}")  # no data_root: the checkpoint's own keypoint file
+    assert {f"{real_label}, batch 1", f"{real_label}, batch 3"} <= set(diffs)
+    front, body = parse_card((best / "README.md").read_text())
+    from lsvit.deploy.card import FAMILY_NAMES
+
+    assert "onnx" in front["tags"] and f"| family | {FAMILY_NAMES[family]}" in body
+    assert "`model.onnx` | 18 | float32 | dynamic | `inputs` batchx" in body
+    # the card carries the checkpoint's own metrics, in the front matter and in the table
+    val = front["model-index"][0]["results"][0]
+    assert val["dataset"]["split"] == "validation" and front["model-index"][0]["name"] == family
+    assert val["metrics"][0] == {"type": "accuracy", "name": "Top-1 accuracy (1 view)",
+                                 "value": round(meta["metrics"]["val/top1"], 4)}
+    assert f"| validation (selection) | 1 | pytorch | {meta['metrics']['val/top1']:.4f} |" in body
+    assert f"({sum(p.numel() for p in model.parameters()):,})" in body
+
+
+def test_input_descriptions_and_limitations_of_the_new_families_in_their_cards(families):
+    cards = {f: (families[f]["best"] / "README.md").read_text() for f in FAMILIES}
+    limits = {f: c.split("## Limitations", 1)[1] for f, c in cards.items()}
+    for f in ("bilstm_attention", "embedding_mean_probe"):
+        assert "| raw_videos | 4 frames per video (uniform sampling), each cut into 3 views" in cards[f]
+        assert "have random weights (embed.pretrained=false)" in limits[f] and "three 32 px views" in limits[f]
+        assert "training videos" in cards[f] and "Trained from scratch" not in limits[f]
+    assert "Order-blind baseline" in limits["embedding_mean_probe"] and "Order-blind" not in limits["bilstm_attention"]
+    for f in ("keypoint_lstm", "keypoint_lstm_stacked"):
+        assert "Sees only body/hand/face keypoints" in limits[f] and "imported keypoints (source npy)" in limits[f]
+        assert "| raw_videos | MediaPipe landmarks per frame" in cards[f] and "training sequences" in cards[f]
+        assert "Trained from scratch" not in limits[f] and "not recorded" not in limits[f]
+
+
+def test_frame_embedder_is_a_second_verified_graph_with_its_input_documented(families, tiny_dataset):
+    from lsvit.deploy.embedder import EMBED_RTOL, build_checkpoint_embedder
+    from lsvit.deploy.export import describe
+    from lsvit.data.discovery import discover_unlabelled
+    from lsvit.features.extract import EmbedConfig, VideoViews
+
+    best, record = families["bilstm_attention"]["best"], families["bilstm_attention"]["record"]
+    meta = read_meta(best)
+    path = best / "embedder.onnx"
+    onnx.checker.check_model(str(path), full_check=True)
+    proto = onnx.load(str(path))
+    inp, out = proto.graph.input[0], proto.graph.output[0]
+    assert inp.name == "views" and inp.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert inp.type.tensor_type.shape.dim[0].dim_param
+    assert [d.dim_value for d in inp.type.tensor_type.shape.dim[1:]] == [3, 32, 32, 3]
+    assert out.name == "embeddings" and [d.dim_value for d in out.type.tensor_type.shape.dim[1:]] == [12, 32]
+    md = read_metadata(proto)
+    embedder = build_checkpoint_embedder(meta["data"])
+    assert md["graph"] == "frame_embedder" and md["settings"] == meta["data"]["settings"]
+    assert md["output"]["channels"] == meta["data"]["settings"]["layout"] == embedder.layout
+    assert md["input"]["views"] == ["left", "right", "whole"] and "INTER_AREA" in md["input"]["resize"]
+    norm = md["input"]["normalization"]  # each backbone's own mean/std, in [0, 1] units
+    assert norm["vit"]["backbone"] == "vit_tiny_patch16_224" and norm["cnn"]["backbone"] == "resnet10t"
+    assert norm["cnn"]["mean"] == pytest.approx((embedder.cnn.mean.flatten() / 255).tolist(), abs=1e-6)
+    # frames of a real video cut into views, as extraction cuts them: the graph = the PyTorch FrameEmbedder
+    cfg = EmbedConfig.from_mapping(meta["data"]["settings"]["embed"])
+    views = torch.from_numpy(VideoViews(discover_unlabelled(tiny_dataset / "test")[:1], cfg)[0]["views"][0])
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for x in (views[:1], views[:3], views):
+        with torch.no_grad():
+            ref = embedder(x)
+        got = torch.from_numpy(session.run(["embeddings"], {"views": x.numpy()})[0])
+        assert got.shape == ref.shape and (got - ref).abs().max() <= EMBED_RTOL * max(1.0, float(ref.abs().max()))
+    erec = record["embedder"]
+    assert erec["file"] == "embedder.onnx" and max(erec["verified"]["max_abs_diff"].values()) <= 1e-4 * 10
+    assert {"random views, batch 1", "random views, batch 3", "rendered frames, batch 3"} <= set(
+        erec["verified"]["max_abs_diff"])
+    exports = json.loads((best / "export.json").read_text())
+    assert list(exports) == ["model.onnx", "embedder.onnx"] and exports["model.onnx"]["embedder"] == "embedder.onnx"
+    assert exports["embedder.onnx"]["input"]["dtype"] == "uint8"
+    body = (best / "README.md").read_text()
+    assert "| `embedder.onnx` | 18 | float32 | dynamic | `views` framesx3x32x32x3 uint8 → `embeddings` framesx12x32" in body
+    assert "Δembeddings" in body and 'embedder.run(["embeddings"], {"views": views})' in body
+    text = describe(record)
+    assert "model.onnx" in text and "embedder.onnx" in text and "'views' framesx3x32x32x3 N V H W C uint8" in text
+
+
+def _same_rows(a: Path, b: Path, tol: float = 1e-4) -> int:
+    ref, got = list(csv.reader(open(a))), list(csv.reader(open(b)))
+    assert ref[0] == got[0] and len(ref) == len(got) > 1
+    probs = [i for i, h in enumerate(ref[0]) if h.startswith("prob_") or h.endswith("_prob")]
+    assert probs
+    for x, y in zip(ref[1:], got[1:]):
+        assert [x[i] for i in range(len(x)) if i not in probs] == [y[i] for i in range(len(y)) if i not in probs]
+        assert max(abs(float(x[i]) - float(y[i])) for i in probs) <= tol
+    return len(ref) - 1
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_runtime_onnx_writes_the_same_csv_for_every_family(families, family, tiny_dataset, tmp_path, monkeypatch):
+    from lsvit.inference import run_inference
+
+    run = families[family]
+    best, source = run["best"], run["data_root"]
+    if family == "embedding_mean_probe":  # its graph was exported without the embedder: read the cache
+        source = families["caches"] / "test.h5"
+    elif family == "bilstm_attention":  # raw videos: embedder.onnx, then model.onnx, against both PyTorch models
+        source = tiny_dataset / "test"
+    ref_csv, onnx_csv = tmp_path / "pytorch.csv", tmp_path / "onnx.csv"
+    calls = []
+    forward = OnnxModel.forward
+    monkeypatch.setattr(OnnxModel, "forward", lambda self, x: calls.append(self.input_name) or forward(self, x))
+    assert run_inference(str(best), str(source), str(ref_csv), batch_size=3, probs=True, topk=2) == 0
+    assert not calls
+    assert run_inference(str(best), str(source), str(onnx_csv), batch_size=3, probs=True, topk=2,
+                         runtime="onnx") == 0
+    n = _same_rows(ref_csv, onnx_csv)
+    assert n == {"keypoint_lstm": 18, "keypoint_lstm_stacked": 18}.get(family, 8)
+    assert calls.count("inputs") == -(-n // 3)  # every batch went through the graph
+    assert calls.count("views") == (2 if family == "bilstm_attention" else 0)  # 8 videos' frames, 4 videos a call
+
+
+def test_runtime_onnx_on_raw_videos_runs_both_graphs_and_refuses_a_missing_or_foreign_embedder(
+        families, tiny_dataset, tmp_path, monkeypatch):
+    from lsvit.deploy.embedder import load_onnx_embedder
+    from lsvit.inference import predict
+
+    best = families["bilstm_attention"]["best"]
+    calls = []
+    forward = OnnxModel.forward
+    monkeypatch.setattr(OnnxModel, "forward", lambda self, x: calls.append((self.input_name, len(x))) or
+                        forward(self, x))
+    onnx_out = predict(best, tiny_dataset / "test", batch_size=3, runtime="onnx", progress=False)
+    # 8 videos x 4 frames through embedder.onnx (the frames of 4 videos per call), then the sequence model
+    assert [n for name, n in calls if name == "views"] == [16, 16]
+    assert [n for name, n in calls if name == "inputs"] == [3, 3, 2]
+    monkeypatch.undo()
+    torch_out = predict(best, tiny_dataset / "test", batch_size=3, progress=False)
+    assert onnx_out["ids"] == torch_out["ids"] and (onnx_out["probs"] - torch_out["probs"]).abs().max() <= 1e-4
+    copy = tmp_path / "best"
+    shutil.copytree(best, copy)
+    (copy / "embedder.onnx").unlink()
+    with pytest.raises(LsvitError, match=r"needs the frame embedder's graph: .*embedder.onnx does not exist; export "
+                                         r"it: python tools/export.py"):
+        predict(copy, tiny_dataset / "test", runtime="onnx", progress=False)
+    assert predict(copy, families["caches"] / "test.h5", runtime="onnx", progress=False)["ids"]  # a cache needs no embedder
+    data = json.loads(json.dumps(read_meta(best)["data"]))
+    data["settings"]["cnn"]["fingerprint"] = "0" * 16  # other backbone weights than the graph holds
+    with pytest.raises(LsvitError, match=r"was exported for another frame embedder than .* records \(differs in \['cnn'\]\)"):
+        load_onnx_embedder(best, data)
+
+
+def test_unexportable_backbone_is_named_and_nothing_is_written(families, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from lsvit.deploy import embedder as embedder_mod
+    from lsvit.features.embeddings import Backbone, FrameEmbedder
+
+    class Eigen(torch.nn.Module):  # a transformers-style model whose forward has no ONNX translation
+        def forward(self, pixel_values: torch.Tensor) -> SimpleNamespace:
+            x = pixel_values.mean(1).flatten(1)[:, :8]
+            return SimpleNamespace(last_hidden_state=torch.linalg.eigvalsh(x[:, :, None] * x[:, None, :])[:, None])
+
+    best = tmp_path / "best"
+    shutil.copytree(families["bilstm_attention"]["best"], best)
+    for f in ("model.onnx", "embedder.onnx", "export.json"):
+        (best / f).unlink()
+    real = embedder_mod.build_checkpoint_embedder(read_meta(best)["data"])
+    bad = FrameEmbedder(real.vit, Backbone(Eigen(), "hf:someone/eigen-vit", 8, (0.5,) * 3, (0.5,) * 3, "hf"), 32)
+    monkeypatch.setattr(embedder_mod, "build_checkpoint_embedder", lambda data, device="cpu": bad)
+    before = sorted(p.name for p in best.iterdir())
+    with pytest.raises(LsvitError) as err:
+        export_onnx(best)
+    msg = str(err.value)
+    assert msg.startswith("cannot export the frame embedder of bilstm_attention to ONNX: backbone "
+                          "cnn=hf:someone/eigen-vit (a Hugging Face transformers model) cannot be exported")
+    assert "aten._linalg_eigh" in msg and "embedder=false" in msg and "\n" not in msg
+    assert sorted(p.name for p in best.iterdir()) == before  # neither graph, no temporary file
+    record = export_onnx(best, embedder=False)  # the sequence model alone still exports
+    assert "embedder" not in record and (best / "model.onnx").is_file() and not (best / "embedder.onnx").exists()
+    with pytest.raises(LsvitError, match=r"embedder=true: keypoint_lstm takes 'keypoints' inputs"):
+        export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "x.onnx", embedder=True)
+
+
+class _Shifted(torch.nn.Module):
+    """A model whose every output is 0.01 off: what a wrong translation would give."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) + 0.01
+
+
+@pytest.mark.parametrize("graph", ["inputs", "views"])
+def test_a_drifting_graph_of_either_kind_is_named_and_neither_file_is_written(families, tmp_path, monkeypatch, graph):
+    best = tmp_path / "best"
+    shutil.copytree(families["bilstm_attention"]["best"], best)
+    for f in ("model.onnx", "embedder.onnx", "export.json"):
+        (best / f).unlink()
+    real_export = export_mod.export_graph
+    names = []
+
+    def drifting(model, example, path, opset=18, dynamic_batch=True, name="model", input_name="inputs",
+                 output_name="logits"):
+        names.append(name)
+        if input_name == graph:
+            model = _Shifted(model)
+        return real_export(model, example, path, opset, dynamic_batch, name, input_name, output_name)
+
+    monkeypatch.setattr(export_mod, "export_graph", drifting)
+    before = sorted(p.name for p in best.iterdir())
+    with pytest.raises(LsvitError) as err:
+        export_onnx(best)
+    msg = str(err.value)
+    if graph == "inputs":  # the sequence model: after the embedder passed, which is not kept either
+        assert msg.startswith("bilstm_attention: ONNX Runtime's logits differ from PyTorch's by up to 0.01 (")
+        assert "tolerance 0.0001" in msg
+    else:
+        assert msg.startswith("the frame embedder of bilstm_attention: ONNX Runtime's embeddings differ from "
+                              "PyTorch's by up to 0.01 (")
+    assert "the graph is not kept" in msg and "\n" not in msg
+    assert not [n for n in names if n.startswith("backbone")]  # a graph that exported: no backbone is blamed
+    assert sorted(p.name for p in best.iterdir()) == before  # no model.onnx, no embedder.onnx, no temporary file
+
+
+def test_opset_too_old_for_the_new_families(families, tmp_path):
+    best = tmp_path / "best"
+    shutil.copytree(families["bilstm_attention"]["best"], best)
+    for f in ("model.onnx", "embedder.onnx", "export.json"):
+        (best / f).unlink()
+    before = sorted(p.name for p in best.iterdir())
+    with pytest.raises(LsvitError) as err:  # the frame embedder goes first: its ViT's attention needs opset 14
+        export_onnx(best, opset=11)
+    assert str(err.value).startswith("cannot export the frame embedder of bilstm_attention to ONNX: backbone "
+                                     "vit=vit_tiny_patch16_224 (a timm model) cannot be exported (operator ")
+    assert "opset 11" in str(err.value) and "embedder=false" in str(err.value)
+    with pytest.raises(LsvitError) as err:  # the BiLSTM's attention pooling (einsum) needs opset 12
+        export_onnx(best, opset=11, embedder=False)
+    msg = str(err.value)
+    assert msg.startswith("cannot export bilstm_attention to ONNX: operator aten::einsum is not supported at opset 11")
+    assert "\n" not in msg and sorted(p.name for p in best.iterdir()) == before
+    # the keypoint LSTMs go back to opset 9 through the TorchScript translations, verified like any graph ...
+    record = export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "kp9.onnx", opset=9)
+    assert "dynamo=False" in record["exporter"] and max(record["verified"]["max_abs_diff"].values()) <= 1e-4
+    proto = onnx.load(str(tmp_path / "kp9.onnx"))
+    assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} == {9}
+    # ... while at opset 8 their graph holds an operator ONNX Runtime no longer has: named, nothing written
+    with pytest.raises(LsvitError) as err:
+        export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "kp8.onnx", opset=8)
+    assert str(err.value).startswith("keypoint_lstm: ") and "ConstantFill" in str(err.value)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith((".kp8", "kp8"))]
+
+
+def test_contract_samples_read_the_checkpoints_own_rows_as_inference_does(families):
+    import h5py
+    import numpy as np
+
+    meta = read_meta(families["bilstm_attention"]["best"])
+    contract = input_contract(meta)
+    files = meta["data"]["files"]  # no test file in this run: its validation rows' file (the training cache)
+    test_file = files.get("test") or files["val"]
+    assert contract.sample_kind.startswith(f"rows of {test_file} (the checkpoint's own cache")
+    with h5py.File(test_file, "r") as f:
+        stored = torch.from_numpy(f["embeddings"][:2].astype(np.float32))
+    assert torch.equal(contract.sample(2), stored)
+    kp = read_meta(families["keypoint_lstm"]["best"])
+    assert torch.equal(input_contract(kp).sample(3), _rows(families["keypoint_lstm"]["best"], Path(kp["data"]["source_file"])))
+    gone = dict(meta, data=dict(meta["data"], files={"test": "/nonexistent/test.h5"}))
+    assert input_contract(gone).sample is None  # the file is not on this machine: random inputs only
+
+
+@pytest.mark.parametrize("family", ["bilstm_attention", "keypoint_lstm_stacked"])
+def test_an_unreadable_recorded_file_falls_back_to_random_checks_with_a_warning(families, tmp_path, family):
+    """The checkpoint's own cache/keypoint file is an extra check, not an input: when it is broken the export goes
+    on with random inputs and says why (in a warning and in the record)."""
+    best = tmp_path / "best"
+    shutil.copytree(families[family]["best"], best, ignore=shutil.ignore_patterns("*.onnx", "export.json"))
+    bad = tmp_path / ("bad.h5" if family == "bilstm_attention" else "bad_kp.h5")
+    bad.write_bytes(b"not an HDF5 file")
+    meta = json.loads((best / "meta.json").read_text())
+    if family == "bilstm_attention":
+        meta["data"]["files"] = {"test": str(bad)}
+    else:
+        meta["data"]["source_file"] = str(bad)
+    (best / "meta.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match=rf"{bad}.*checked on random inputs only"):
+        record = export_onnx(best, embedder=False)
+    assert set(record["verified"]["max_abs_diff"]) == {"random inputs, batch 1", "random inputs, batch 3"}
+    assert record["verified"]["real_inputs"].startswith(f"none ({bad}") and (best / "model.onnx").is_file()
+
+
+def test_realtime_runtime_onnx_gives_the_pytorch_predictions_csv(families, sample_video, tmp_path, monkeypatch):
+    from lsvit.realtime import run_realtime
+
+    best = families["bilstm_attention"]["best"]
+    video, _ = sample_video
+    kw = dict(stride=2, threshold=0.0, smooth=1, headless=True, progress=False)
+    ref = run_realtime(best, str(video), output=tmp_path / "pt.mp4", **kw)
+    calls = []
+    forward = OnnxModel.forward
+    monkeypatch.setattr(OnnxModel, "forward", lambda self, x: calls.append(self.input_name) or forward(self, x))
+    got = run_realtime(best, str(video), output=tmp_path / "onnx.mp4", runtime="onnx", **kw)
+    assert calls.count("views") == 20 and calls.count("inputs") == 9  # both graphs: every frame, every prediction
+    a, b = list(csv.DictReader(open(ref["csv"]))), list(csv.DictReader(open(got["csv"])))
+    assert len(a) == len(b) == 20 and sum(bool(r["predicted"]) for r in a) == 9  # window 4, then every 2nd frame
+    for x, y in zip(a, b):
+        assert {k: x[k] for k in ("frame", "predicted", "label")} == {k: y[k] for k in ("frame", "predicted", "label")}
+        for k in ("probability", "confidence"):  # written with 4 decimals: 1e-4 apart at a rounding edge
+            assert (x[k] == y[k] == "") or abs(float(x[k]) - float(y[k])) <= 1e-4 + 1e-9

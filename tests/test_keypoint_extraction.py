@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
+import shutil
 import warnings
 from pathlib import Path
 
@@ -166,25 +167,33 @@ def test_interrupted_extraction_resumed_equals_an_uninterrupted_one(tmp_path, ca
     assert not parts_dir(tmp_path / "resumed.h5").exists()
 
 
-def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_path, carphone):
+@pytest.fixture(scope="module")
+def keypoint_best(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny keypoint LSTM ``best/`` on the demo's seed-002 import, cut to pose + hands (258 numbers, as
+    pose_hands extracts)."""
     from lsvit.config import compose
     from lsvit.data.keypoint_demo import DemoSpec, make_keypoint_demo
     from lsvit.engine import train
     from lsvit.features.keypoint_import import import_npy
-    from lsvit.realtime import annotate_video, run_realtime
 
-    # a tiny checkpoint on the demo's seed-002 import, cut to pose + hands (258 numbers, as pose_hands extracts)
-    root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=3, test_per_class=1, min_frames=6,
-                                                          max_frames=8), verbose=False)
+    tmp = tmp_path_factory.mktemp("keypoint_best")
+    root = make_keypoint_demo(tmp / "demo", DemoSpec(train_per_class=3, test_per_class=1, min_frames=6,
+                                                     max_frames=8), verbose=False)
     src = root / "train/MP_Data"
     for f in src.rglob("*.npy"):  # drop the face: pose xyzv (132) + hands (126)
         v = np.load(f)
         np.save(f, np.concatenate([v[:132], v[-126:]]))
-    h5 = import_npy(src, tmp_path / "kp.h5")
+    h5 = import_npy(src, tmp / "kp.h5")
     summary = train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={h5}",
-                                      f"run_dir={tmp_path}/run", "engine.epochs=1", "engine.batch_size=6", "data.num_frames=4",
+                                      f"run_dir={tmp}/run", "engine.epochs=1", "engine.batch_size=6", "data.num_frames=4",
                                       "model.hidden_sizes=[8]", "data.val_ratio=0.34"]))
-    best = Path(summary["run_dir"]) / "best"
+    return Path(summary["run_dir"]) / "best"
+
+
+def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_path, carphone, keypoint_best):
+    from lsvit.realtime import annotate_video, run_realtime
+
+    best = keypoint_best
     out = tmp_path / "rt" / "annotated.mp4"
     r = run_realtime(best, str(carphone), stride=2, threshold=0.0, smooth=3, headless=True, output=out,
                      max_frames=10, progress=False)
@@ -217,3 +226,49 @@ def test_realtime_headless_on_a_keypoint_checkpoint_writes_video_and_csv(tmp_pat
     res = annotate_video(best, carphone, tmp_path / "frames", max_frames=6)
     assert res["label"] in names and res["frames"] == 6
     assert len(list((tmp_path / "frames").glob("frame_*.jpg"))) == 6
+
+
+@pytest.mark.slow
+def test_runtime_onnx_on_a_keypoint_checkpoint_gives_the_pytorch_rows(tmp_path, carphone, keypoint_best):
+    """The exported graph behind the same MediaPipe extraction: the same realtime rows, the same submission from raw
+    videos (the export extra, which the dev extra installs)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from lsvit.deploy.export import export_onnx
+    from lsvit.deploy.runtime import OnnxModel
+    from lsvit.inference import run_inference
+    from lsvit.realtime import run_realtime
+
+    best = tmp_path / "best"
+    shutil.copytree(keypoint_best, best)
+    export_onnx(best)
+    videos = _video_tree(tmp_path / "videos", carphone)
+    calls: list[int] = []
+    forward = OnnxModel.forward
+    csvs, subs = {}, {}
+    for runtime in ("pytorch", "onnx"):
+        if runtime == "onnx":
+            OnnxModel.forward = lambda self, x: calls.append(len(x)) or forward(self, x)  # type: ignore[method-assign]
+        try:
+            r = run_realtime(best, str(carphone), stride=2, threshold=0.0, smooth=3, headless=True,
+                             output=tmp_path / runtime / "annotated.mp4", max_frames=10, progress=False, runtime=runtime)
+            csvs[runtime] = list(csv.DictReader(Path(r["csv"]).read_text().splitlines()))
+            subs[runtime] = tmp_path / f"{runtime}.csv"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                assert run_inference(str(best), str(videos), str(subs[runtime]), batch_size=2, num_workers=0,
+                                     probs=True, runtime=runtime) == 0
+        finally:
+            OnnxModel.forward = forward  # type: ignore[method-assign]
+    assert calls == [1, 1, 1, 1, 2, 2]  # 4 windows, then the 4 videos (one unreadable) in batches of 2
+    a_rows, b_rows = csvs["pytorch"], csvs["onnx"]
+    assert len(a_rows) == len(b_rows) == 10 and sum(bool(r["predicted"]) for r in a_rows) == 4
+    for a, b in zip(a_rows, b_rows):
+        keys = ("frame", "detected", "predicted", "label")
+        assert {k: a[k] for k in keys} == {k: b[k] for k in keys}
+        for k in ("probability", "confidence"):  # written with 4 decimals: 1e-4 apart at a rounding edge
+            assert (a[k] == b[k] == "") or abs(float(a[k]) - float(b[k])) <= 1e-4 + 1e-9
+    pt, ox = (list(csv.reader(subs[r].read_text().splitlines())) for r in ("pytorch", "onnx"))
+    assert pt[0] == ox[0] and pt[0][2].startswith("prob_") and len(pt) == 4  # the 3 readable videos
+    assert [r[:2] for r in pt] == [r[:2] for r in ox]
+    assert max(abs(float(x) - float(y)) for a, b in zip(pt[1:], ox[1:]) for x, y in zip(a[2:], b[2:])) <= 1e-4

@@ -81,7 +81,7 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
 
 
 def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypatch):
-    from lsvit.bench.deploy import DEPLOY_CASES, PARITY_CHECK, SECTION, bench_deploy
+    from lsvit.bench.deploy import DEPLOY_CASES, EMBEDDER_CHECK, EMBEDDER_LABEL, PARITY_CHECK, SECTION, bench_deploy
     from lsvit.bench.report import PerfReport
 
     ort = pytest.importorskip("onnxruntime")
@@ -104,6 +104,57 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
         assert figures[f"{label}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(ort / eager)
         check = next(c for c in report.checks if c.name == f"[deploy] {label} {PARITY_CHECK}")
         assert check.status == "PASS" and check.value <= 1e-4 and check.op == "<="
+    assert {"lsvit", "vit_frame_avg", "bilstm", "embedding_mean_probe", "keypoint_lstm",
+            "keypoint_lstm_stacked"} <= set(DEPLOY_CASES)  # every family on main
+    # the BiLSTM's frame embedder (embedder.onnx) beside them, in frames per second, within its relative tolerance
+    eager = figures[f"{EMBEDDER_LABEL}: PyTorch eager frames/s"]
+    onnx_rate = figures[f"{EMBEDDER_LABEL}: ONNX Runtime frames/s"]
+    assert eager > 0 and onnx_rate > 0
+    assert figures[f"{EMBEDDER_LABEL}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(onnx_rate / eager)
+    check = next(c for c in report.checks if c.name == f"[deploy] {EMBEDDER_LABEL} {EMBEDDER_CHECK}")
+    assert check.status == "PASS" and check.value <= 1e-4
+    assert len(runs) >= 3 * (len(DEPLOY_CASES) + 1)
+
+
+def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path, monkeypatch):
+    from lsvit.bench import deploy
+
+    pytest.importorskip("onnxruntime")
+    asked = []
+
+    def one_ms_a_call(fn, reps):  # every call "takes" 1 ms: the calls per round follow from it alone
+        asked.append(reps)
+        return 1e-3
+
+    monkeypatch.setattr(deploy, "_mean_time", one_ms_a_call)
+    res = deploy.compare_runtimes(deploy.probe_case(True), tmp_path / "probe.onnx", rounds=2, reps=3,
+                                  min_round_s=0.05)
+    # 3 single-call timings per runtime, then 2 rounds of each of 50 calls (0.05 s / 1 ms), not of 3
+    assert asked == [1] * 6 + [50, 50] * 2 and res["pytorch"] == res["onnxruntime"] == pytest.approx(2 / 1e-3)
+
+
+def test_only_runs_the_named_sections(monkeypatch):
+    import lsvit.bench as bench
+
+    ran = []
+
+    def section_one(report, ctx):
+        ran.append("one")
+        report.add("one", "x", 1.0)
+
+    def section_two(report, ctx):
+        ran.append("two")
+
+    monkeypatch.setattr(bench, "SECTIONS", [section_one, section_two])
+    monkeypatch.setattr(bench, "make_videos", lambda *a, **k: [])
+    report = bench.run_benchmark("smoke", None, only=["one"])
+    assert ran == ["one"] and list(report.figures) == ["one"]
+    assert not any("MFU" in c.name for c in report.checks)  # the models section did not run: no MFU row
+    from lsvit import LsvitError
+
+    with pytest.raises(LsvitError, match=r"only=three: no such benchmark section \(choose from one, two\)"):
+        bench.run_benchmark("smoke", None, only=["three"])
+    assert ran == ["one"]
 
 
 def test_deploy_section_says_so_without_onnxruntime(tmp_path, monkeypatch):

@@ -1,6 +1,7 @@
 """Performance figures side by side: loading, train steps (LS-ViT / frame-average / TimeSformer), FLOPs, inference.
 
-`python tools/benchmark.py [--size default|smoke|gpu] [--compile] [--json outputs/benchmark/benchmark.json]`
+`python tools/benchmark.py [--size default|smoke|gpu] [--compile] [--only deploy ...]
+[--json outputs/benchmark/benchmark.json]`
 Prints a table with PASS/FAIL against the performance targets and writes the same figures as JSON.
 """
 
@@ -8,7 +9,7 @@ import argparse
 
 import torch
 
-from lsvit.bench import run_benchmark
+from lsvit.bench import run_benchmark, section_names
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -19,7 +20,8 @@ if __name__ == "__main__":
                     help="dense bf16 peak of the GPU, for MFU (H100/H200: ~790 measured)")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile'd train steps (minutes on CPU)")
     ap.add_argument("--workers", type=int, default=None, help="loader workers for the data-path section")
+    ap.add_argument("--only", nargs="+", choices=section_names(), help="run just these sections (default: all)")
     a = ap.parse_args()
-    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops, a.compile, a.workers)
+    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops, a.compile, a.workers, a.only)
     print(report.text())
     print(f"wrote {a.json}")

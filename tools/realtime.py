@@ -3,6 +3,7 @@
 `python tools/realtime.py checkpoint=outputs/<run>/best source=0` (webcam; q quits)
 `python tools/realtime.py checkpoint=... source=clip.mp4 headless=true output=out.mp4` (annotated video + out.csv)
 `python tools/realtime.py checkpoint=... source=clip.mp4 whole_video=true output=frames/` (one prediction, images)
+`... runtime=onnx`: the checkpoint's exported graphs on ONNX Runtime (python tools/export.py checkpoint=... first)
 """
 
 import hydra
@@ -17,11 +18,11 @@ def main(cfg: DictConfig) -> None:
 
     if cfg.whole_video:
         out = cfg.output or "outputs/realtime/annotated.mp4"
-        r = guarded(annotate_video, cfg.checkpoint, str(cfg.source), out, cfg.device, cfg.max_frames)
+        r = guarded(annotate_video, cfg.checkpoint, str(cfg.source), out, cfg.device, cfg.max_frames, cfg.runtime)
         print(f"{r['label']} ({r['probability']:.3f}) over {r['frames']} frames -> {r['output']}")
         return
     r = guarded(run_realtime, cfg.checkpoint, cfg.source, int(cfg.stride), float(cfg.threshold), int(cfg.smooth),
-                cfg.headless, cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty)
+                cfg.headless, cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime)
     print(f"{r['frames']} frames, {r['predictions']} predictions, {r['fps']:.1f} fps; last shown: {r['last_label']}"
           + (f"; wrote {r['output']}" if r["output"] else "") + f" and {r['csv']}")
 

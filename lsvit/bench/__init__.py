@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from lsvit import LsvitError
 from lsvit.bench.deploy import section_deploy
 from lsvit.bench.inference import bench_inference
 from lsvit.bench.keypoints import section_keypoints
@@ -92,9 +93,15 @@ SECTIONS.append(section_keypoints)
 SECTIONS.append(section_deploy)
 
 
+def section_names() -> list[str]:
+    """The names ``only=`` selects sections by: each function's name without ``section_`` (``deploy``, ...)."""
+    return [f.__name__.removeprefix("section_") for f in SECTIONS]
+
+
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",
-                  peak_tflops: float | None = None, compile: bool = False, workers: int | None = None) -> PerfReport:
-    """Every section at one size preset.
+                  peak_tflops: float | None = None, compile: bool = False, workers: int | None = None,
+                  only: Sequence[str] | None = None) -> PerfReport:
+    """Every section (or those named in ``only``) at one size preset.
 
     Args:
         size: ``smoke`` (seconds: tiny inputs and the demo model, for the test suite), ``default``
@@ -106,7 +113,16 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
         compile: also time the train steps with ``torch.compile`` (ViT-Ti size; compiling
             costs minutes on a CPU, so it is not in the default run).
         workers: DataLoader workers for the data-path section (default: the CPU count, at most 8).
+        only: run just these sections (:func:`section_names`, e.g. ``["deploy"]``); None: all.
+
+    Raises:
+        LsvitError: a name in ``only`` that is no section.
     """
+    names = section_names()
+    unknown = sorted(set(only or ()) - set(names))
+    if unknown:
+        raise LsvitError(f"only={','.join(unknown)}: no such benchmark section (choose from {', '.join(names)})")
+    sections = [f for f, n in zip(SECTIONS, names) if only is None or n in only]
     report = PerfReport(device_name())
     with tempfile.TemporaryDirectory() as tmp:
         smoke = size == "smoke"
@@ -114,9 +130,9 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
                              width=160 if smoke else 320, height=120 if smoke else 240)
         ctx = BenchContext(size, device, Path(tmp), videos, peak_tflops * 1e12 if peak_tflops else None, compile,
                            workers)
-        for section in SECTIONS:
+        for section in sections:
             section(report, ctx)
-    if not any(c.name.startswith(MFU_CHECK) for c in report.checks):
+    if section_models in sections and not any(c.name.startswith(MFU_CHECK) for c in report.checks):
         report.checks.append(Check(f"{MFU_CHECK} (bf16, GPU)", None, 0.40, ">=",
                                    "no GPU on this machine" if not torch.cuda.is_available() else "run --size gpu"))
     if out_json:
@@ -126,4 +142,5 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
 
 
 __all__ = ["SECTIONS", "BenchContext", "Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading",
-           "bench_models", "compare_train_steps", "flops_per_clip", "make_videos", "run_benchmark", "train_step"]
+           "bench_models", "compare_train_steps", "flops_per_clip", "make_videos", "run_benchmark", "section_names",
+           "train_step"]

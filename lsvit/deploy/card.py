@@ -30,7 +30,17 @@ CARD = "README.md"
 EVALUATIONS = "evaluations.json"
 # one per model family prefix: the family's name in words (longest prefix first)
 FAMILY_NAMES = {"lsvit_frameavg": "ViT frame-average (the LS-ViT control: no SMIF, no LMI)",
-                "lsvit": "LS-ViT (ViT + short-term SMIF + long-term LMI temporal differences)"}
+                "lsvit": "LS-ViT (ViT + short-term SMIF + long-term LMI temporal differences)",
+                "bilstm_attention": "frame-embedding BiLSTM (channel attention + residual BiLSTM + sequence attention "
+                                    "on per-frame backbone embeddings)",
+                "embedding_mean_probe": "order-blind embedding probe (time-averaged frame embeddings + linear: the "
+                                        "BiLSTM's baseline)",
+                "keypoint_lstm_stacked": "stacked keypoint LSTM (seed 002: LSTM 64-128-64, dense 64-32, on MediaPipe "
+                                         "keypoint sequences)",
+                "keypoint_lstm": "keypoint LSTM (seed 000: LSTM layers, linear head on the final hidden state, on "
+                                 "MediaPipe keypoint sequences)"}
+# what one input of each data type is, in words (tables, limitations)
+UNITS = {"video": "clips", "embeddings": "videos", "keypoints": "sequences"}
 DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (rendered shapes that grow, shrink, move and "
                               "rotate; `tools/make_synthetic.py`)"}
 _METRICS = (("top1", "top-1"), ("top5", "top-5"), ("macro_f1", "macro-F1"), ("loss", "loss"))
@@ -178,34 +188,84 @@ def limitations(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
     """Known limitations, derived from what ``meta.json`` records."""
     data, run = meta.get("data") or {}, meta.get("run") or {}
     args = (meta.get("model") or {}).get("args") or {}
+    name = str((meta.get("model") or {}).get("name", ""))
     cfg = str(run.get("config_yaml") or "")
+    kind = str(data.get("type", "video"))
     out = []
-    pretrained = config_value(cfg, "model", "pretrained")
     dataset = str(data.get("dataset") or "")
-    if pretrained is not None and pretrained.lower() in ("false", "no", "0"):
-        out.append("Trained from scratch (no pretrained backbone): expect far lower accuracy on real footage than "
-                   "an ImageNet-initialised model.")
-    elif pretrained is None:
-        out.append("Whether the backbone was pretrained is not recorded (no resolved config in meta.json).")
+    if kind == "video":
+        pretrained = config_value(cfg, "model", "pretrained")
+        if pretrained is not None and pretrained.lower() in ("false", "no", "0"):
+            out.append("Trained from scratch (no pretrained backbone): expect far lower accuracy on real footage than "
+                       "an ImageNet-initialised model.")
+        elif pretrained is None:
+            out.append("Whether the backbone was pretrained is not recorded (no resolved config in meta.json).")
+    elif kind == "embeddings":
+        out += _embedding_limitations(data, name)
+    elif kind == "keypoints":
+        out += _keypoint_limitations(data)
     if dataset == "synthetic":
         out.append("Trained on synthetic data (rendered moving shapes): it is a demonstration, not a model of "
                    "real-world actions.")
     k = len(meta.get("class_names") or [])
     n_train = data.get("num_train")
     if isinstance(n_train, int) and k and n_train < 50 * k:
-        out.append(f"Small training set: {n_train} clips for {k} classes (~{n_train / k:.0f} per class).")
+        out.append(f"Small training set: {n_train} {UNITS.get(kind, 'clips')} for {k} classes "
+                   f"(~{n_train / k:.0f} per class).")
     if k:
         out.append(f"Closed set: every input gets one of the {k} classes; there is no 'none of these' class.")
-    if data.get("type", "video") == "video" and "num_frames" in data:
+    if kind == "video" and "num_frames" in data:
         out.append(f"Sees {data['num_frames']} frames (stride {data.get('frame_stride', '?')}, "
                    f"{data.get('sampling', 'dense')} sampling) at {data.get('image_size', '?')} px: actions longer "
                    "than that span are judged from part of them.")
-    if args.get("smif") is False or str((meta.get("model") or {}).get("name", "")).startswith("lsvit_frameavg"):
+    if args.get("smif") is False or name.startswith("lsvit_frameavg"):
         out.append("Frame-average control: it averages per-frame predictions and cannot tell an action from its "
+                   "time reversal.")
+    if name.startswith("embedding_mean_probe"):
+        out.append("Order-blind baseline: it averages the embeddings over time and cannot tell an action from its "
                    "time reversal.")
     if not evaluations:
         out.append("No held-out test result is recorded yet: the validation score selected this checkpoint, so it "
                    "is optimistic.")
+    return out
+
+
+def _embedding_limitations(data: Mapping[str, Any], name: str) -> list[str]:
+    """What a frame-embedding checkpoint cannot see, from the extraction settings it records."""
+    settings = data.get("settings") or {}
+    backbones = {slot: bb for slot in ("vit", "cnn") if isinstance(bb := settings.get(slot), Mapping)}
+    out = []
+    random_init = [f"{slot}={bb.get('name')}" for slot, bb in backbones.items() if bb.get("pretrained") is False]
+    if random_init:
+        out.append(f"The frame embedder's backbones {', '.join(random_init)} have random weights "
+                   "(embed.pretrained=false): a test configuration; its embeddings carry no knowledge of images.")
+    elif backbones:
+        out.append("Only the sequence model was trained: the backbones (" + ", ".join(
+            f"{slot}={bb.get('name')}" for slot, bb in backbones.items()) + ") are frozen, so footage unlike their "
+            "pretraining images is embedded less well.")
+    else:
+        out.append("The frame embedder is not recorded (no data.settings): raw videos cannot be read, only "
+                   "embedding caches made the same way.")
+    if "num_frames" in settings:
+        out.append(f"Sees {settings['num_frames']} frames per video ({settings.get('sampling', 'uniform')} sampling), "
+                   f"each as three {settings.get('image_size', '?')} px views (left half, right half, whole frame, "
+                   "squashed to squares): detail smaller than a few pixels at that size is lost, and the two halves "
+                   "assume what matters sits left and right of the centre.")
+    return out
+
+
+def _keypoint_limitations(data: Mapping[str, Any]) -> list[str]:
+    """What a keypoint checkpoint cannot see, from its layout and extraction settings."""
+    out = ["Sees only body/hand/face keypoints: appearance, objects and anything the keypoint detector misses "
+           "are invisible to it; frames without detections are zeros."]
+    source = str(data.get("source") or "")
+    if source and source != "mediapipe":
+        out.append(f"Trained on imported keypoints (source {source}): raw videos are read with the MediaPipe "
+                   "solution that gives this layout; keypoints from another extractor or version may differ.")
+    if "num_frames" in data:
+        out.append(f"Sees sequences of {data['num_frames']} frames ({data.get('sampling', 'pad')}: longer ones are "
+                   "cut to their centre, shorter ones zero-padded at the end, unless sampled uniformly), normalised "
+                   f"as '{data.get('normalize')}' says.")
     return out
 
 
@@ -292,6 +352,15 @@ def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
         lines += [f"| {_cell(k)} | {_cell(_value(v))} |" for k, v in contract.items()]
         lines += ["", "The model takes the float input above (batch first); `lsvit.inference` reads and transforms "
                   "raw inputs into it exactly as evaluation did."]
+        if contract.get("type") == "embeddings":
+            lines += ["", "From raw videos the embeddings come from the frame embedder recorded in `meta.json` (the "
+                      "backbones above, found again by name and weights fingerprint); `embedder.onnx`, when "
+                      "exported, is that embedder as a graph (uint8 views in, embeddings out: see Deployment). "
+                      "Pre-extracted caches (`.h5`) of the same settings are read as they are."]
+        elif contract.get("type") == "keypoints":
+            lines += ["", "From raw videos the keypoints come from MediaPipe with the settings above (the "
+                      "`[keypoints]` extra), in Python: the graph starts at the keypoint sequence. Keypoint files "
+                      "(`.h5`, seed-004 `.csv`) of the same layout are read as they are."]
     except LsvitError as exc:
         lines.append(f"No input contract: {exc}")
     lines.append("")
@@ -299,8 +368,9 @@ def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
     lines += ["## Training data and split", "", "| | |", "|---|---|", f"| dataset | `{_cell(dataset)}` |"]
     if dataset in DATASET_NOTES:
         lines.append(f"| what | {DATASET_NOTES[dataset]} |")
-    for key, label in (("split", "official split"), ("num_train", "training clips"), ("num_val", "validation clips"),
-                       ("num_test", "test clips")):
+    unit = UNITS.get(str(data.get("type", "video")), "clips")
+    for key, label in (("split", "official split"), ("num_train", f"training {unit}"),
+                       ("num_val", f"validation {unit}"), ("num_test", f"test {unit}")):
         if data.get(key) is not None:
             lines.append(f"| {label} | {_cell(data[key])} |")
     cfg = str(run.get("config_yaml") or "")
@@ -338,25 +408,7 @@ def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
     lines += ["", "Accuracies are fractions in [0, 1]; several views are averaged in probability.", ""]
 
     if exports:
-        lines += ["## Deployment (ONNX)", "", "| file | opset | precision | batch | ONNX Runtime vs PyTorch | exporter |",
-                  "|---|---|---|---|---|---|"]
-        for fname, rec in exports.items():
-            diffs = (rec.get("verified") or {}).get("max_abs_diff") or {}
-            worst = max(diffs.values()) if diffs else None
-            lines.append(f"| `{_cell(fname)}` | {_cell(rec.get('opset'))} | {_cell(rec.get('precision'))} | "
-                         f"{'dynamic' if rec.get('dynamic_batch') else 'fixed (1)'} | "
-                         f"max \\|Δlogits\\| {'—' if worst is None else f'{worst:.1e}'} over {len(diffs)} checks | "
-                         f"{_cell(rec.get('exporter'))} |")
-        first = next(iter(exports))
-        lines += ["", "Run with lsvit's readers: `python tools/inference.py checkpoint=<this folder> data_root=... "
-                  "runtime=onnx`. Or with ONNX Runtime alone:", "",
-                  _fence("import json, onnxruntime as ort\n"
-                         f"session = ort.InferenceSession(\"{first}\")\n"
-                         "meta = session.get_modelmeta().custom_metadata_map\n"
-                         "contract, classes = json.loads(meta[\"lsvit.input\"]), json.loads(meta[\"lsvit.class_names\"])\n"
-                         "# x: float32 array shaped contract[\"shape\"] (batch first), prepared as contract describes\n"
-                         "logits = session.run([\"logits\"], {\"inputs\": x})[0]\n"
-                         "print([classes[i] for i in logits.argmax(1)])", "python"), ""]
+        lines += _deployment(exports)
 
     lines += ["## Training", ""]
     if run.get("command"):
@@ -367,6 +419,59 @@ def render_card(meta: Mapping[str, Any], evaluations: Sequence[Mapping[str, Any]
 
     lines += ["## Limitations", ""] + [f"- {item}" for item in limitations(meta, evaluations)] + [""]
     return "\n".join(lines)
+
+
+def _io(rec: Mapping[str, Any]) -> str:
+    """``name shape dtype -> name shape`` of an export record's graph."""
+    def one(d: Any) -> str:
+        if not isinstance(d, Mapping):
+            return "?"
+        shape = "x".join(str(x) for x in d.get("shape") or [])
+        return f"`{_cell(d.get('name', '?'))}` {_cell(shape)} {_cell(d.get('dtype', ''))}".rstrip()
+    return f"{one(rec.get('input'))} → {one(rec.get('output'))}"
+
+
+def _deployment(exports: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The card's ONNX section: one row per exported graph, how to run them."""
+    lines = ["## Deployment (ONNX)", "", "| file | opset | precision | batch | graph | ONNX Runtime vs PyTorch | exporter |",
+             "|---|---|---|---|---|---|---|"]
+    embedders = {f: r for f, r in exports.items() if r.get("graph") == "frame_embedder"}
+    for fname, rec in exports.items():
+        verified = rec.get("verified") or {}
+        diffs = verified.get("max_abs_diff") or {}
+        worst = max(diffs.values()) if diffs else None
+        out = (rec.get("output") or {}).get("name", "logits") if isinstance(rec.get("output"), Mapping) else "logits"
+        lines.append(f"| `{_cell(fname)}` | {_cell(rec.get('opset'))} | {_cell(rec.get('precision'))} | "
+                     f"{'dynamic' if rec.get('dynamic_batch') else 'fixed (1)'} | {_io(rec)} | "
+                     f"max \\|Δ{_cell(out)}\\| {'—' if worst is None else f'{worst:.1e}'} over {len(diffs)} checks "
+                     f"(tolerance {_cell(verified.get('atol', '—'))}) | {_cell(rec.get('exporter'))} |")
+    model_file = next((f for f in exports if f not in embedders), None)
+    lines += ["", "Run with lsvit's readers: `python tools/inference.py checkpoint=<this folder> data_root=... "
+              "runtime=onnx` (and `tools/realtime.py ... runtime=onnx`). Or with ONNX Runtime alone:", ""]
+    code = ["import json, onnxruntime as ort"]
+    if embedders:
+        efile = next(iter(embedders))
+        inp = embedders[efile].get("input") or {}
+        size = (inp.get("shape") or [None, None, "S"])[2]
+        lines += [f"`{efile}` is the frame embedder: it takes uint8 views `(frames, 3, {size}, {size}, 3)`, per frame "
+                  "its left half (columns `[0, W // 2)`), right half (`[W // 2, W)`) and the whole frame, each RGB and "
+                  f"squashed to {size} x {size} with OpenCV (`INTER_AREA` when both H and W // 2 exceed it, else "
+                  "`INTER_LINEAR`); it normalises for each backbone itself. Its embeddings are rounded to the "
+                  "cache's precision (`float16` unless the metadata's `lsvit.output` says otherwise) and stacked "
+                  "over the checkpoint's frames (`lsvit.input` `frames`) into the model's input.", ""]
+        code += [f"embedder = ort.InferenceSession(\"{efile}\")",
+                 f"# views: uint8 array (T, 3, {size}, {size}, 3) of a video's T sampled frames (see above)",
+                 "emb = embedder.run([\"embeddings\"], {\"views\": views})[0].astype(\"float16\").astype(\"float32\")",
+                 "x = emb[None]  # (1, T, C, D)"]
+    if model_file is not None:
+        code += [f"session = ort.InferenceSession(\"{model_file}\")",
+                 "meta = session.get_modelmeta().custom_metadata_map",
+                 "contract, classes = json.loads(meta[\"lsvit.input\"]), json.loads(meta[\"lsvit.class_names\"])"]
+        if not embedders:
+            code.append("# x: float32 array shaped contract[\"shape\"] (batch first), prepared as contract describes")
+        code += ["logits = session.run([\"logits\"], {\"inputs\": x})[0]", "print([classes[i] for i in logits.argmax(1)])"]
+    lines += [_fence("\n".join(code), "python"), ""]
+    return lines
 
 
 def write_card(folder: str | Path, evaluations: Sequence[Mapping[str, Any]] | None = None,

@@ -5,14 +5,17 @@ One entry per data type (``meta["data"]["type"]``, the same key that picks the r
 contract gives the per-sample shape and layout of the model's *float* input (what
 :func:`lsvit.data.transforms.to_model_input` hands the model), the preprocessing that produced
 it, an example batch for the exporter and, where the type allows one without data, a batch of
-structured inputs for the parity check. Preprocessing itself stays the Python path of
-inference; the contract only describes it (it is written into the ONNX metadata and the card).
+structured inputs for the parity check: rendered clips for ``video``; for ``embeddings`` and
+``keypoints``, rows of the checkpoint's own cache or keypoint file (recorded in ``meta.json``) when
+that file is on this machine, read as inference reads them. Preprocessing itself stays the Python
+path of inference; the contract only describes it (it is written into the ONNX metadata and the card).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,25 +97,91 @@ def video_contract(data: Mapping[str, Any], model_args: Mapping[str, Any]) -> In
                          "rendered clips (the built-in motion dataset's videos through the checkpoint's transform)")
 
 
+def first_inputs(ds: Any, count: int, where: str) -> torch.Tensor:
+    """The model inputs of the first ``count`` readable samples of an inference dataset, batched.
+
+    Raises:
+        LsvitError: none of its samples can be read (``where`` names the source).
+    """
+    from lsvit.data.dataset import collate
+    from lsvit.data.transforms import to_model_input
+
+    samples = []
+    for i in range(len(ds)):
+        s = ds[i]
+        if "error" not in s:
+            samples.append(s)
+        if len(samples) == count:
+            break
+    if not samples:
+        raise LsvitError(f"{where}: none of its inputs could be read")
+    batch = collate(samples)
+    return to_model_input(batch["inputs"], batch.get("color")).float()
+
+
+def recorded_rows(kind: str, data: Mapping[str, Any], paths: Sequence[Any], what: str
+                  ) -> tuple[Callable[[int], torch.Tensor] | None, str]:
+    """A ``sample`` reading the first rows of the first of ``paths`` that is a file on this machine.
+
+    The rows are read by inference's own reader of that file type (``lsvit.inference.CACHE_READERS``):
+    the values the model saw in evaluation. ``(None, "")`` when none of the files is here.
+    """
+    path = next((Path(str(p)) for p in paths if p and Path(str(p)).is_file()), None)
+    if path is None:
+        return None, ""
+
+    def rows(n: int) -> torch.Tensor:
+        from lsvit.inference import CACHE_READERS
+
+        reader = CACHE_READERS.get((kind, path.suffix.lower()))
+        if reader is None:
+            raise LsvitError(f"{path}: no reader of '{kind}' inputs for {path.suffix} files")
+        return first_inputs(reader(path, dict(data), [], False), n, str(path))
+
+    return rows, f"rows of {path} ({what}, read as inference reads it)"
+
+
 def embeddings_contract(data: Mapping[str, Any], model_args: Mapping[str, Any]) -> InputContract:
     """Frame embeddings ``(B, T, C, D)``: C views/backbones of D features per frame (the extraction's cache)."""
     t = _positive_int(data, "num_frames", "embeddings")
     c = _positive_int(data, "num_channels", "embeddings")
     d = _positive_int(data, "dim", "embeddings")
+    settings = data.get("settings") or {}
+    names = {slot: (settings.get(slot) or {}).get("name") for slot in ("vit", "cnn")
+             if isinstance(settings.get(slot), Mapping)}
     details = {"num_frames": t, "num_channels": c, "dim": d,
-               "values": "frame embeddings as the extraction wrote them (float)",
-               "extraction": data.get("settings", {})}
-    return InputContract("embeddings", (t, c, d), "B T C D", details)
+               "values": f"frame embeddings as the extraction wrote them (float, stored as "
+                         f"{settings.get('dtype', 'float16')}: embeddings of raw videos are rounded to it too)",
+               "channels": settings.get("layout"),
+               "raw_videos": f"{t} frames per video ({settings.get('sampling', 'uniform')} sampling), each cut into "
+                             f"3 views (left half, right half, whole frame) squashed to {settings.get('image_size')} "
+                             f"px, through the backbones "
+                             + (", ".join(f"{k}={v}" for k, v in names.items()) or "recorded in data.settings")
+                             + " (the frame embedder: embedder.onnx when exported)",
+               "extraction": settings}
+    files = data.get("files") or {}
+    sample, sample_kind = recorded_rows("embeddings", data, [files.get(p) for p in ("test", "val", "train")]
+                                        if isinstance(files, Mapping) else [], "the checkpoint's own cache")
+    return InputContract("embeddings", (t, c, d), "B T C D", details, sample, sample_kind)
 
 
 def keypoints_contract(data: Mapping[str, Any], model_args: Mapping[str, Any]) -> InputContract:
     """Keypoint sequences ``(B, T, F)``: F coordinates per frame (the extraction's cache)."""
     t = _positive_int(data, "num_frames", "keypoints")
     f = _positive_int(data, "feature_count", "keypoints")
+    extraction = data.get("extraction") or {}
+    mode = extraction.get("mode") if isinstance(extraction, Mapping) else None
+    solution = f"mode {mode}" if mode else "the solution that gives this layout"
     details = {"num_frames": t, "num_features": f, "normalize": data.get("normalize"),
                "values": "keypoint coordinates per frame (lsvit.data.keypoints: fixed length, then normalised as "
-                         "'normalize' says)", "layout": data.get("layout"), "extraction": data.get("extraction", {})}
-    return InputContract("keypoints", (t, f), "B T F", details)
+                         "'normalize' says)", "layout": data.get("layout"), "extraction": extraction,
+               "raw_videos": f"MediaPipe landmarks per frame ({solution}; zeros where nothing is detected), the "
+                             f"sequence fixed to {t} frames ({data.get('sampling', 'pad')}), then normalised "
+                             f"({data.get('normalize')}): Python preprocessing (lsvit.data.keypoints), not part of "
+                             "the graph"}
+    sample, sample_kind = recorded_rows("keypoints", data, [data.get("source_file")],
+                                        "the checkpoint's own keypoint file")
+    return InputContract("keypoints", (t, f), "B T F", details, sample, sample_kind)
 
 
 # One entry per ``meta["data"]["type"]``; a family whose type is not here cannot be exported (one clear error).

@@ -41,6 +41,7 @@ from lsvit.deploy.contracts import InputContract, input_contract
 from lsvit.io import atomic_write_text, read_json
 
 ONNX_FILE = "model.onnx"
+EMBEDDER_FILE = "embedder.onnx"  # a frame-embedding checkpoint's second graph (lsvit.deploy.embedder)
 EXPORT_RECORD = "export.json"
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "logits"
@@ -144,8 +145,9 @@ def _output_to_void() -> Iterator[None]:
 
 
 def export_graph(model: nn.Module, example: torch.Tensor, path: str | Path, opset: int = DEFAULT_OPSET,
-                 dynamic_batch: bool = True, name: str = "model") -> str:
-    """Export ``model(example) -> logits`` to ``path``; returns the exporter used.
+                 dynamic_batch: bool = True, name: str = "model", input_name: str = INPUT_NAME,
+                 output_name: str = OUTPUT_NAME) -> str:
+    """Export ``model(example) -> logits`` (or any one output) to ``path``; returns the exporter used.
 
     Args:
         model: in eval mode, on the CPU.
@@ -155,6 +157,8 @@ def export_graph(model: nn.Module, example: torch.Tensor, path: str | Path, opse
             TorchScript exporter (see the module docstring).
         dynamic_batch: make axis 0 of the input and the output symbolic (``batch``).
         name: the model's name, for messages.
+        input_name: the graph's input name (``inputs``; the frame embedder's is ``views``).
+        output_name: the graph's output name (``logits``; the frame embedder's is ``embeddings``).
 
     Raises:
         LsvitError: an opset out of range, or the exporter failed (naming the operator when it
@@ -163,13 +167,13 @@ def export_graph(model: nn.Module, example: torch.Tensor, path: str | Path, opse
     if not MIN_OPSET <= opset <= max_opset():
         raise LsvitError(f"opset={opset}: choose {MIN_OPSET}..{max_opset()} (default {DEFAULT_OPSET})")
     dynamo = opset >= MIN_DYNAMO_OPSET
-    kw: dict[str, Any] = dict(input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], opset_version=opset, dynamo=dynamo)
+    kw: dict[str, Any] = dict(input_names=[input_name], output_names=[output_name], opset_version=opset, dynamo=dynamo)
     if dynamo:
         kw.update(external_data=False, verbose=False, optimize=True)
         if dynamic_batch:
             kw["dynamic_shapes"] = ({0: torch.export.Dim("batch")},)
     elif dynamic_batch:
-        kw["dynamic_axes"] = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}}
+        kw["dynamic_axes"] = {input_name: {0: "batch"}, output_name: {0: "batch"}}
     quiet_cpp = contextlib.nullcontext() if dynamo else _output_to_void()
     try:
         with (warnings.catch_warnings(), torch.no_grad(), _quiet_loggers("onnxscript", "onnx_ir", "torch.onnx"),
@@ -186,11 +190,17 @@ def export_graph(model: nn.Module, example: torch.Tensor, path: str | Path, opse
     return f"torch.onnx.export(dynamo={dynamo}) torch {torch.__version__.split('+')[0]}"
 
 
-def max_abs_diff(model: nn.Module, session: Any, x: torch.Tensor, input_dtype: Any) -> float:
-    """Largest absolute difference of the logits of ``model`` (PyTorch, fp32) and ``session`` on ``x``."""
+def max_abs_diff(model: nn.Module, session: Any, x: torch.Tensor, input_dtype: Any = None,
+                 input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME) -> float:
+    """Largest absolute difference of the outputs of ``model`` (PyTorch, fp32) and ``session`` on ``x``.
+
+    Args:
+        input_dtype: the numpy dtype the graph takes (None: ``x``'s own, e.g. uint8 views).
+    """
     with torch.no_grad():
         ref = model(x).float()
-    out = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy().astype(input_dtype)})[0]
+    arr = x.numpy() if input_dtype is None else x.numpy().astype(input_dtype)
+    out = session.run([output_name], {input_name: arr})[0]
     got = torch.from_numpy(out).float()
     if got.shape != ref.shape:
         raise LsvitError(f"ONNX output shape {tuple(got.shape)} differs from PyTorch's {tuple(ref.shape)}")
@@ -198,37 +208,45 @@ def max_abs_diff(model: nn.Module, session: Any, x: torch.Tensor, input_dtype: A
 
 
 def verify_parity(model: nn.Module, session: Any, inputs: Mapping[str, torch.Tensor], atol: float | None,
-                  name: str, fixed_batch: int | None = None, fp16: bool = False) -> dict[str, float]:
-    """Run every input batch through PyTorch and ONNX Runtime; the largest logit difference of each.
+                  name: str, fixed_batch: int | None = None, fp16: bool = False, relative: float | None = None,
+                  input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME, what: str = "logits"
+                  ) -> dict[str, float]:
+    """Run every input batch through PyTorch and ONNX Runtime; the largest output difference of each.
 
     Args:
-        inputs: label -> float32 batch (e.g. ``"random, batch 3"``).
+        inputs: label -> batch (float32; uint8 for the frame embedder's views) (e.g. ``"random, batch 3"``).
         atol: the tolerance; ``None``: 1e-4 (fp32), or ``1e-2 x max(1, |logits|)`` for an fp16 graph.
         fixed_batch: the graph's batch size when it has no dynamic batch axis (inputs are split).
+        relative: a tolerance relative to the outputs' scale instead: ``relative x max(1, |output|)``
+            (the frame embedder's embeddings are not logits of order 1).
+        input_name: the graph's input.
+        output_name: the graph's output.
+        what: the output in words, for the message.
 
     Returns:
-        label -> max |logits difference|.
+        label -> max |output difference|.
 
     Raises:
         LsvitError: naming the model, the largest difference, the input and the tolerance.
     """
     import numpy as np
 
-    dtype = np.float16 if fp16 else np.float32
     diffs, tols = {}, {}
     for label, x in inputs.items():
+        dtype = np.float16 if fp16 else (None if x.dtype == torch.uint8 else np.float32)
         parts = list(x.split(fixed_batch)) if fixed_batch else [x]
-        diffs[label] = max(max_abs_diff(model, session, p, dtype) for p in parts)
+        diffs[label] = max(max_abs_diff(model, session, p, dtype, input_name, output_name) for p in parts)
         if atol is not None:
             tols[label] = atol
-        elif fp16:
+        elif fp16 or relative is not None:
             with torch.no_grad():
-                tols[label] = FP16_RTOL * max(1.0, float(model(x).abs().max()))
+                scale = max(1.0, float(model(x).float().abs().max()))
+            tols[label] = (FP16_RTOL if fp16 else float(relative)) * scale  # type: ignore[arg-type]
         else:
             tols[label] = FP32_ATOL
     worst = max(diffs, key=lambda k: diffs[k] - tols[k])
     if diffs[worst] > tols[worst]:
-        raise LsvitError(f"{name}: ONNX Runtime's logits differ from PyTorch's by up to {diffs[worst]:.3g} "
+        raise LsvitError(f"{name}: ONNX Runtime's {what} differ from PyTorch's by up to {diffs[worst]:.3g} "
                          f"({worst}), above the tolerance {tols[worst]:.3g}; the graph is not kept")
     return diffs
 
@@ -269,9 +287,8 @@ def read_metadata(proto_or_map: Any) -> dict[str, Any]:
 def real_inputs(checkpoint: str | Path, meta: Mapping[str, Any], data_root: str | Path, count: int = 3
                 ) -> torch.Tensor:
     """Up to ``count`` readable inputs from ``data_root``, read and transformed exactly as inference reads them."""
-    from lsvit.data.dataset import collate
     from lsvit.data.discovery import discover_unlabelled
-    from lsvit.data.transforms import to_model_input
+    from lsvit.deploy.contracts import first_inputs
     from lsvit.inference import CACHE_READERS, checkpoint_dataset
 
     src = Path(data_root)
@@ -284,23 +301,64 @@ def real_inputs(checkpoint: str | Path, meta: Mapping[str, Any], data_root: str 
         items = discover_unlabelled(src)
         if not items:
             raise LsvitError(f"data_root={src}: no videos or frame folders found")
-        ds = checkpoint_dataset(dict(meta), items)
-    samples = []
-    for i in range(len(ds)):
-        s = ds[i]
-        if "error" not in s:
-            samples.append(s)
-        if len(samples) == count:
-            break
-    if not samples:
-        raise LsvitError(f"data_root={src}: none of its inputs could be read")
-    batch = collate(samples)
-    return to_model_input(batch["inputs"], batch.get("color")).float()
+        # a few spare videos for unreadable ones: embeddings and keypoints are extracted for every video given
+        ds = checkpoint_dataset(dict(meta), items[:count * 3])
+    return first_inputs(ds, count, f"data_root={src}")
+
+
+def verified_graph(path: Path, reference: nn.Module, graph: nn.Module, example: torch.Tensor,
+                   checks: Mapping[str, torch.Tensor], props: Mapping[str, Any], *, opset: int, dynamic_batch: bool,
+                   name: str, doc: str, real_kind: str, fp16: bool = False, atol: float | None = None,
+                   relative: float | None = None, input_name: str = INPUT_NAME, output_name: str = OUTPUT_NAME,
+                   what: str = "logits") -> tuple[str, dict[str, Any]]:
+    """Export ``graph`` to ``path`` with ``props`` as metadata, check it, and verify it against ``reference``.
+
+    ``path`` is a temporary name: the caller renames it once every graph of the checkpoint passed.
+
+    Returns:
+        ``(exporter, verified)``: the exporter used and the parity record (also in the file's metadata).
+
+    Raises:
+        LsvitError: an exporter failure, a graph that fails ``onnx.checker``, that ONNX Runtime cannot
+            load, or whose outputs differ beyond the tolerance (see :func:`verify_parity`).
+    """
+    onnx, onnxruntime = require_onnx(exporting=True)
+    exporter = export_graph(graph, example, path, opset, dynamic_batch, name, input_name, output_name)
+    proto = onnx.load(str(path))
+    set_metadata(proto, dict(props, exporter=exporter))
+    proto.doc_string = doc
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:  # onnx raises ValidationError / InferenceError
+        raise LsvitError(f"{name}: the exported graph fails onnx.checker: {_first_lines(str(exc))}") from exc
+    session = _session(onnxruntime, proto.SerializeToString(), name)
+    diffs = verify_parity(reference, session, checks, atol, name, None if dynamic_batch else 1, fp16, relative,
+                          input_name, output_name, what)
+    if atol is not None:
+        tol: Any = atol
+    elif fp16:
+        tol = f"{FP16_RTOL:g} x max(1, |{what}|)"
+    elif relative is not None:
+        tol = f"{relative:g} x max(1, |{what}|)"
+    else:
+        tol = FP32_ATOL
+    verified = {"max_abs_diff": diffs, "atol": tol, "real_inputs": real_kind,
+                "runtime": f"onnxruntime {onnxruntime.__version__} CPU"}
+    set_metadata(proto, {"verified": verified})
+    onnx.save(proto, str(path))
+    return exporter, verified
+
+
+def embedder_path(output: Path) -> Path:
+    """Where the frame embedder's graph goes beside ``output``: ``embedder.onnx`` beside ``model.onnx``, else
+    ``<stem>_embedder.onnx`` (so ``model_b1.onnx`` does not replace the default pair's embedder)."""
+    return output.with_name(EMBEDDER_FILE if output.name == ONNX_FILE else f"{output.stem}_embedder.onnx")
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset: int | None = None,
                 dynamic_batch: bool = True, fp16: bool = False, atol: float | None = None,
-                data_root: str | Path | None = None, fmt: str = "onnx") -> dict[str, Any]:
+                data_root: str | Path | None = None, fmt: str = "onnx", embedder: bool | None = None
+                ) -> dict[str, Any]:
     """Export a ``best/`` checkpoint to ONNX, verified against PyTorch; the record of the export.
 
     Args:
@@ -309,21 +367,27 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
         opset: the ``ai.onnx`` opset (default 18).
         dynamic_batch: a symbolic batch axis (else the graph takes batch 1).
         fp16: a half-precision graph (inputs and logits float16); checked against the fp32 model
-            with a tolerance of 1e-2 of the largest logit.
+            with a tolerance of 1e-2 of the largest logit. (The frame embedder stays float32.)
         atol: the parity tolerance (default 1e-4 for fp32).
         data_root: videos (or a cache file of the checkpoint's input type) to check real inputs
             on, read as inference reads them; without it, video checkpoints are checked on
-            rendered clips as well as random inputs.
+            rendered clips, embedding and keypoint checkpoints on rows of their own training data
+            when that file is on this machine, as well as random inputs.
         fmt: ``onnx`` (the only format).
+        embedder: also export the frame embedder of a frame-embedding checkpoint as a second graph
+            (:mod:`lsvit.deploy.embedder`; ``None``: yes for those checkpoints), so that
+            ``runtime=onnx`` reads raw videos without PyTorch too.
 
     Returns:
         The export record (also kept in ``<checkpoint>/export.json`` when the file is written into
-        the checkpoint folder, and shown in its model card).
+        the checkpoint folder, and shown in its model card); with the frame embedder, its record is
+        ``record["embedder"]``.
 
     Raises:
         LsvitError: a bad checkpoint, a data type without an input contract, an exporter failure
-            (naming the operator), an invalid graph, or a parity difference beyond the tolerance;
-            nothing is left at ``output`` then.
+            (naming the operator, or the backbone of the frame embedder), an invalid graph, or a parity
+            difference beyond the tolerance; nothing is left at ``output`` (nor at the embedder's
+            file) then.
     """
     from lsvit.engine.checkpoint import WEIGHTS, build_from_checkpoint
 
@@ -334,6 +398,10 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
     model, meta = build_from_checkpoint(checkpoint, "cpu")
     name = str(meta["model"]["name"])
     contract = input_contract(meta)  # before any work: a type without a contract is one clear error
+    with_embedder = contract.type == "embeddings" if embedder is None else bool(embedder)
+    if with_embedder and contract.type != "embeddings":
+        raise LsvitError(f"embedder=true: {name} takes '{contract.type}' inputs; only frame-embedding checkpoints "
+                         "have a frame embedder to export")
     opset = DEFAULT_OPSET if opset is None else int(opset)
     out = Path(output) if output else checkpoint / ONNX_FILE
     if out.suffix != ".onnx":
@@ -346,54 +414,74 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
     if data_root is not None:
         real, kind = real_inputs(checkpoint, meta, data_root), f"real inputs from {data_root}"
     elif contract.sample is not None:
-        real, kind = contract.sample(3), contract.sample_kind
+        try:
+            real, kind = contract.sample(3), contract.sample_kind
+        except LsvitError as exc:  # the recorded file is an extra check, not an input: its damage stops nothing
+            real, kind = None, f"none ({exc}; give data_root= to check real inputs)"
+            warnings.warn(f"{exc}: {name} is checked on random inputs only (give data_root= to check real inputs)",
+                          stacklevel=2)
     else:
         real, kind = None, "none (give data_root= to check real inputs)"
     if real is not None:
         checks[f"{kind.split(' (')[0]}, batch 1"] = real[:1]
         checks[f"{kind.split(' (')[0]}, batch {len(real)}"] = real
+    job = None
+    if with_embedder:  # backbones found and fingerprinted, their checks read, before any export
+        from lsvit.deploy.embedder import EmbedderJob
+
+        job = EmbedderJob.prepare(meta, data_root)
     graph_model = copy.deepcopy(model).half() if fp16 else model
     example = contract.example(2 if dynamic_batch else 1)
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    eout = embedder_path(out) if job is not None else None
+    etmp = eout.with_name(f".{eout.name}.tmp{os.getpid()}") if eout is not None else None
+    commit = (meta.get("run") or {}).get("commit", "unknown")
+    erec: dict[str, Any] | None = None
     try:
-        exporter = export_graph(graph_model, example.half() if fp16 else example, tmp, opset, dynamic_batch, name)
-        proto = onnx.load(str(tmp))
+        if job is not None:  # first: the heavier graph, and the one a backbone may keep from exporting
+            erec = job.export(etmp, opset, dynamic_batch, name, commit)  # type: ignore[arg-type]
         dtype = "float16" if fp16 else "float32"
         batch: str | int = "batch" if dynamic_batch else 1
         props = {"format": FORMAT, "model": meta["model"], "class_names": list(meta["class_names"]),
                  "input": dict(contract.to_json(dtype), name=INPUT_NAME, shape=[batch, *contract.shape]),
                  "output": {"name": OUTPUT_NAME, "shape": [batch, len(meta["class_names"])], "dtype": dtype,
                             "values": "class logits (softmax gives the probabilities of class_names)"},
-                 "weights_sha256": file_sha256(checkpoint / WEIGHTS), "exporter": exporter,
-                 "lsvit_version": __version__, "commit": (meta.get("run") or {}).get("commit", "unknown")}
-        set_metadata(proto, props)
-        proto.doc_string = f"lsvit {name}: {contract.layout} {dtype} inputs -> class logits"
-        try:
-            onnx.checker.check_model(proto, full_check=True)
-        except Exception as exc:  # onnx raises ValidationError / InferenceError
-            raise LsvitError(f"{name}: the exported graph fails onnx.checker: {_first_lines(str(exc))}") from exc
-        session = _session(onnxruntime, proto.SerializeToString(), name)
-        diffs = verify_parity(model, session, checks, atol, name, None if dynamic_batch else 1, fp16)
-        verified = {"max_abs_diff": diffs, "atol": atol if atol is not None else ("1e-2 x max(1, |logits|)" if fp16
-                                                                                    else FP32_ATOL),
-                    "real_inputs": kind, "runtime": f"onnxruntime {onnxruntime.__version__} CPU"}
-        set_metadata(proto, {"verified": verified})
-        onnx.save(proto, str(tmp))
+                 "weights_sha256": file_sha256(checkpoint / WEIGHTS), "lsvit_version": __version__,
+                 "commit": commit}
+        if eout is not None:
+            props["embedder"] = eout.name
+        exporter, verified = verified_graph(
+            tmp, model, graph_model, example.half() if fp16 else example, checks, props, opset=opset,
+            dynamic_batch=dynamic_batch, name=name, doc=f"lsvit {name}: {contract.layout} {dtype} inputs -> class logits",
+            real_kind=kind, fp16=fp16, atol=atol)
         sha = file_sha256(tmp)
+        esha = file_sha256(etmp) if etmp is not None else None  # type: ignore[arg-type]
         os.replace(tmp, out)
+        if etmp is not None:
+            os.replace(etmp, eout)  # type: ignore[arg-type]
     except OSError as exc:
         raise LsvitError(f"could not write {out} ({exc.strerror or exc})") from exc
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        for t in (tmp, etmp):
+            if t is not None and t.exists():
+                t.unlink()
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    versions = {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                "lsvit": __version__}
     record = {"file": out.name, "path": str(out), "model": name, "opset": opset, "exporter": exporter,
               "dynamic_batch": dynamic_batch, "precision": dtype, "input": props["input"], "output": props["output"],
               "verified": verified, "sha256": sha, "bytes": out.stat().st_size,
-              "seconds": round(time.time() - t0, 2), "exported_at": datetime.datetime.now().isoformat(timespec="seconds"),
-              "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-                           "lsvit": __version__}}
+              "seconds": round(time.time() - t0, 2), "exported_at": now, "versions": versions}
+    if erec is not None and eout is not None:
+        erec.update(file=eout.name, path=str(eout), sha256=esha, bytes=eout.stat().st_size, exported_at=now,
+                    versions=versions)
+        record["embedder"] = eout.name
     if out.parent.resolve() == checkpoint.resolve():
-        record_export(checkpoint, record)
+        record_export(checkpoint, record, card=erec is None)
+        if erec is not None:
+            record_export(checkpoint, erec)
+    if erec is not None:
+        record["embedder"] = erec
     return record
 
 
@@ -413,27 +501,33 @@ def read_exports(folder: str | Path) -> dict[str, dict[str, Any]]:
     return data
 
 
-def record_export(checkpoint: str | Path, record: Mapping[str, Any]) -> None:
+def record_export(checkpoint: str | Path, record: Mapping[str, Any], card: bool = True) -> None:
     """Keep ``record`` in ``<checkpoint>/export.json`` (one per file name) and re-render the model card."""
     from lsvit.deploy.card import write_card
 
     exports = read_exports(checkpoint)
     exports[str(record["file"])] = {k: v for k, v in record.items() if k != "path"}  # the folder may move
     atomic_write_text(Path(checkpoint) / EXPORT_RECORD, json.dumps(exports, indent=2))
-    write_card(checkpoint)
+    if card:
+        write_card(checkpoint)
 
 
 def describe(record: Mapping[str, Any]) -> str:
-    """One paragraph for the console: where, what, and how close to PyTorch it is."""
+    """One paragraph for the console per graph: where, what, and how close to PyTorch it is."""
     diffs = record["verified"]["max_abs_diff"]
     worst = max(diffs.values()) if diffs else float("nan")
-    shape = "x".join(str(s) for s in record["input"]["shape"])
-    return (f"wrote {record['path']} ({record['bytes'] / 1e6:.1f} MB, opset {record['opset']}, {record['precision']}, "
-            f"input '{INPUT_NAME}' {shape} {record['input']['layout']}, {record['seconds']:.1f} s)\n"
-            f"ONNX Runtime vs PyTorch, max |logits difference|: {worst:.2e} over "
-            + ", ".join(f"{k}: {v:.1e}" for k, v in diffs.items()))
+    inp, outp = record["input"], record["output"]
+    shape = "x".join(str(s) for s in inp["shape"])
+    text = (f"wrote {record['path']} ({record['bytes'] / 1e6:.1f} MB, opset {record['opset']}, "
+            f"{record['precision']}, input '{inp.get('name', INPUT_NAME)}' {shape} {inp['layout']} {inp['dtype']}, "
+            f"{record['seconds']:.1f} s)\n"
+            f"ONNX Runtime vs PyTorch, max |{outp.get('name', OUTPUT_NAME)} difference|: {worst:.2e} "
+            f"(tolerance {record['verified'].get('atol')}) over " + ", ".join(f"{k}: {v:.1e}" for k, v in diffs.items()))
+    if isinstance(record.get("embedder"), Mapping):
+        text += "\n" + describe(record["embedder"])
+    return text
 
 
-__all__ = ["DEFAULT_OPSET", "EXPORT_RECORD", "INPUT_NAME", "ONNX_FILE", "OUTPUT_NAME", "InputContract", "describe",
-           "export_graph", "export_onnx", "file_sha256", "read_exports", "read_metadata", "real_inputs",
-           "record_export", "require_onnx", "set_metadata", "verify_parity"]
+__all__ = ["DEFAULT_OPSET", "EMBEDDER_FILE", "EXPORT_RECORD", "INPUT_NAME", "ONNX_FILE", "OUTPUT_NAME", "InputContract",
+           "describe", "embedder_path", "export_graph", "export_onnx", "file_sha256", "read_exports", "read_metadata",
+           "real_inputs", "record_export", "require_onnx", "set_metadata", "verified_graph", "verify_parity"]

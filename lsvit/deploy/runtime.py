@@ -3,12 +3,16 @@
 :class:`OnnxModel` is called like the PyTorch model (a float torch batch in, logits out), so
 :func:`lsvit.engine.evaluation.score` — and with it the readers, the transforms, multi-view
 averaging and ``submission.csv`` — is the same for both runtimes; only the forward pass differs.
-:func:`load_model` picks the runtime for :func:`lsvit.inference.score_checkpoint`.
+:func:`load_model` picks the runtime for :func:`lsvit.inference.score_checkpoint` and the realtime
+tool. Where a data type reads raw inputs through a model of its own (the frame embedder of the
+BiLSTM family), :data:`ONNX_DATASET_BUILDERS` gives inference the reader that runs that model's
+exported graph too (``embedder.onnx``, :mod:`lsvit.deploy.embedder`).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +26,9 @@ RUNTIMES = ("pytorch", "onnx")
 
 class OnnxModel(nn.Module):
     """An ONNX graph behind the model interface the scoring loop uses (``eval()``, ``model(x) -> logits``).
+
+    The graph's one input takes float32, float16 or uint8 (the frame embedder's views): the wrapper
+    casts the torch input to it; the one output comes back as float32.
 
     Args:
         path: the ``.onnx`` file.
@@ -44,7 +51,8 @@ class OnnxModel(nn.Module):
         self.path = Path(path)
         inp, outp = self.session.get_inputs()[0], self.session.get_outputs()[0]
         self.input_name, self.output_name = inp.name, outp.name
-        self.input_dtype = torch.float16 if inp.type == "tensor(float16)" else torch.float32
+        self.input_dtype = {"tensor(float16)": torch.float16, "tensor(uint8)": torch.uint8}.get(inp.type,
+                                                                                               torch.float32)
         # a graph exported with dynamic_batch=false takes exactly this many samples per call
         self.fixed_batch = inp.shape[0] if isinstance(inp.shape[0], int) else None
         self.metadata = read_metadata(self.session.get_modelmeta().custom_metadata_map)
@@ -55,7 +63,7 @@ class OnnxModel(nn.Module):
         return list(self.session.get_providers())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Float ``(B, ...)`` model input (any device) -> float32 logits ``(B, K)`` on the input's device."""
+        """``(B, ...)`` model input (any device) -> float32 output (logits ``(B, K)``) on the input's device."""
         arr = x.detach().to("cpu", self.input_dtype).contiguous()
         parts = list(arr.split(self.fixed_batch)) if self.fixed_batch else [arr]
         outs = []
@@ -120,16 +128,32 @@ def load_onnx(checkpoint: str | Path, device: torch.device | str = "cpu", path: 
     return model, meta
 
 
-def load_model(checkpoint: str | Path, device: torch.device | str, runtime: str = "pytorch"
+def load_model(checkpoint: str | Path, device: torch.device | str, runtime: str = "pytorch", threads: int = 0
                ) -> tuple[nn.Module, dict[str, Any]]:
-    """The checkpoint's model for inference on ``runtime`` (``pytorch`` or ``onnx``) and its ``meta``."""
+    """The checkpoint's model for inference on ``runtime`` (``pytorch`` or ``onnx``) and its ``meta``.
+
+    Args:
+        threads: ONNX Runtime intra-op threads (0: its default); PyTorch's are the caller's.
+    """
     from lsvit.engine.checkpoint import build_from_checkpoint
 
     if runtime not in RUNTIMES:
         raise LsvitError(f"runtime={runtime}: choose one of {RUNTIMES}")
     if runtime == "onnx":
-        return load_onnx(checkpoint, device)
+        return load_onnx(checkpoint, device, threads=threads)
     return build_from_checkpoint(checkpoint, device)
+
+
+def _onnx_embedding_dataset(*args: Any) -> Any:  # imported on use: the features package is not needed otherwise
+    from lsvit.deploy.embedder import onnx_embedding_dataset
+
+    return onnx_embedding_dataset(*args)
+
+
+# meta["data"]["type"] -> the raw-input reader for runtime=onnx where the type's reader runs a model of its own:
+# ``builder(checkpoint, items, data_meta, strict, backend, num_clips, num_crops) -> Dataset`` (the samples of
+# lsvit.inference.DATASET_BUILDERS[type]); types not here read raw inputs the same way for both runtimes
+ONNX_DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"embeddings": _onnx_embedding_dataset}
 
 
 def runtime_precision(runtime: str, mixed_precision: str) -> str:

@@ -117,7 +117,9 @@ class Backbone(nn.Module):
         std: normalisation std.
         kind: ``timm`` or ``hf``.
         info: what is recorded about it (weights source, fingerprint, ...).
-        max_batch: images per forward pass (bounds the memory).
+        max_batch: images per forward pass (bounds the memory); 0: all at once, in one pass (what an
+            exported graph needs: ``torch.export`` would fix the number of images at the example's when
+            the batch is split into a data-dependent number of parts).
     """
 
     def __init__(self, model: nn.Module, name: str, width: int, mean: Sequence[float], std: Sequence[float],
@@ -139,7 +141,7 @@ class Backbone(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 ``(N, S, S, 3)`` (or float ``(N, 3, S, S)`` already normalised) -> ``(N, width)`` float32."""
         outs = []
-        for part in images.split(self.max_batch):
+        for part in (images.split(self.max_batch) if self.max_batch > 0 else (images,)):
             if part.dtype == torch.uint8:
                 part = (rearrange(part, "n h w c -> n c h w").float() - self.mean) / self.std
             outs.append(_pool(self._features(part), self.width).float())
