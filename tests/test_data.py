@@ -358,8 +358,7 @@ def test_reversal_pairs_differ_only_in_order(a, b):
 @pytest.mark.parametrize("fmt", ["avi", "mp4"])
 def test_make_synthetic_writes_reversal_pairs_frame_for_frame(tmp_path, fmt):
     # the files the tool writes (not only the renderer): video i of each class of a pair is the other's
-    # video i played backwards, frame for frame: exactly for intra-frame MJPEG; for H.264 (lossy, with
-    # references between frames) each frame is closest to its reversed counterpart
+    # video i played backwards, frame for frame: exactly for intra-frame MJPEG; within coding noise for H.264
     import os
     import subprocess
     import sys
@@ -380,8 +379,9 @@ def test_make_synthetic_writes_reversal_pairs_frame_for_frame(tmp_path, fmt):
                 assert va.shape == vb.shape == (8, 32, 32, 3)
                 if fmt == "avi":
                     assert np.array_equal(va[::-1], vb), (fa, fb)
-                dist = np.abs(vb[:, None] - va[None]).mean(axis=(2, 3, 4))  # (frame of b, frame of a)
-                assert list(dist.argmin(1)) == list(range(7, -1, -1)), (fa, fb)
+                # H.264: the reversed video within coding noise, and far closer to it than to the unreversed one
+                reversed_gap, same_order_gap = np.abs(vb - va[::-1]).mean(), np.abs(vb - va).mean()
+                assert reversed_gap < 6.0 and reversed_gap < 0.5 * same_order_gap, (fa, fb, reversed_gap, same_order_gap)
                 checked += 1
     assert checked == 12
 

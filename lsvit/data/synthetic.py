@@ -1,12 +1,20 @@
 """The built-in motion dataset: classes that only motion tells apart.
 
-Eight classes in four reversal pairs: ``move_left``/``move_right``, ``move_up``/``move_down``,
-``rotate_cw``/``rotate_ccw``, ``grow``/``shrink``. Every video shows one random object
-(shape, colour, size, stripe) on a random textured background. The *set* of object states
-is drawn first (a segment of positions, angles or scales) and the class only decides the
-order in which the states are played, so a clip and its time reversal are equally likely
-in the two classes of a pair: no single frame and no unordered bag of frames tells
-``move_left`` from ``move_right`` — only the order does.
+Eight classes in four reversal pairs, named by what the picture does on screen: ``move_left``/
+``move_right`` (the camera pans), ``move_up``/``move_down`` (it tilts), ``rotate_cw``/``rotate_ccw``
+(it rolls), ``grow``/``shrink`` (it zooms in or out). Every video looks at its own random scene
+(a "dead leaves" picture: overlapping discs and boxes of power-law sizes, the classic stand-in for
+the statistics of natural images) through a camera that does the class's motion. The *segment* of
+camera states is drawn first and the class only decides the order in which they are played, so a
+clip and its time reversal are equally likely in the two classes of a pair, and with ``paired=True``
+(the default) video ``i`` of one class *is* video ``i`` of its partner played backwards: no single
+frame and no unordered bag of frames tells ``move_left`` from ``move_right``, only the order does.
+
+Why camera motion, not objects moving over a background (the dataset before November 2026): there,
+one small object among high-contrast clutter carried the whole label, and a from-scratch ViT did not
+find it within the demo's budget (test top-1 0.17 after 24 epochs, chance 0.125), while the same
+model learns whole-image motion in a few hundred steps. Camera work is also the motion every real
+video has (README, "The demo and its result").
 
 Videos are real files (H.264 ``.mp4`` through PyAV, or MJPEG ``.avi`` through OpenCV),
 written atomically; generation is seeded and deterministic.
@@ -25,6 +33,8 @@ import numpy as np
 CLASSES = ("grow", "move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw", "shrink")
 REVERSAL_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
                   ("grow", "shrink"))
+# the class of each pair whose states play in drawing order (its partner plays them backwards)
+_FORWARD = ("move_left", "move_up", "rotate_cw", "grow")
 
 
 def draw_key(cls: str) -> int:
@@ -38,113 +48,72 @@ class SyntheticSpec:
 
     train_per_class: int = 48
     test_per_class: int = 12
-    num_frames: int = 32
-    size: int = 96
+    num_frames: int = 24
+    size: int = 80
     fps: int = 25
     seed: int = 0
     fmt: str = "mp4"
     paired: bool = True
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Smooth, muted random colours: a static backdrop that holds no motion cue and little texture.
+def dead_leaves(rng: np.random.Generator, size: int, blur: float = 2.0) -> np.ndarray:
+    """A random ``(size, size, 3)`` float picture: overlapping discs and boxes of power-law sizes.
 
-    Fine high-contrast clutter makes every moving edge's sign of change a coin toss (it depends on
-    what the edge uncovers) without making the task more about motion, so the backdrop stays smooth.
+    The blur keeps the picture's finest detail near the distance the camera moves between two
+    sampled frames: much finer texture aliases (the sign of a pixel's change then depends on what
+    the edge uncovers, not on the motion), which is a property of the renderer, not of the task.
     """
-    coarse = rng.integers(0, 256, (rng.integers(2, 5), rng.integers(2, 5), 3)).astype(np.uint8)
-    bg = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    bg += rng.normal(0, 3, (size, size, 3))
-    return np.clip(bg * 0.4 + 80, 0, 255).astype(np.uint8)
-
-
-def _sprite(rng: np.random.Generator, side: int) -> tuple[np.ndarray, np.ndarray]:
-    """A textured object: RGB ``(side, side, 3)`` float and its soft mask ``(side, side)`` in [0, 1].
-
-    The texture (a few bold random blocks in two contrasting colours) moves with the object, so its
-    motion shows inside it and not only along its outline: rotation and scaling are visible too.
-    """
-    cells = int(rng.integers(2, 5))
-    pattern = rng.random((cells, cells)) < 0.5
-    pattern[0, 0], pattern[-1, -1] = True, False  # both colours appear
-    a = rng.choice([0, 255], 3) * 0.8 + rng.integers(0, 50, 3)
-    b = 255 - a
-    tex = np.where(cv2.resize(pattern.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)[..., None],
-                   a, b).astype(np.float32)
-    kind = int(rng.integers(3))
-    mask = np.zeros((side, side), np.float32)
-    c = side / 2
-    if kind == 0:  # disc-like ellipse
-        cv2.ellipse(mask, (int(c), int(c)), (int(c * 0.95), int(c * rng.uniform(0.6, 0.95))), 0, 0, 360, 1.0, -1,
-                    cv2.LINE_AA)
-    else:  # an irregular polygon (5 to 7 corners, no slivers)
-        n = int(rng.integers(5, 8))
-        ang = (np.arange(n) + rng.uniform(-0.3, 0.3, n)) * (2 * np.pi / n) + rng.uniform(0, 2 * np.pi)
-        rad = c * rng.uniform(0.75, 0.95, n)
-        pts = np.stack([c + rad * np.cos(ang), c + rad * np.sin(ang)], 1)
-        cv2.fillPoly(mask, [np.round(pts * 16).astype(np.int32)], 1.0, cv2.LINE_AA, shift=4)
-    return tex, mask
-
-
-def _paste(frame: np.ndarray, tex: np.ndarray, mask: np.ndarray, centre: tuple[float, float], angle: float,
-           scale: float) -> None:
-    """Composite the sprite onto ``frame`` (float, in place): rotated by ``angle``, scaled, centred at ``centre``."""
-    side = tex.shape[0]
-    size = frame.shape[0]
-    c, s = np.cos(angle) * scale, np.sin(angle) * scale
-    # sprite -> frame: rotate/scale about the sprite's centre, then move it to ``centre`` (sub-pixel)
-    m = np.array([[c, -s, centre[0] - (c * side / 2 - s * side / 2)],
-                  [s, c, centre[1] - (s * side / 2 + c * side / 2)]], dtype=np.float64)
-    warp = dict(dsize=(size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    alpha = cv2.warpAffine(mask, m, **warp)[..., None]
-    frame *= 1 - alpha
-    frame += alpha * cv2.warpAffine(tex, m, **warp)
+    img = np.full((size, size, 3), rng.uniform(60, 200, 3), np.float32)
+    rmin, rmax = size * 0.03, size * 0.2
+    # radii drawn from p(r) ~ r^-2.5 on [rmin, rmax] (inverse CDF): few large leaves, many small ones
+    radii = (rmin ** -1.5 + rng.random(size * size // 150) * (rmax ** -1.5 - rmin ** -1.5)) ** (-1 / 1.5)
+    for r in np.sort(radii)[::-1]:
+        colour = tuple(float(v) for v in rng.uniform(20, 235, 3))
+        x, y = rng.uniform(0, size, 2)
+        if rng.random() < 0.5:
+            cv2.circle(img, (int(x * 16), int(y * 16)), int(r * 16), colour, -1, cv2.LINE_AA, shift=4)
+        else:
+            box = ((float(x), float(y)), (float(2 * r), float(r * rng.uniform(0.5, 2))), float(rng.uniform(0, 180)))
+            cv2.fillPoly(img, [np.round(cv2.boxPoints(box) * 16).astype(np.int32)], colour, cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(img, (0, 0), blur)
 
 
 def render_video(cls: str, rng: np.random.Generator, num_frames: int, size: int) -> np.ndarray:
     """Frames ``(T, size, size, 3)`` uint8 RGB of one video of class ``cls``.
 
-    One or two textured objects on a smooth backdrop, all doing the class's motion (each with its
-    own random extent of it). The random draws do not depend on the direction of the class, and the
-    direction only reverses the order of the states: with the same ``rng``, the two classes of a
-    reversal pair give the same frames in opposite orders.
+    The camera looks at a random scene from a random angle and magnification and pans, tilts,
+    rolls or zooms over the video (the extent drawn at random). The random draws do not depend on the
+    direction of the class: with the same ``rng``, the two classes of a reversal pair give the same
+    frames in opposite orders.
     """
     if cls not in CLASSES:
         raise ValueError(f"unknown synthetic class {cls!r}")
-    bg = _background(rng, size).astype(np.float32)
-    forward = cls in ("move_right", "move_down", "rotate_cw", "grow")
+    side = int(size * 2.2)  # room for the camera to move, turn and zoom out without leaving the scene
+    scene = dead_leaves(rng, side)
+    centre = side / 2 + rng.uniform(-0.1, 0.1, 2) * side
+    angle0 = rng.uniform(0, 2 * np.pi)
+    # about one pixel per frame at the default sizes: the motion stays smooth at a frame stride of 3
+    travel = rng.uniform(0.12, 0.2) * size
+    roll = rng.uniform(0.25, 0.4) * np.pi
+    zoom0 = rng.uniform(0.75, 0.85)
+    zoom1 = zoom0 * rng.uniform(1.7, 2.0)
     order = np.linspace(0.0, 1.0, num_frames)
-    order = order if forward else order[::-1]
-    frames = np.repeat(bg[None], num_frames, axis=0)
-    # the whole group moves together (one travel for all), so that a crop never shows objects moving apart
-    travel = rng.uniform(0.3, 0.5) * size
-    for _ in range(int(rng.integers(3, 6))):
-        radius = size * rng.uniform(0.12, 0.2)
-        side = max(8, int(round(2 * radius)))
-        tex, mask = _sprite(rng, side)
-        angle = np.full(num_frames, rng.uniform(0, 2 * np.pi))
-        scale = np.full(num_frames, 2 * radius / side)
-        centre = rng.uniform(0, size, 2)
-        cx, cy = np.full(num_frames, centre[0]), np.full(num_frames, centre[1])
-        # draw the *segment* of states first; the class only picks the playing order
-        if cls.startswith("move"):
-            # objects enter and leave through the borders: positions wrap around a frame-sized loop
-            # plus a margin, so that no object pops in or out of view
-            span = size + 2 * radius
-            path = (centre[0 if cls in ("move_left", "move_right") else 1] + order * travel) % span - radius
-            if cls in ("move_left", "move_right"):
-                cx = path
-            else:
-                cy = path
-        elif cls.startswith("rotate"):
-            # image y points down, so a growing angle under this rotation turns clockwise on screen
-            angle = angle[0] + order * rng.uniform(1.2, 2.0) * np.pi
+    order = order if cls in _FORWARD else order[::-1]
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for i, o in enumerate(order):
+        angle, zoom, shift = angle0, (zoom0 + zoom1) / 2, np.zeros(2)
+        if cls.startswith("move"):  # the camera moves along its own axes: the picture moves the other way
+            shift[0 if cls in ("move_left", "move_right") else 1] = -(o - 0.5) * travel
+        elif cls.startswith("rotate"):  # image y points down: a growing angle turns the picture clockwise
+            angle = angle0 + o * roll
         else:
-            s0 = rng.uniform(0.3, 0.4)
-            scale = scale * (s0 + order * (s0 * rng.uniform(3.0, 3.5) - s0))
-        for i in range(num_frames):
-            _paste(frames[i], tex, mask, (cx[i], cy[i]), angle[i], scale[i])
-    return np.clip(frames + 0.5, 0, 255).astype(np.uint8)
+            zoom = zoom0 + o * (zoom1 - zoom0)
+        c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
+        m = np.array([[c, -s, 0.0], [s, c, 0.0]])
+        m[:, 2] = size / 2 + shift - m[:, :2] @ centre  # scene point ``centre`` lands mid-frame (plus the pan)
+        frame = cv2.warpAffine(scene, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frames[i] = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+    return frames
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
