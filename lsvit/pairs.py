@@ -8,8 +8,13 @@ that (50 % is what guessing within the pair gives).
 
 from __future__ import annotations
 
+import csv
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from lsvit import LsvitError
 
 
 def pair_direction_accuracy(labels: Sequence[int], predictions: Sequence[int], class_names: Sequence[str],
@@ -47,22 +52,72 @@ def pair_direction_accuracy(labels: Sequence[int], predictions: Sequence[int], c
             "direction_correct": correct, "direction_accuracy": correct / in_pair if in_pair else None}
 
 
-def csv_direction_accuracy(csv_path: str, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
-    """:func:`pair_direction_accuracy` of a ``submission.csv`` whose ids start with the true class folder.
+def csv_direction_accuracy(csv_path: str | Path, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """:func:`pair_direction_accuracy` of a predictions file.
 
-    Also returns ``top1`` over its rows.
+    Reads a run's ``{val,test}_predictions.csv`` (``label`` and ``prediction`` columns) or a
+    ``submission.csv`` whose ids start with the true class folder (``class`` column). Also returns
+    ``top1`` and ``rows``.
     """
-    import csv
-
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    truth = [r["id"].split("/", 1)[0] for r in rows]
-    names = sorted(set(truth) | {r["class"] for r in rows} | {c for p in pairs for c in p})
+    truth = [r["label"] if "label" in r else r["id"].split("/", 1)[0] for r in rows]
+    preds = [r["prediction"] if "prediction" in r else r["class"] for r in rows]
+    names = sorted(set(truth) | set(preds) | {c for p in pairs for c in p})
     idx = {c: i for i, c in enumerate(names)}
-    out = pair_direction_accuracy([idx[t] for t in truth], [idx[r["class"]] for r in rows], names, pairs)
-    out["top1"] = sum(t == r["class"] for t, r in zip(truth, rows)) / len(rows) if rows else None
+    out = pair_direction_accuracy([idx[t] for t in truth], [idx[p] for p in preds], names, pairs)
+    out["top1"] = sum(t == p for t, p in zip(truth, preds)) / len(rows) if rows else None
     out["rows"] = len(rows)
     return out
+
+
+def run_pair_summary(run_dir: str | Path, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """What a finished run folder says about motion: top-1 and within-pair direction accuracy, val and test.
+
+    Read from the files the engine writes (``summary.json``, ``best/meta.json``, the best checkpoint's
+    ``{val,test}_predictions.csv``), all as JSON/CSV data.
+
+    Returns:
+        ``{"run", "model", "val_top1", "test_top1", "val_direction", "test_direction", "minutes"}``; a value
+        the run does not have (no test set) is ``None``.
+    """
+    run = Path(run_dir)
+    summary_path = run / "summary.json"
+    if not summary_path.is_file():
+        raise LsvitError(f"{run}: no summary.json (the run did not finish)")
+    summary = json.loads(summary_path.read_text())
+    meta_path = run / "best" / "meta.json"
+    model = json.loads(meta_path.read_text()).get("model", {}).get("name") if meta_path.is_file() else None
+    out: dict[str, Any] = {"run": str(run), "model": model,
+                           "val_top1": (summary.get("best_metrics") or {}).get("val/top1"),
+                           "test_top1": (summary.get("test_metrics") or {}).get("test/top1"),
+                           "minutes": summary.get("train_minutes")}
+    for split in ("val", "test"):
+        path = run / f"{split}_predictions.csv"
+        out[f"{split}_direction"] = csv_direction_accuracy(path, pairs) if path.is_file() else None
+    return out
+
+
+def compare_runs(run_dirs: Sequence[str | Path], pairs: Sequence[Sequence[str]]) -> str:
+    """A side-by-side text table of :func:`run_pair_summary` for several runs (the demo prints it)."""
+    def num(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    def direction(d: dict[str, Any] | None) -> str:
+        if not d or d["direction_accuracy"] is None:
+            return "-"
+        return f"{d['direction_accuracy']:.3f} ({d['direction_correct']}/{d['in_pair']})"
+
+    head = ("run", "model", "val top-1", "test top-1", "val direction", "test direction", "train min")
+    rows = [head]
+    for r in (run_pair_summary(d, pairs) for d in run_dirs):
+        rows.append((r["run"], r["model"] or "?", num(r["val_top1"]), num(r["test_top1"]), direction(r["val_direction"]),
+                     direction(r["test_direction"]), "-" if r["minutes"] is None else f"{r['minutes']:.1f}"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    note = ("direction = right class among the clips predicted inside their own reversal pair "
+            "(0.5 is what a model blind to frame order gets)")
+    return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:], note])
 
 
 def synthetic_reversal_pairs() -> list[list[str]]:

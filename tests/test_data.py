@@ -355,6 +355,37 @@ def test_reversal_pairs_differ_only_in_order(a, b):
     assert np.abs(va[0].astype(int) - va[-1].astype(int)).mean() > 1  # something moves
 
 
+@pytest.mark.parametrize("fmt", ["avi", "mp4"])
+def test_make_synthetic_writes_reversal_pairs_frame_for_frame(tmp_path, fmt):
+    # the files the tool writes (not only the renderer): video i of each class of a pair is the other's
+    # video i played backwards, frame for frame: exactly for intra-frame MJPEG; within coding noise for H.264
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "syn"
+    run = subprocess.run([sys.executable, "tools/make_synthetic.py", f"out={out}", "train_per_class=2",
+                          "test_per_class=1", "frames=8", "size=32", f"fmt={fmt}"], cwd=root, capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(root)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    checked = 0
+    for split in ("train", "test"):
+        for a, b in REVERSAL_PAIRS:
+            for fa in sorted((out / split / a).glob(f"*.{fmt}")):
+                fb = out / split / b / fa.name.replace(a, b)
+                va = read_clip(str(fa), lambda n: list(range(n)))[0].astype(int)
+                vb = read_clip(str(fb), lambda n: list(range(n)))[0].astype(int)
+                assert va.shape == vb.shape == (8, 32, 32, 3)
+                if fmt == "avi":
+                    assert np.array_equal(va[::-1], vb), (fa, fb)
+                # H.264: the reversed video within coding noise, and far closer to it than to the unreversed one
+                reversed_gap, same_order_gap = np.abs(vb - va[::-1]).mean(), np.abs(vb - va).mean()
+                assert reversed_gap < 6.0 and reversed_gap < 0.5 * same_order_gap, (fa, fb, reversed_gap, same_order_gap)
+                checked += 1
+    assert checked == 12
+
+
 def test_synthetic_generation_is_deterministic(tmp_path):
     from lsvit.data.synthetic import SyntheticSpec, make_motion_dataset
 

@@ -42,7 +42,7 @@ def test_forward_backward_every_parameter_learns(name):
 
 
 def test_identity_at_initialisation_equals_plain_vit():
-    model = _tiny().eval()
+    model = _tiny(temporal_init="identity").eval()
     vit = timm.create_model("vit_tiny_patch16_224", img_size=32, patch_size=8, embed_dim=32, depth=2,
                             num_heads=2, num_classes=5).eval()
     missing, unexpected = vit.load_state_dict(model.state_dict(), strict=False)
@@ -52,6 +52,24 @@ def test_identity_at_initialisation_equals_plain_vit():
         ours = model.forward_features(x)
         ref = vit.forward_features(x.flatten(0, 1)).view_as(ours)
     assert torch.equal(ours, ref)
+
+
+@pytest.mark.parametrize("smif_channels", [0, 4])
+def test_pretrained_starts_as_its_vit_from_scratch_starts_active(tmp_path, smif_channels):
+    # temporal_init=auto: with an ImageNet backbone LS-ViT is exactly that ViT at step 0 (also with SMIF's own
+    # motion channels); from scratch motion reaches the tokens at once (a clip and its reversal differ)
+    vit = _save_vit(tmp_path / "vit.safetensors", img_size=32).eval()
+    model = _tiny(pretrained=True, pretrained_file=str(tmp_path / "vit.safetensors"), smif_channels=smif_channels)
+    assert model.temporal_init == "identity" and (model.smif_embed is not None) == bool(smif_channels)
+    x = _clip()
+    with torch.no_grad():
+        ours = model.eval().forward_features(x)
+        assert torch.equal(ours, vit.forward_features(x.flatten(0, 1)).view_as(ours))
+        scratch = _tiny(smif_channels=smif_channels).eval()
+        assert scratch.temporal_init == "active"
+        assert (scratch(x) - scratch(x.flip(1))).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="temporal_init"):
+        _tiny(temporal_init="open")
 
 
 def _open_gates(model: LSViT) -> None:

@@ -55,7 +55,7 @@ def section_loading(report: PerfReport, ctx: BenchContext) -> None:
 def section_models(report: PerfReport, ctx: BenchContext) -> None:
     """b. train steps (and their compiled versions with ``--compile``)."""
     s = ctx.smoke
-    sizes = ["demo"] if s else ["tiny", "small"] + (["base16"] if ctx.size == "gpu" else [])
+    sizes = ["demo"] if s else ["demo", "tiny", "small"] + (["base16"] if ctx.size == "gpu" else [])
     bench_models(report, sizes, steps=1 if s else 2, rounds=1 if s else 4, peak_flops=ctx.peak_flops,
                  device=ctx.device)
     if ctx.compile:

@@ -1,12 +1,20 @@
 """The built-in motion dataset: classes that only motion tells apart.
 
-Eight classes in four reversal pairs: ``move_left``/``move_right``, ``move_up``/``move_down``,
-``rotate_cw``/``rotate_ccw``, ``grow``/``shrink``. Every video shows one random object
-(shape, colour, size, stripe) on a random textured background. The *set* of object states
-is drawn first (a segment of positions, angles or scales) and the class only decides the
-order in which the states are played, so a clip and its time reversal are equally likely
-in the two classes of a pair: no single frame and no unordered bag of frames tells
-``move_left`` from ``move_right`` — only the order does.
+Eight classes in four reversal pairs, named by what the picture does on screen: ``move_left``/
+``move_right`` (the camera pans), ``move_up``/``move_down`` (it tilts), ``rotate_cw``/``rotate_ccw``
+(it rolls), ``grow``/``shrink`` (it zooms in or out). Every video looks at its own random scene
+(a "dead leaves" picture: overlapping discs and boxes of power-law sizes, the classic stand-in for
+the statistics of natural images) through a camera that does the class's motion. The *segment* of
+camera states is drawn first and the class only decides the order in which they are played, so a
+clip and its time reversal are equally likely in the two classes of a pair, and with ``paired=True``
+(the default) video ``i`` of one class *is* video ``i`` of its partner played backwards: no single
+frame and no unordered bag of frames tells ``move_left`` from ``move_right``, only the order does.
+
+Why camera motion, not objects moving over a background (the dataset before November 2026): there,
+one small object among high-contrast clutter carried the whole label, and a from-scratch ViT did not
+find it within the demo's budget (test top-1 0.17 after 24 epochs, chance 0.125), while the same
+model learns whole-image motion in a few hundred steps. Camera work is also the motion every real
+video has (README, "The demo and its result").
 
 Videos are real files (H.264 ``.mp4`` through PyAV, or MJPEG ``.avi`` through OpenCV),
 written atomically; generation is seeded and deterministic.
@@ -25,6 +33,13 @@ import numpy as np
 CLASSES = ("grow", "move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw", "shrink")
 REVERSAL_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
                   ("grow", "shrink"))
+# the class of each pair whose states play in drawing order (its partner plays them backwards)
+_FORWARD = ("move_left", "move_up", "rotate_cw", "grow")
+
+
+def draw_key(cls: str) -> int:
+    """The index of the reversal pair ``cls`` belongs to: both classes of a pair share their random draws."""
+    return next(i for i, pair in enumerate(REVERSAL_PAIRS) if cls in pair)
 
 
 @dataclass(frozen=True)
@@ -33,88 +48,72 @@ class SyntheticSpec:
 
     train_per_class: int = 48
     test_per_class: int = 12
-    num_frames: int = 32
-    size: int = 96
+    num_frames: int = 24
+    size: int = 80
     fps: int = 25
     seed: int = 0
     fmt: str = "mp4"
+    paired: bool = True
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """Smooth random colours plus fine texture: static clutter with no motion cue."""
-    coarse = rng.integers(0, 256, (rng.integers(3, 8), rng.integers(3, 8), 3)).astype(np.uint8)
-    bg = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32)
-    bg += rng.normal(0, 12, (size, size, 3))
-    # muted clutter: textured, but the object stays the salient thing in the frame
-    return np.clip(bg * 0.45 + 70, 0, 255).astype(np.uint8)
+def dead_leaves(rng: np.random.Generator, size: int, blur: float = 2.0) -> np.ndarray:
+    """A random ``(size, size, 3)`` float picture: overlapping discs and boxes of power-law sizes.
 
-
-def _polygon(kind: str, radius: float) -> np.ndarray:
-    if kind == "triangle":
-        ang = np.deg2rad([90, 210, 330])
-    elif kind == "rect":
-        ang = np.deg2rad([30, 150, 210, 330])
-    else:  # 'blob': an irregular pentagon
-        ang = np.deg2rad([10, 80, 160, 230, 300])
-    return np.stack([np.cos(ang), -np.sin(ang)], 1) * radius
-
-
-def _render(bg: np.ndarray, shape: np.ndarray, colour: tuple, stripe: tuple, centre: tuple[float, float],
-            angle: float, scale: float) -> np.ndarray:
-    frame = bg.copy()
-    c, s = np.cos(angle), np.sin(angle)
-    rot = np.array([[c, -s], [s, c]])
-    pts = (shape * scale) @ rot.T + np.asarray(centre)
-    sh = 4  # sub-pixel precision for smooth, real motion
-    cv2.fillPoly(frame, [np.round(pts * (1 << sh)).astype(np.int32)], colour, cv2.LINE_AA, shift=sh)
-    tip = pts[0]
-    cv2.line(frame, tuple(np.round(np.asarray(centre) * (1 << sh)).astype(int).tolist()),
-             tuple(np.round(tip * (1 << sh)).astype(int).tolist()), stripe, 2, cv2.LINE_AA, shift=sh)
-    return frame
+    The blur keeps the picture's finest detail near the distance the camera moves between two
+    sampled frames: much finer texture aliases (the sign of a pixel's change then depends on what
+    the edge uncovers, not on the motion), which is a property of the renderer, not of the task.
+    """
+    img = np.full((size, size, 3), rng.uniform(60, 200, 3), np.float32)
+    rmin, rmax = size * 0.03, size * 0.2
+    # radii drawn from p(r) ~ r^-2.5 on [rmin, rmax] (inverse CDF): few large leaves, many small ones
+    radii = (rmin ** -1.5 + rng.random(size * size // 150) * (rmax ** -1.5 - rmin ** -1.5)) ** (-1 / 1.5)
+    for r in np.sort(radii)[::-1]:
+        colour = tuple(float(v) for v in rng.uniform(20, 235, 3))
+        x, y = rng.uniform(0, size, 2)
+        if rng.random() < 0.5:
+            cv2.circle(img, (int(x * 16), int(y * 16)), int(r * 16), colour, -1, cv2.LINE_AA, shift=4)
+        else:
+            box = ((float(x), float(y)), (float(2 * r), float(r * rng.uniform(0.5, 2))), float(rng.uniform(0, 180)))
+            cv2.fillPoly(img, [np.round(cv2.boxPoints(box) * 16).astype(np.int32)], colour, cv2.LINE_AA, shift=4)
+    return cv2.GaussianBlur(img, (0, 0), blur)
 
 
 def render_video(cls: str, rng: np.random.Generator, num_frames: int, size: int) -> np.ndarray:
-    """Frames ``(T, size, size, 3)`` uint8 RGB of one video of class ``cls``."""
+    """Frames ``(T, size, size, 3)`` uint8 RGB of one video of class ``cls``.
+
+    The camera looks at a random scene from a random angle and magnification and pans, tilts,
+    rolls or zooms over the video (the extent drawn at random). The random draws do not depend on the
+    direction of the class: with the same ``rng``, the two classes of a reversal pair give the same
+    frames in opposite orders.
+    """
     if cls not in CLASSES:
         raise ValueError(f"unknown synthetic class {cls!r}")
-    bg = _background(rng, size)
-    kind = str(rng.choice(["triangle", "rect", "blob"]))
-    radius = size * rng.uniform(0.14, 0.22)
-    shape = _polygon(kind, radius)
-    # saturated colours, bright or dark, so the object stands out from the muted background
-    colour = tuple(int(v) for v in rng.choice([0, 255], 3) * 0.85 + rng.integers(0, 40, 3))
-    stripe = tuple(255 - v for v in colour)
-    t = np.linspace(0.0, 1.0, num_frames)
-    margin = radius * 1.3
-    centre = rng.uniform(margin, size - margin, 2)
-    angle = np.full(num_frames, rng.uniform(0, 2 * np.pi))
-    scale = np.ones(num_frames)
-    cx = np.full(num_frames, centre[0])
-    cy = np.full(num_frames, centre[1])
-    # draw the *segment* of states first; the class picks the playing order (reversal symmetry)
-    forward = cls in ("move_right", "move_down", "rotate_cw", "grow")
-    order = t if forward else t[::-1]
-    if cls.startswith("move"):
-        travel = rng.uniform(0.45, 0.85) * (size - 2 * margin)
-        lo = rng.uniform(margin, size - margin - travel)
-        path = lo + order * travel
-        if cls in ("move_left", "move_right"):
-            cx = path
+    side = int(size * 2.2)  # room for the camera to move, turn and zoom out without leaving the scene
+    scene = dead_leaves(rng, side)
+    centre = side / 2 + rng.uniform(-0.1, 0.1, 2) * side
+    angle0 = rng.uniform(0, 2 * np.pi)
+    # about one pixel per frame at the default sizes: the motion stays smooth at a frame stride of 3
+    travel = rng.uniform(0.12, 0.2) * size
+    roll = rng.uniform(0.25, 0.4) * np.pi
+    zoom0 = rng.uniform(0.75, 0.85)
+    zoom1 = zoom0 * rng.uniform(1.7, 2.0)
+    order = np.linspace(0.0, 1.0, num_frames)
+    order = order if cls in _FORWARD else order[::-1]
+    frames = np.empty((num_frames, size, size, 3), np.uint8)
+    for i, o in enumerate(order):
+        angle, zoom, shift = angle0, (zoom0 + zoom1) / 2, np.zeros(2)
+        if cls.startswith("move"):  # the camera moves along its own axes: the picture moves the other way
+            shift[0 if cls in ("move_left", "move_right") else 1] = -(o - 0.5) * travel
+        elif cls.startswith("rotate"):  # image y points down: a growing angle turns the picture clockwise
+            angle = angle0 + o * roll
         else:
-            cy = path
-    elif cls.startswith("rotate"):
-        sweep = rng.uniform(np.pi / 2, 1.5 * np.pi)
-        # image y points down, so a growing angle under this rotation turns clockwise on screen
-        angle = angle[0] + order * sweep
-    else:
-        s0 = rng.uniform(0.5, 0.7)
-        s1 = s0 * rng.uniform(1.7, 2.2)
-        scale = s0 + order * (s1 - s0)
-        centre = rng.uniform(radius * s1 * 1.2, size - radius * s1 * 1.2, 2)
-        cx[:] = centre[0]
-        cy[:] = centre[1]
-    frames = [_render(bg, shape, colour, stripe, (cx[i], cy[i]), angle[i], scale[i]) for i in range(num_frames)]
-    return np.stack(frames)
+            zoom = zoom0 + o * (zoom1 - zoom0)
+        c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
+        m = np.array([[c, -s, 0.0], [s, c, 0.0]])
+        m[:, 2] = size / 2 + shift - m[:, :2] @ centre  # scene point ``centre`` lands mid-frame (plus the pan)
+        frame = cv2.warpAffine(scene, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        frames[i] = np.clip(frame + 0.5, 0, 255).astype(np.uint8)
+    return frames
 
 
 def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
@@ -168,7 +167,7 @@ def make_motion_dataset(root: str | Path, spec: SyntheticSpec = SyntheticSpec(),
             folder = root / split / cls
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                rng = np.random.default_rng([spec.seed, ci, offset + i])
+                rng = np.random.default_rng([spec.seed, draw_key(cls) if spec.paired else ci, offset + i])
                 path = folder / f"{cls}_{i:04d}.{spec.fmt}"
                 write_video(path, render_video(cls, rng, spec.num_frames, spec.size), spec.fps)
                 n += 1

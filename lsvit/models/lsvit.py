@@ -52,7 +52,16 @@ from timm.models.vision_transformer import VisionTransformer
 from lsvit.models.pretrained import load_backbone_weights
 from lsvit.models.registry import register_family
 
-__all__ = ["LMI", "LSViT", "SMIF"]
+__all__ = ["LMI", "LSViT", "SMIF", "TEMPORAL_INITS"]
+
+# how SMIF's and LMI's output layers start: "identity" (zero: LS-ViT is the plain ViT at step 0),
+# "active" (random: the temporal branches speak from the first step), "auto" (decided by the factory)
+TEMPORAL_INITS = ("auto", "identity", "active")
+
+
+def _unit_rms(v: torch.Tensor, floor: float = 1e-2) -> torch.Tensor:
+    """``v`` divided by its root mean square over each clip ``(T, C, H, W)`` (at least ``floor``)."""
+    return v / v.square().mean(dim=(1, 2, 3, 4), keepdim=True).sqrt().clamp(min=floor)
 
 
 class SMIF(nn.Module):
@@ -62,9 +71,15 @@ class SMIF(nn.Module):
         in_chans: image channels.
         window: odd temporal window (frames), >= 3.
         hidden: channels of the fusion conv.
+        blur: side of the box blur on the normal flow, in full-resolution pixels (odd).
+        stride: computes on ``stride x stride`` pooled pixels.
+        out_chans: channels of the correction (``None``: ``in_chans``, added to the pixels).
+        unit_scale: divide the signed differences and the flow by their RMS over each clip before the
+            fusion (used with ``out_chans``; off in the paper's form, so older checkpoints keep their outputs).
     """
 
-    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16, blur: int = 7, stride: int = 1) -> None:
+    def __init__(self, in_chans: int = 3, window: int = 5, hidden: int = 16, blur: int = 7, stride: int = 1,
+                 out_chans: int | None = None, unit_scale: bool = False) -> None:
         super().__init__()
         if stride < 1:
             raise ValueError(f"smif_stride must be >= 1, got {stride}")
@@ -79,12 +94,14 @@ class SMIF(nn.Module):
         # pointwise, as Linear layers on channels-last pixels: the differences and gradients
         # already carry the spatial context and the patch embedding pools space (3x3 convs
         # here cost more than a whole tiny ViT; tiny-channel 1x1 convs are slow on CPU)
-        self.fuse = nn.Sequential(nn.Linear(2 * in_chans + 3, hidden), nn.GELU(), nn.Linear(hidden, in_chans))
+        out_chans = out_chans or in_chans
+        self.fuse = nn.Sequential(nn.Linear(2 * in_chans + 3, hidden), nn.GELU(), nn.Linear(hidden, out_chans))
         # identity at start through a zero output layer (not a zero gate: a zero gate in front of a
         # random layer gets almost no gradient, and the branch then stays shut for hundreds of steps)
         nn.init.zeros_(self.fuse[-1].weight)
         nn.init.zeros_(self.fuse[-1].bias)
-        self.alpha = nn.Parameter(torch.ones(in_chans))
+        self.alpha = nn.Parameter(torch.ones(out_chans))
+        self.unit_scale = unit_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C, H, W) -> (B, T, C, H, W)``: the frames plus the motion correction.
@@ -127,6 +144,11 @@ class SMIF(nn.Module):
         # consistent motion value, wherever the edge falls inside the patch
         flow = rearrange(F.avg_pool2d(rearrange(flow, "b t c h w -> (b t) c h w"), self.blur, 1, self.blur // 2,
                                       count_include_pad=False), "(b t) c h w -> b t c h w", t=t)
+        # the signed maps enter the fusion at unit scale, whatever the clip's contrast and speed: raw, they
+        # are ~10x smaller than the pixels beside them, and a freshly initialised fusion layer (Adam moves
+        # each weight by about the learning rate per step) then needs thousands of steps to hear them
+        if self.unit_scale:
+            signed, flow = _unit_rms(signed), _unit_rms(flow)
         feats = torch.cat([weight * x, signed, weight, flow], dim=2)
         out = self.fuse(rearrange(feats, "b t c h w -> b t h w c"))
         return self.alpha.view(1, 1, -1, 1, 1) * rearrange(out, "b t h w c -> b t c h w")
@@ -190,14 +212,24 @@ class LSViT(VisionTransformer):
         smif_stride: SMIF computes on ``stride x stride`` pooled pixels (``None``: patch side / 4).
         lmi_blocks: indices of the blocks followed by LMI; ``None`` = all, ``[]`` = none.
         lmi_reduction: LMI width divisor (``None``: 4 up to width 256, 8 above).
+        temporal_init: how SMIF's and LMI's output layers start: ``identity`` (zero: the model is the plain
+            ViT at step 0, what a pretrained backbone needs), ``active`` (random: motion reaches the tokens
+            from the first step, what training from scratch needs), ``auto`` (``identity`` here; the
+            ``lsvit_*`` factories resolve it from ``pretrained``).
+        smif_channels: 0 adds SMIF's correction to the RGB pixels (the paper's form); ``N > 0`` makes it
+            ``N`` motion maps with their own patch projection, added to the patch tokens (needs
+            ``smif_stride`` to divide the patch side).
         **kwargs: timm ``VisionTransformer`` arguments (img_size, patch_size, embed_dim,
             depth, num_heads, num_classes, drop_rate, drop_path_rate, global_pool, ...).
     """
 
     def __init__(self, num_frames: int = 16, smif: bool = True, smif_window: int = 5, smif_hidden: int = 16,
                  smif_stride: int | None = None, lmi_blocks: Sequence[int] | None = None,
-                 lmi_reduction: int | None = None, **kwargs: Any) -> None:
+                 lmi_reduction: int | None = None, temporal_init: str = "auto", smif_channels: int = 0,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if temporal_init not in TEMPORAL_INITS:
+            raise ValueError(f"temporal_init={temporal_init!r}: choose one of {TEMPORAL_INITS}")
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
         if smif and num_frames >= 3 and smif_window > num_frames:
@@ -210,11 +242,38 @@ class LSViT(VisionTransformer):
         self.num_frames = num_frames
         if smif_stride is None:  # a quarter of the patch side: 4 for /16 ViTs, 2 for /8
             smif_stride = max(1, self.patch_embed.patch_size[0] // 4)
-        self.smif = SMIF(self.patch_embed.proj.in_channels, smif_window, smif_hidden,
-                         stride=smif_stride) if smif else None
+        self.smif = SMIF(self.patch_embed.proj.in_channels, smif_window, smif_hidden, stride=smif_stride,
+                         out_chans=smif_channels or None, unit_scale=bool(smif_channels)) if smif else None
+        self.smif_embed: nn.Conv2d | None = None
+        if smif and smif_channels:
+            ph, pw = self.patch_embed.patch_size
+            if ph % smif_stride or pw % smif_stride:
+                raise ValueError(f"smif_channels needs smif_stride={smif_stride} to divide the patch size {ph}x{pw}")
+            k = (ph // smif_stride, pw // smif_stride)
+            self.smif_embed = nn.Conv2d(smif_channels, self.embed_dim, kernel_size=k, stride=k)
+            nn.init.zeros_(self.smif_embed.weight)
+            nn.init.zeros_(self.smif_embed.bias)
+            self.smif.fuse[-1].reset_parameters()  # the zero projection above keeps the identity start
         if lmi_reduction is None:  # C/4 up to ViT-Ti width, C/8 beyond (measured: C/4 costs ViT-S 24 %)
             lmi_reduction = 4 if self.embed_dim <= 256 else 8
         self.lmi = nn.ModuleDict({str(i): LMI(self.embed_dim, num_frames, lmi_reduction) for i in blocks})
+        self.temporal_init = "identity" if temporal_init == "auto" else temporal_init
+        if self.temporal_init == "active":
+            self.open_temporal_branches()
+
+    def open_temporal_branches(self) -> None:
+        """Give SMIF's and LMI's output layers a random start instead of zero (training from scratch).
+
+        SMIF's last layer gets PyTorch's default ``Linear`` initialisation, so the motion features reach
+        the patch embedding at full strength from the first step; LMI's output projection gets the ViT's
+        own ``Linear`` initialisation (truncated normal, std 0.02), like every other residual branch.
+        """
+        if self.smif_embed is not None:
+            self.smif_embed.reset_parameters()
+        elif self.smif is not None:
+            self.smif.fuse[-1].reset_parameters()
+        for m in self.lmi.values():
+            trunc_normal_(m.proj.weight, std=0.02)
 
     @torch.jit.ignore
     def no_weight_decay(self) -> set[str]:
@@ -267,6 +326,10 @@ class LSViT(VisionTransformer):
         t = x.shape[1]
         if self.smif is None or t == 1:
             return self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+        if self.smif_embed is not None:  # SMIF's own motion channels, embedded by their own projection
+            corr = rearrange(self.smif.correction(x), "b t c h w -> (b t) c h w")
+            tokens = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
+            return tokens + self.smif_embed(corr).flatten(2).transpose(1, 2)
         if self._fuse_in_token_space(x):
             return self._embed_with_motion(x)
         return self.patch_embed(rearrange(self.smif(x), "b t c h w -> (b t) c h w"))
@@ -328,6 +391,11 @@ def _create(variant: str, size: str, control: bool, pretrained: bool = False, pr
     args.update(kwargs)
     if control:
         args.update(smif=False, lmi_blocks=[])
+    if args.get("temporal_init", "auto") == "auto":
+        # an ImageNet backbone already sees: the temporal branches start shut so that LS-ViT is that ViT at
+        # step 0; from scratch nothing sees yet, and a shut branch would random-walk while the ViT learns
+        # (README, "The demo and its result"), so it starts open and motion reaches the tokens at once
+        args["temporal_init"] = "identity" if pretrained else "active"
     model = LSViT(**args)
     cfg = dict(_CFG, architecture=variant, input_size=(3, *model.patch_embed.img_size))
     model.pretrained_cfg = model.default_cfg = cfg

@@ -102,7 +102,7 @@ def load_backbone_weights(model: nn.Module, backbone: str, pretrained_file: str 
     unexpected = [k for k in result.unexpected_keys]
     if unexpected:
         log.warning("%s: ignored %d keys not in the model, e.g. %s", source, len(unexpected), unexpected[:3])
-    spatial_missing = [k for k in result.missing_keys if not k.startswith(("smif.", "lmi.", "head."))]
+    spatial_missing = [k for k in result.missing_keys if not k.startswith(("smif.", "smif_embed.", "lmi.", "head."))]
     if spatial_missing:
         raise LsvitError(f"{source}: the backbone lacks {spatial_missing[:5]}: not a {backbone} checkpoint")
     log.info("loaded %s into the backbone (%d new parameters)", source, len(result.missing_keys))
