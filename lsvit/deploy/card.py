@@ -31,8 +31,8 @@ EVALUATIONS = "evaluations.json"
 # one per model family prefix: the family's name in words (longest prefix first)
 FAMILY_NAMES = {"lsvit_frameavg": "ViT frame-average (the LS-ViT control: no SMIF, no LMI)",
                 "lsvit": "LS-ViT (ViT + short-term SMIF + long-term LMI temporal differences)"}
-DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (rendered shapes that grow, shrink, move and "
-                              "rotate; `tools/make_synthetic.py`)"}
+DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (random scenes seen by a camera that pans, "
+                              "tilts, rolls or zooms; `tools/make_synthetic.py`)"}
 _METRICS = (("top1", "top-1"), ("top5", "top-5"), ("macro_f1", "macro-F1"), ("loss", "loss"))
 
 
