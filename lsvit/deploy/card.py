@@ -41,8 +41,8 @@ FAMILY_NAMES = {"lsvit_frameavg": "ViT frame-average (the LS-ViT control: no SMI
                                  "MediaPipe keypoint sequences)"}
 # what one input of each data type is, in words (tables, limitations)
 UNITS = {"video": "clips", "embeddings": "videos", "keypoints": "sequences"}
-DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (rendered shapes that grow, shrink, move and "
-                              "rotate; `tools/make_synthetic.py`)"}
+DATASET_NOTES = {"synthetic": "the built-in synthetic motion dataset (random scenes seen by a camera that pans, "
+                              "tilts, rolls or zooms; `tools/make_synthetic.py`)"}
 _METRICS = (("top1", "top-1"), ("top5", "top-5"), ("macro_f1", "macro-F1"), ("loss", "loss"))
 
 
