@@ -20,7 +20,7 @@ from lsvit.pairs import run_pair_summary
 PAIRS = (("move_left", "move_right"), ("rotate_cw", "rotate_ccw"))
 
 
-def _mini_dataset(root: Path, train_per_class: int = 24, test_per_class: int = 6) -> Path:
+def _mini_dataset(root: Path, train_per_class: int = 40, test_per_class: int = 6) -> Path:
     """Both classes of a pair from the same random draws (video i of one is video i of the other reversed)."""
     for split, count, offset in (("train", train_per_class, 0), ("test", test_per_class, 10**6)):
         for pair in PAIRS:
@@ -48,6 +48,29 @@ def test_demo_recipe_learns_motion_the_control_cannot(tmp_path):
     ls = _train(data, tmp_path / "lsvit")
     ctrl = _train(data, tmp_path / "control", "model=vit_frame_avg")
     # chance is 0.25; an order-blind model is at 0.5 within a pair whatever it learns
-    print(ls, ctrl)
     assert ls["test_top1"] >= 0.85 and ls["test_direction"]["direction_accuracy"] >= 0.85, ls
     assert ctrl["test_top1"] <= 0.6 and ls["test_top1"] >= ctrl["test_top1"] + 0.3, (ls, ctrl)
+
+
+def test_runs_side_by_side_read_from_the_run_folders(tmp_path):
+    # what `make demo` prints: top-1 from summary.json, direction from the best checkpoint's predictions
+    import json
+
+    from lsvit.pairs import compare_runs
+
+    run = tmp_path / "run"
+    (run / "best").mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"best_metrics": {"val/top1": 0.75}, "train_minutes": 2.0,
+                                                  "test_metrics": {"test/top1": 0.5}}))
+    (run / "best" / "meta.json").write_text(json.dumps({"model": {"name": "lsvit_test", "args": {}}}))
+    rows = ["id,label,prediction,correct,confidence", "a,move_left,move_left,1,0.9", "b,move_right,move_left,0,0.8",
+            "c,rotate_cw,move_left,0,0.7", "d,rotate_ccw,rotate_ccw,1,0.6"]
+    (run / "test_predictions.csv").write_text("\n".join(rows) + "\n")
+    r = run_pair_summary(run, PAIRS)
+    assert r["test_direction"]["in_pair"] == 3 and r["test_direction"]["direction_correct"] == 2
+    assert r["val_direction"] is None and r["val_top1"] == 0.75 and r["model"] == "lsvit_test"
+    table = compare_runs([run], PAIRS).splitlines()
+    assert table[0].split()[:4] == ["run", "model", "val", "top-1"]
+    assert table[2].split()[1:] == ["lsvit_test", "0.750", "0.500", "-", "0.667", "(2/3)", "2.0"]
+    with pytest.raises(Exception, match="summary.json"):
+        run_pair_summary(tmp_path / "missing", PAIRS)
