@@ -70,7 +70,7 @@ demo-bilstm: install-dev
 
 ## make test: install with the dev extras and run the whole suite (CPU, offline); CI runs exactly this
 test: install-dev
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 ## make test-fast: the same without the tests marked slow (multi-process runs, kill/resume, learning tests)
 test-fast: install-dev
