@@ -81,7 +81,8 @@ def test_the_run_folder_holds_the_split_it_used(tiny_dataset, tmp_path):
     cfg = compose("train", tiny_overrides(tiny_dataset / "train", run, "engine.epochs=1"))
     train(cfg)
     written = json.loads((run / "split_summary.json").read_text())
-    dm = VideoDataModule(root=str(tiny_dataset / "train"), val_ratio=0.25, seed=cfg.seed, image_size=32, num_frames=4)
+    dm = VideoDataModule(root=str(tiny_dataset / "train"), val_ratio=0.25, seed=cfg.seed, image_size=32, num_frames=4,
+                         group_pattern=cfg.data.group_pattern)
     assert written == json.loads(json.dumps(dm.split_summary()))
     for name in dm.class_names:  # the counts are the split's
         label = dm.class_names.index(name)
@@ -89,3 +90,27 @@ def test_the_run_folder_holds_the_split_it_used(tiny_dataset, tmp_path):
         assert written["classes"][name]["train_clips"] == sum(it.label == label for it in dm.train_items)
     meta = json.loads((run / "best" / "meta.json").read_text())
     assert meta["data"]["num_val"] == written["val_clips"]
+
+
+def test_groups_that_span_classes_stay_whole(tiny_dataset):
+    # the built-in dataset pairs video i of a class with video i of its reversal partner (same scene): with the
+    # synthetic preset's group_pattern no scene lands on both sides, and every class still gets validation videos
+    from collections import defaultdict
+
+    from lsvit.data.splits import stratified_split
+
+    labels = [c for c in range(4) for _ in range(10)]
+    groups = [f"g{i}" for _ in range(4) for i in range(10)]  # group gi holds one item of every class
+    tr, va = stratified_split(labels, 0.2, seed=3, groups=groups)
+    assert not {groups[i] for i in tr} & {groups[i] for i in va}
+    assert sorted(tr + va) == list(range(40)) and all(sum(labels[i] == c for i in va) == 2 for c in range(4))
+
+    from hydra.utils import instantiate
+
+    cfg = compose("train", [f"data.root={tiny_dataset}/train", "data=synthetic", "data.val_ratio=0.25"])
+    dm = instantiate(cfg.data)
+    sides = defaultdict(set)
+    for part, items in (("train", dm.train_items), ("val", dm.val_items)):
+        for it in items:
+            sides[it.id.rsplit("_", 1)[1]].add(part)
+    assert dm.val_items and all(len(s) == 1 for s in sides.values()), dict(sides)

@@ -7,7 +7,6 @@ small surface (``class_names``, ``setup(model)``, ``train_dataset``, ``val_datas
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from lsvit.data.dataset import VideoDataset, collate
 from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
 from lsvit.data.readers import resolve_backend
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES
-from lsvit.data.splits import check_validation, split_summary, stratified_split
+from lsvit.data.splits import check_validation, compile_group_pattern, group_of, split_summary, stratified_split
 from lsvit.data.transforms import ClipTransform
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -88,10 +87,7 @@ class VideoDataModule:
         if image_size < 8:
             raise LsvitError(f"data.image_size={image_size}: too small")
         resolve_backend(backend)
-        try:
-            self.group_pattern = re.compile(group_pattern) if group_pattern else None
-        except re.error as exc:
-            raise LsvitError(f"data.group_pattern={group_pattern!r}: not a regular expression ({exc})") from exc
+        self.group_pattern = compile_group_pattern(group_pattern)
         self.root, self.list_file = root, list_file
         self.val_root, self.val_list_file, self.val_ratio = val_root, val_list_file, val_ratio
         self.test_root, self.test_list_file = test_root, test_list_file
@@ -134,10 +130,7 @@ class VideoDataModule:
 
     def source_of(self, video_id: str) -> str:
         """The source group of a video under ``group_pattern`` (the id itself when it does not match)."""
-        m = self.group_pattern.search(video_id) if self.group_pattern else None
-        if m is None:
-            return video_id
-        return m.group(1) if m.groups() else m.group(0)
+        return group_of(video_id, self.group_pattern)
 
     def split(self, names: list[str], labels: list[int], groups: list[str] | None, rule: str, where: str,
               remedies: str) -> tuple[list[int], list[int]]:

@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from lsvit import LsvitError
 from lsvit.data.dataset import collate, sample_or_stand_in, split_key
 from lsvit.data.h5 import LazyH5, open_h5, read_json_attr
-from lsvit.data.splits import check_validation, split_summary, stratified_split
+from lsvit.data.splits import check_validation, compile_group_pattern, group_of, split_summary, stratified_split
 
 KIND = "embedding cache"
 
@@ -230,6 +230,8 @@ class FeatureDataModule:
             training clips of these classes are played backwards with ``reverse_prob`` and take the partner's
             label (a time-reversal augmentation with a class map; it removes any shortcut but order).
         reverse_prob: probability of that reversal.
+        group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
+            validation hold-out, instead of the file's groups (as ``data.group_pattern`` of video folders).
     """
 
     def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
@@ -237,7 +239,7 @@ class FeatureDataModule:
                  num_frames: int | None = None, num_channels: int = 12, dim: int = 768, in_memory: bool = False,
                  strict: bool = False, seed: int = 0, name: str = "features",
                  extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | None = None,
-                 reverse_prob: float = 0.5) -> None:
+                 reverse_prob: float = 0.5, group_pattern: str | None = None) -> None:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
                              "(written by tools/extract_features.py)")
@@ -248,6 +250,7 @@ class FeatureDataModule:
         self.membership = membership or (f"split{self.split}" if self.split is not None else None)
         self.val_ratio, self.seed, self.name, self.strict = float(val_ratio), int(seed), name, strict
         self.in_memory = bool(in_memory)
+        self.group_pattern = compile_group_pattern(group_pattern)
         if not Path(train_file).exists() and extract:
             self._extract(dict(extract))
         self.train_index = CacheIndex(train_file)
@@ -316,11 +319,14 @@ class FeatureDataModule:
                                           range(len(train), len(labels)), rule=f"a separate validation file "
                                           f"({self.indices['val'].path})")
         elif not val:
-            labels, groups = [int(idx.labels[r]) for r in train], [idx.groups[r] for r in train]
+            labels = [int(idx.labels[r]) for r in train]
+            groups = [group_of(idx.ids[r], self.group_pattern) if self.group_pattern else idx.groups[r] for r in train]
             tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
             self._summary = split_summary(self.class_names, labels, tr, va, groups,
                                           rule=f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
-                                               "videos of one source (the file's groups) kept together")
+                                               "videos of one source kept together ("
+                                               + (f"data.group_pattern={self.group_pattern.pattern!r})"
+                                                  if self.group_pattern else "the file's groups)"))
             check_validation(self._summary, where, "Add source videos to those classes, give a separate validation "
                              "file (data.val_file=), or raise data.val_ratio")
             train, val = [train[i] for i in tr], [train[i] for i in va]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,10 +32,16 @@ def stratified_split(labels: Sequence[int], val_ratio: float, seed: int = 0,
         raise ValueError(f"val_ratio must be in (0, 1), got {val_ratio}")
     if groups is not None and len(groups) != len(labels):
         raise ValueError(f"{len(groups)} groups for {len(labels)} labels")
+    rng = np.random.default_rng(seed)
+    if groups is not None:
+        classes_of: dict[str, set[int]] = defaultdict(set)
+        for g, y in zip(groups, labels):
+            classes_of[str(g)].add(int(y))
+        if any(len(c) > 1 for c in classes_of.values()):
+            return _split_shared_groups(labels, [str(g) for g in groups], val_ratio, rng)
     by_class: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     for i, y in enumerate(labels):
         by_class[int(y)][str(groups[i]) if groups is not None else str(i)].append(i)
-    rng = np.random.default_rng(seed)
     train: list[int] = []
     val: list[int] = []
     for y in sorted(by_class):
@@ -51,6 +58,53 @@ def stratified_split(labels: Sequence[int], val_ratio: float, seed: int = 0,
             else:
                 train.extend(members[gi])
     return sorted(train), sorted(val)
+
+
+def _split_shared_groups(labels: Sequence[int], groups: Sequence[str], val_ratio: float,
+                         rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """:func:`stratified_split` when groups span classes (both classes of a reversal pair drawn from one scene).
+
+    Whole groups go to validation, in a seeded order, while every class they touch is still short of its
+    ``round(n * val_ratio)`` and keeps at least one other group for training.
+    """
+    members: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        members[g].append(i)
+    names = sorted(members)
+    total = Counter(int(y) for y in labels)
+    want = {c: max(1, round(n * val_ratio)) for c, n in total.items()}
+    groups_with = Counter(c for g in names for c in {int(labels[i]) for i in members[g]})
+    taken: Counter[int] = Counter()
+    train: list[int] = []
+    val: list[int] = []
+    for gi in rng.permutation(len(names)).tolist():
+        idx = members[names[gi]]
+        counts = Counter(int(labels[i]) for i in idx)
+        if all(taken[c] < want[c] and groups_with[c] >= 2 for c in counts):
+            val.extend(idx)
+            taken.update(counts)
+            groups_with.subtract(counts.keys())
+        else:
+            train.extend(idx)
+    return sorted(train), sorted(val)
+
+
+def compile_group_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """``data.group_pattern`` compiled (None when unset); a bad expression is one clear error."""
+    from lsvit import LsvitError
+
+    try:
+        return re.compile(pattern) if pattern else None
+    except re.error as exc:
+        raise LsvitError(f"data.group_pattern={pattern!r}: not a regular expression ({exc})") from exc
+
+
+def group_of(video_id: str, pattern: re.Pattern[str] | None) -> str:
+    """The source group of ``video_id`` under ``pattern``: its first group (or whole match), else the id itself."""
+    m = pattern.search(video_id) if pattern is not None else None
+    if m is None:
+        return video_id
+    return m.group(1) if m.groups() else m.group(0)
 
 
 def split_summary(class_names: Sequence[str], labels: Sequence[int], train: Sequence[int], val: Sequence[int],
