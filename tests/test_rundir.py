@@ -88,6 +88,8 @@ def test_overwrite_replaces_the_whole_run(tiny_cfg, tiny_dataset, tmp_path):
     train(tiny_cfg("engine.epochs=1", f"data.test_root={tiny_dataset}/test"))  # writes test_* reports too
     assert (run / "test_metrics.json").exists()
     (run / "val_old_report.csv").write_text("old")  # as an older version of lsvit might have written
+    (run / "attention_test.png").write_bytes(b"png")  # a family's evaluation_report file (the BiLSTM's)
+    (run / "submission.csv").write_text("id,class\n")  # what `make demo` writes into the run folder
     (tmp_path / "neighbour.txt").write_text("not the run's")  # beside run_dir: never touched
     train(tiny_cfg("engine.epochs=1", "seed=7", "overwrite=true"))
     assert (tmp_path / "neighbour.txt").read_text() == "not the run's"

@@ -26,8 +26,11 @@ from lsvit import LsvitError
 from lsvit.locks import WriterLock, lock_for_job
 
 # what a run (and tools/evaluate.py beside its best/) writes into its folder
+# what a run folder holds: the engine's files, a family's evaluation_report files (``<name>_{val,test}.<ext>``,
+# e.g. the BiLSTM's attention_test.png) and the submission.csv the demos' inference writes beside them
 RUN_FILES = re.compile(r"^(best|last|eval|wandb|metrics\.csv|config\.yaml|summary\.json|split_summary\.json|"
-                       r"report\.md|curves\.png|(val|test)_[\w.-]+|\.(best|last)\.(tmp|old)|\..*\.tmp\d*)$")
+                       r"report\.md|curves\.png|(val|test)_[\w.-]+|[\w-]+_(val|test)\.(json|png|csv|md|txt)|"
+                       r"submission[\w.-]*\.csv|\.(best|last)\.(tmp|old)|\..*\.tmp\d*)$")
 
 
 def holds_run(path: Path) -> bool:
