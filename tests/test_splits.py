@@ -104,6 +104,11 @@ def test_groups_that_span_classes_stay_whole(tiny_dataset):
     tr, va = stratified_split(labels, 0.2, seed=3, groups=groups)
     assert not {groups[i] for i in tr} & {groups[i] for i in va}
     assert sorted(tr + va) == list(range(40)) and all(sum(labels[i] == c for i in va) == 2 for c in range(4))
+    # a one-class group (an extra video) drawn first must not shut out the groups that hold every class
+    labels2, groups2 = labels + [0], groups + ["extra"]
+    for seed in range(40):  # seeds where the one-class group is drawn first included
+        tr, va = stratified_split(labels2, 0.1, seed=seed, groups=groups2)  # one validation video per class
+        assert all(any(labels2[i] == c for i in va) for c in range(4)), seed
 
     from hydra.utils import instantiate
 

@@ -64,8 +64,8 @@ def _split_shared_groups(labels: Sequence[int], groups: Sequence[str], val_ratio
                          rng: np.random.Generator) -> tuple[list[int], list[int]]:
     """:func:`stratified_split` when groups span classes (both classes of a reversal pair drawn from one scene).
 
-    Whole groups go to validation, in a seeded order, while every class they touch is still short of its
-    ``round(n * val_ratio)`` and keeps at least one other group for training.
+    Whole groups go to validation, in a seeded order, while one of the classes they touch is still short of
+    its ``round(n * val_ratio)`` and each of them keeps at least one other group for training.
     """
     members: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
@@ -80,7 +80,9 @@ def _split_shared_groups(labels: Sequence[int], groups: Sequence[str], val_ratio
     for gi in rng.permutation(len(names)).tolist():
         idx = members[names[gi]]
         counts = Counter(int(labels[i]) for i in idx)
-        if all(taken[c] < want[c] and groups_with[c] >= 2 for c in counts):
+        # a group helps while one of its classes is short of validation videos (the others may overshoot,
+        # or a group holding every class could never go once one class is full); training keeps a group of each
+        if any(taken[c] < want[c] for c in counts) and all(groups_with[c] >= 2 for c in counts):
             val.extend(idx)
             taken.update(counts)
             groups_with.subtract(counts.keys())
