@@ -128,3 +128,40 @@ def test_a_hostile_trainer_state_is_refused_on_resume(trained, tiny_dataset, tmp
     state_file.write_text(json.dumps(state))
     with pytest.raises(LsvitError, match=named):
         train(compose("train", tiny_overrides(tiny_dataset / "train", run, "engine.epochs=2", "resume=true")))
+
+
+def _graph(tmp_path: Path, node_domain: str = "", external: bool = False) -> Path:
+    """A one-node ONNX graph ``y = x + w`` (optionally an operator of another domain, or ``w`` stored elsewhere)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.ones(3, np.float32), "w")
+    if external:  # the weights "live" in a file beside, or anywhere else on the disk
+        w.ClearField("raw_data")
+        w.data_location = TensorProto.EXTERNAL
+        w.external_data.add(key="location", value="../../../etc/passwd")
+    node = helper.make_node("Add", ["x", "w"], ["y"], domain=node_domain)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])], [w])
+    opsets = [helper.make_opsetid("", 18)] + ([helper.make_opsetid(node_domain, 1)] if node_domain else [])
+    path = tmp_path / f"g{node_domain}{external}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=opsets), str(path))
+    return path
+
+
+def test_an_onnx_graph_runs_only_standard_operators_on_its_own_weights(tmp_path):
+    # an .onnx from elsewhere is data: a custom-domain operator (code a runtime would load) or weights read from
+    # other files are refused by name before ONNX Runtime parses the file
+    pytest.importorskip("onnxruntime")
+    from lsvit.deploy.runtime import OnnxModel
+
+    ok = OnnxModel(_graph(tmp_path))
+    assert torch.equal(ok(torch.zeros(3)), torch.ones(3))
+    with pytest.raises(LsvitError, match=r"evil\.ops::Add.*custom operators are code"):
+        OnnxModel(_graph(tmp_path, node_domain="evil.ops"))
+    with pytest.raises(LsvitError, match=r"\['w'\] are stored in other files"):
+        OnnxModel(_graph(tmp_path, external=True))
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not a model")
+    with pytest.raises(LsvitError, match="junk.onnx"):
+        OnnxModel(tmp_path / "junk.onnx")

@@ -22,6 +22,40 @@ import torch.nn as nn
 from lsvit import LsvitError
 
 RUNTIMES = ("pytorch", "onnx")
+# operator sets a graph from elsewhere may use: ONNX's own; anything else is a custom operator, i.e. code
+STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+
+
+def check_graph(path: str | Path) -> None:
+    """Refuse an ``.onnx`` file that asks for more than ONNX's standard operators on its own weights.
+
+    A graph is data for a fixed interpreter only while it sticks to the standard operator sets and keeps its
+    weights inside the file: a custom-domain operator names code to run, and external data names other files
+    to read. lsvit's exports have neither, so a file that does came from elsewhere and is refused, by name.
+
+    Raises:
+        LsvitError: an unreadable file, a node (also inside a model-local function) outside
+            :data:`STANDARD_DOMAINS`, or a tensor stored outside the file.
+    """
+    import onnx
+    from onnx.external_data_helper import uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf's decode errors: not an ONNX file
+        raise LsvitError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from exc
+    local = {(f.domain, f.name) for f in model.functions}
+    nodes = [*model.graph.node, *(n for f in model.functions for n in f.node)]
+    custom = sorted({f"{n.domain}::{n.op_type}" for n in nodes
+                     if n.domain not in STANDARD_DOMAINS and (n.domain, n.op_type) not in local})
+    if custom:
+        raise LsvitError(f"{path}: the graph uses operators outside ONNX's standard sets ({', '.join(custom[:5])}): "
+                         "custom operators are code, and lsvit runs only standard ONNX graphs")
+    tensors = [*model.graph.initializer, *(a.t for n in nodes for a in n.attribute if a.HasField("t"))]
+    external = [t.name or "(a constant)" for t in tensors if uses_external_data(t)]
+    if external:
+        raise LsvitError(f"{path}: tensors {external[:3]} are stored in other files; lsvit reads only graphs that "
+                         "hold their weights (its exports do)")
 
 
 class OnnxModel(nn.Module):
@@ -41,6 +75,7 @@ class OnnxModel(nn.Module):
         from lsvit.deploy.export import read_metadata, require_onnx
 
         _, ort = require_onnx()
+        check_graph(path)  # before ONNX Runtime parses it: standard operators and the file's own weights only
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = int(threads)
