@@ -165,3 +165,22 @@ def test_an_onnx_graph_runs_only_standard_operators_on_its_own_weights(tmp_path)
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not a model")
     with pytest.raises(LsvitError, match="junk.onnx"):
         OnnxModel(tmp_path / "junk.onnx")
+
+
+def test_a_transformers_folder_with_its_own_code_is_refused(tmp_path):
+    """A Hugging Face backbone folder (named by a BiLSTM checkpoint's meta.json) whose config asks for its own
+    Python code (``auto_map``) is refused: the code file never runs."""
+    pytest.importorskip("transformers")
+    from lsvit.features.embeddings import build_backbone
+
+    folder, marker = tmp_path / "evil", tmp_path / "ran"
+    folder.mkdir()
+    (folder / "evil_config.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nfrom transformers import PretrainedConfig\n"
+        "class EvilConfig(PretrainedConfig):\n    model_type = 'evil'\n")
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "evil", "auto_map": {"AutoConfig": "evil_config.EvilConfig", "AutoModel": "evil_config.EvilConfig"}}))
+    for pretrained in (True, False):
+        with pytest.raises(LsvitError, match="no transformers model could be loaded"):
+            build_backbone(str(folder), "vit", image_size=32, pretrained=pretrained)
+    assert not marker.exists()

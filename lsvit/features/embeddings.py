@@ -323,10 +323,12 @@ def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_s
                          "(pip install 'lsvit[hf]')") from exc
     path = name[3:] if name.startswith("hf:") else name
     try:
+        # a model folder may come from anyone (a checkpoint's meta.json names it): its own Python code
+        # (auto_map) is never run, whatever the transformers default of the day
         if pretrained:
-            model = transformers.AutoModel.from_pretrained(path)
+            model = transformers.AutoModel.from_pretrained(path, trust_remote_code=False)
         else:
-            config = transformers.AutoConfig.from_pretrained(path)
+            config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
             model = _seeded(lambda: transformers.AutoModel.from_config(config), init_seed)
     except (OSError, ValueError) as exc:
         offline = os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
@@ -336,7 +338,7 @@ def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_s
                          f"{str(exc).splitlines()[0][:200]}") from exc
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     try:
-        proc = transformers.AutoImageProcessor.from_pretrained(path)
+        proc = transformers.AutoImageProcessor.from_pretrained(path, trust_remote_code=False)
         mean, std = tuple(proc.image_mean), tuple(proc.image_std)
     except (OSError, ValueError, AttributeError, TypeError):
         log.info("%s: no image processor config; ImageNet mean/std", name)
