@@ -304,10 +304,8 @@ def test_models_forward_backward_every_parameter_gets_a_gradient(name, kw):
     import lsvit.models  # noqa: F401
 
     torch.manual_seed(0)
-    m = timm.create_model(name, num_classes=5, in_channels=12, in_dim=16, dropout=0.0, **kw)
-    if name == "bilstm_attention":
-        m = timm.create_model(name, num_classes=5, in_channels=12, in_dim=16, hidden=8, attn_hidden=4, dropout=0.0,
-                              **kw)
+    size = {"hidden": 8, "attn_hidden": 4} if name == "bilstm_attention" else {}
+    m = timm.create_model(name, num_classes=5, in_channels=12, in_dim=16, dropout=0.0, **size, **kw)
     x = torch.randn(3, 6, 12, 16)
     logits = m(x)
     assert logits.shape == (3, 5) and torch.isfinite(logits).all()
@@ -319,6 +317,22 @@ def test_models_forward_backward_every_parameter_gets_a_gradient(name, kw):
     assert m(x).shape == (3, 7)
     feats = m.forward_features(x)
     assert torch.allclose(m.forward_head(feats), m(x), atol=1e-5)
+
+
+def test_a_state_dict_with_the_attention_scores_softmax_bias_still_loads():
+    """The score MLPs' last bias (a constant under a softmax, never trained) is gone; state dicts written with it
+    load strictly and give the same outputs whatever the bias held."""
+    import timm
+
+    import lsvit.models  # noqa: F401
+
+    torch.manual_seed(0)
+    m = timm.create_model("bilstm_attention", num_classes=4, in_channels=3, in_dim=16, hidden=8).eval()
+    old = {**m.state_dict(), "channel_attn.score.2.bias": torch.tensor([3.0]), "seq_attn.score.2.bias": torch.tensor([-2.0])}
+    fresh = timm.create_model("bilstm_attention", num_classes=4, in_channels=3, in_dim=16, hidden=8).eval()
+    fresh.load_state_dict(old)  # strict
+    x = torch.randn(2, 5, 3, 16)
+    assert torch.equal(fresh(x), m(x))
 
 
 def test_attention_weights_sum_to_one_and_the_probe_is_order_blind():

@@ -29,12 +29,27 @@ from einops import rearrange
 from lsvit.models.registry import register_family
 
 
+def _attention_score(dim: int, hidden: int) -> nn.Sequential:
+    """The score MLP of an attention pool: ``(..., dim) -> (..., 1)``, normalised by a softmax afterwards.
+
+    The last layer has no bias: a constant added to every score cancels in the softmax, so it would be a
+    parameter that never receives a gradient.
+    """
+    return nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1, bias=False))
+
+
+def _drop_softmax_bias(module: nn.Module, state_dict: dict, prefix: str, *args: Any) -> None:
+    """Load-time hook: checkpoints written before the score lost its bias still load (the bias had no effect)."""
+    state_dict.pop(prefix + "score.2.bias", None)
+
+
 class ChannelAttention(nn.Module):
     """Weights over the C channels of each frame: ``(B, T, C, D) -> (B, T, D), (B, T, C)``."""
 
     def __init__(self, dim: int, hidden: int = 128) -> None:
         super().__init__()
-        self.score = nn.Sequential(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        self.score = _attention_score(dim, hidden)
+        self.register_load_state_dict_pre_hook(_drop_softmax_bias)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.score(x).squeeze(-1).softmax(-1)  # (B, T, C)
@@ -64,7 +79,8 @@ class SequenceAttention(nn.Module):
 
     def __init__(self, hidden: int, attn_hidden: int = 128) -> None:
         super().__init__()
-        self.score = nn.Sequential(nn.Linear(hidden, attn_hidden), nn.Tanh(), nn.Linear(attn_hidden, 1))
+        self.score = _attention_score(hidden, attn_hidden)
+        self.register_load_state_dict_pre_hook(_drop_softmax_bias)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.score(h).squeeze(-1).softmax(-1)  # (B, T)
