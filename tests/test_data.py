@@ -14,6 +14,7 @@ from lsvit import LsvitError
 from lsvit.data import (ClipTransform, to_model_input, SeededSampler, VideoDataModule, VideoDataset, VideoReadError,
                         discover_classes, discover_unlabelled, read_clip, read_list_file, sample_indices,
                         stratified_split)
+from lsvit.data.readers import OpenCVReader, PyAVReader
 from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
 
 
@@ -106,6 +107,12 @@ def test_a_stream_cut_short_decodes_what_it_has_then_holds_the_last_frame(cut_st
     # a clip that starts past the cut (the header promised 60 frames) gets the last decodable frame too
     late, _ = read_clip(str(path), lambda n: [50, 59], backend=backend)
     assert np.array_equal(late[0], got[end - 1]) and np.array_equal(late[1], got[end - 1])
+    if backend in ("pyav", "opencv"):
+        # the backend's own reader, without read_clip's fallback to the next decoder (which would serve the same
+        # frame had this reader failed): it holds its last decoded frame itself
+        reader = {"pyav": PyAVReader, "opencv": OpenCVReader}[backend](str(path))
+        own = reader.get_batch([50, 59])
+        assert np.array_equal(own[0], got[end - 1]) and np.array_equal(own[1], got[end - 1])
 
 
 def _frames(n: int, size: int = 24) -> list[np.ndarray]:

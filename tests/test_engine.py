@@ -5,16 +5,20 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import timm
 import torch
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from lsvit import LsvitError
 from lsvit.engine import classification_metrics, read_meta, resolve_precision, train
@@ -61,6 +65,13 @@ def test_metrics_known_values():
     cm = confusion_matrix(logits.argmax(1), labels, 3).numpy()
     macro = next(r for r in per_class_table(cm, ["a", "b", "c"]) if r["class"] == "macro avg")
     assert macro["f1"] == pytest.approx(4 / 9)
+    # a fourth class that is neither a label nor a prediction is not scored: still 4/9 (not 4/12, as it would be
+    # averaged in with F1 = 0), in the training metrics and in the reports alike
+    absent = torch.cat([logits, torch.full((len(logits), 1), -10.0)], 1)
+    assert classification_metrics(absent, labels, "val/")["val/macro_f1"] == pytest.approx(4 / 9)
+    cm4 = confusion_matrix(absent.argmax(1), labels, 4).numpy()
+    macro4 = next(r for r in per_class_table(cm4, ["a", "b", "c", "d"]) if r["class"] == "macro avg")
+    assert macro4["f1"] == pytest.approx(4 / 9)
 
 
 def test_precision_resolution():
@@ -93,6 +104,10 @@ def test_train_best_inference_csv(tiny_cfg, tiny_dataset, tmp_path):
     preds = [result["class_names"][int(p.argmax())] for p in result["probs"]]
     truth = [i.split("/")[0] for i in result["ids"]]
     assert folder_accuracy(result) == pytest.approx(sum(a == b for a, b in zip(preds, truth)) / 8)
+    # known values with fewer videos than classes (above, 8 videos = 8 classes): 1 of 2 videos right -> 1/2, not 1/8
+    two = {"class_names": result["class_names"], "ids": [f"{c}/v" for c in result["class_names"][:2]],
+           "probs": torch.eye(8)[[0, 0]]}
+    assert folder_accuracy(two) == pytest.approx(1 / 2)
     assert folder_accuracy({**result, "ids": [i.split("/")[1] for i in result["ids"]]}) is None  # no class folders
 
 
@@ -211,6 +226,46 @@ def _data_paths(cfg, tiny_dataset, mini_hmdb51, tiny_keypoints) -> list[str]:
     return [f"data.root={tiny_dataset}/train"] + ([f"data.test_root={tiny_dataset}/test"] if cfg.data.test_root else [])
 
 
+def _assert_scheduler_follows_config(sched: Any, sched_cfg: DictConfig, total_steps: int,
+                                     steps_per_epoch: int) -> None:
+    """Assert that a built scheduler carries the settings of its config (the factories' defaults must not win).
+
+    Args:
+        sched: the scheduler the config's factory built.
+        sched_cfg: the composed ``scheduler`` config group (``_target_`` and the factory's arguments).
+        total_steps: the ``total_steps`` the factory was called with.
+        steps_per_epoch: the ``steps_per_epoch`` the factory was called with.
+    """
+    from torch.optim.lr_scheduler import LambdaLR, OneCycleLR, ReduceLROnPlateau
+
+    kind = sched_cfg._target_.rsplit(".", 1)[-1]
+    if kind == "plateau":
+        assert isinstance(sched, ReduceLROnPlateau), kind
+        assert (sched.mode, sched.factor, sched.patience) == (sched_cfg.mode, sched_cfg.factor, sched_cfg.patience)
+        assert sched.min_lrs == [sched_cfg.get("min_lr", 0.0)] * len(sched.optimizer.param_groups)
+    elif kind == "one_cycle":
+        assert isinstance(sched, OneCycleLR) and sched.total_steps == total_steps, kind
+        for g in sched.optimizer.param_groups:
+            assert g["initial_lr"] == pytest.approx(g["max_lr"] / sched_cfg.div_factor)
+            assert g["min_lr"] == pytest.approx(g["initial_lr"] / sched_cfg.final_div_factor)
+        # the rate peaks pct_start of the way through (no gradients: the optimizer steps change no weight)
+        lrs = [sched.get_last_lr()[0]]
+        for _ in range(total_steps - 1):
+            sched.optimizer.step()
+            sched.step()
+            lrs.append(sched.get_last_lr()[0])
+        peak, top = round(sched_cfg.pct_start * total_steps) - 1, sched.optimizer.param_groups[0]["max_lr"]
+        assert lrs[peak] == pytest.approx(top) and max(lrs[peak - 1], lrs[peak + 1]) < 0.99 * top
+    elif kind == "cosine_with_warmup":
+        assert isinstance(sched, LambdaLR), kind
+        factor = sched.lr_lambdas[0]
+        warm = round(sched_cfg.warmup_epochs * steps_per_epoch)
+        assert factor(0) == pytest.approx(1 / (warm + 1)) and factor(warm) == pytest.approx(1.0)
+        assert factor(total_steps) == pytest.approx(sched_cfg.min_lr_ratio)
+    else:
+        raise AssertionError(f"no check for the scheduler {sched_cfg._target_}: add one here")
+
+
 def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoints, tmp_path):
     from hydra.utils import get_class, get_method, instantiate
 
@@ -226,7 +281,11 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoi
     optims = sorted(p.stem for p in (ROOT / "configs" / "optim").glob("*.yaml"))
     combos = [[f"experiment={p}"] for p in presets] + [[f"model={m}"] for m in models] + \
         [[f"scheduler={s}", f"optim={o}"] for s, o in zip(scheds * 2, optims + optims[:1])] + \
-        [["debug=fast"], ["debug=cpu"], ["logger=wandb"]]
+        [["debug=fast"], ["debug=cpu"], ["logger=wandb"]] + \
+        [["scheduler=plateau", "scheduler.factor=0.3", "scheduler.patience=5"],
+         ["scheduler=onecycle", "scheduler.pct_start=0.5", "scheduler.div_factor=10",
+          "scheduler.final_div_factor=100"],
+         ["scheduler=cosine", "scheduler.warmup_epochs=0.4", "scheduler.min_lr_ratio=0.1"]]  # not the defaults
     for extra in combos:
         cfg = compose("train", [*extra, f"run_dir={tmp_path}/r"])
         if "Feature" in cfg.data._target_ or cfg.model.model_name in ("bilstm_attention", "embedding_mean_probe"):
@@ -251,6 +310,7 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoi
         assert lrs["backbone"] == cfg.optim.lr and lrs["head"] == pytest.approx(cfg.optim.lr * cfg.optim.head_lr_mult)
         sched = instantiate(cfg.scheduler)(optimizer=opt, total_steps=10, steps_per_epoch=5)
         assert sched is not None and cfg.scheduler._target_.endswith(get_method(cfg.scheduler._target_).__name__)
+        _assert_scheduler_follows_config(sched, cfg.scheduler, total_steps=10, steps_per_epoch=5)
 
 
 def test_env_overrides():
@@ -264,17 +324,32 @@ def test_env_overrides():
 
 
 @pytest.mark.parametrize("sched", ["plateau", "onecycle", "cosine"])
-def test_schedulers_step_as_they_should(tiny_cfg, tmp_path, sched):
+def test_schedulers_step_as_they_should(tiny_cfg, tmp_path, sched, monkeypatch):
     """The learning rate after each epoch equals a reference schedule stepped the same way:
     once per optimizer step (onecycle, cosine) or once per evaluation on the monitored metric (plateau)."""
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
     from lsvit.engine.optim import cosine_with_warmup, one_cycle, plateau
 
+    stepped_on: list[float] = []  # every value a ReduceLROnPlateau is stepped on during training
+    real_step = ReduceLROnPlateau.step
+
+    def recording_step(self: ReduceLROnPlateau, metrics: float, *args: Any, **kwargs: Any) -> None:
+        stepped_on.append(float(metrics))
+        real_step(self, metrics, *args, **kwargs)
+
+    monkeypatch.setattr(ReduceLROnPlateau, "step", recording_step)
     extra = ["scheduler.patience=0"] if sched == "plateau" else []
     s = train(tiny_cfg("engine.epochs=3", f"scheduler={sched}", "optim=radam", "optim.lr=0.01",
                        f"run_dir={tmp_path}/{sched}", *extra))
+    monkeypatch.undo()  # the reference below steps unrecorded
     rows = list(csv.DictReader(open(Path(s["run_dir"]) / "metrics.csv")))
     steps = [int(r["step"]) for r in rows]
     assert steps == [6, 12, 18]  # 24 training videos, batch 4
+    # plateau is stepped on engine.monitor (val/top1 here) once per evaluation: the LR trace alone cannot show it,
+    # since val/top1 and val/loss may stall at the same epoch (they do in this run)
+    monitored = [float(r["val/top1"]) for r in rows] if sched == "plateau" else []
+    assert stepped_on == pytest.approx(monitored, rel=1e-5)
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
     if sched == "plateau":
         ref = plateau(opt, 18, 6, mode="max", patience=0)
@@ -317,29 +392,94 @@ def test_gradient_clipping_on_and_off():
         assert (after.item() == pytest.approx(0.5, rel=1e-4)) if expect_clipped else after == before
 
 
+def _total_grad_norm(model: torch.nn.Module) -> float:
+    """The L2 norm of all of ``model``'s gradients together.
+
+    Args:
+        model: a module after ``backward``.
+
+    Returns:
+        The norm, 0.0 when no parameter has a gradient.
+    """
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    return float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
+
+
 def test_label_smoothing_and_eval_batch_size_reach_the_loop(tiny_cfg, monkeypatch):
+    """engine.label_smoothing, engine.eval_batch_size and engine.clip_grad reach the training loop."""
     import lsvit.engine.trainer as trainer
 
-    seen: dict = {"smoothing": [], "batches": []}
-    real_criterion, real_loader = trainer.build_criterion, trainer.make_loader
+    seen: dict = {"smoothing": [], "batches": [], "norms": []}
+    real_criterion, real_loader, real_grad_norm = trainer.build_criterion, trainer.make_loader, trainer.grad_norm
+
+    def recording_grad_norm(model: torch.nn.Module, *args: Any) -> torch.Tensor | None:
+        # records the norm the guard sees (before clipping) and that of the gradients the optimizer steps with
+        norm = real_grad_norm(model, *args)
+        seen["norms"].append((float(norm), _total_grad_norm(model)))
+        return norm
+
     monkeypatch.setattr(trainer, "build_criterion",
                         lambda ls: seen["smoothing"].append(ls) or real_criterion(ls))
     monkeypatch.setattr(trainer, "make_loader",
                         lambda ds, bs, **kw: seen["batches"].append((ds.train, bs)) or real_loader(ds, bs, **kw))
-    train(tiny_cfg("engine.epochs=1", "engine.label_smoothing=0.3", "engine.eval_batch_size=3"))
+    monkeypatch.setattr(trainer, "grad_norm", recording_grad_norm)
+    clip = 1e-3  # far below this model's gradient norms: every step is clipped
+    train(tiny_cfg("engine.epochs=1", "engine.label_smoothing=0.3", "engine.eval_batch_size=3",
+                   f"engine.clip_grad={clip}"))
     assert seen["smoothing"] == [0.3]
     assert seen["batches"] == [(True, 4), (False, 3)]
+    # engine.clip_grad reaches the step: every optimizer step's gradients are clipped to it
+    assert len(seen["norms"]) == 6  # 24 training videos, batch 4
+    assert all(before > 10 * clip and after == pytest.approx(clip, rel=1e-3) for before, after in seen["norms"]), \
+        seen["norms"]
     # and what the criterion computes with it: (1 - a) * CE + a * mean over classes of -log p
     logits, y = torch.tensor([[2.0, 0.0, -1.0]]), torch.tensor([0])
     logp = logits.log_softmax(1)
     assert real_criterion(0.3)(logits, y).item() == pytest.approx((0.7 * -logp[0, 0] - 0.3 * logp.mean()).item())
 
 
-def test_loader_workers_change_nothing(tiny_cfg, tmp_path):
+@dataclass
+class _CollateRecordingWorkers:
+    """A collate function that leaves a mark, per loader, in the worker process that calls it.
+
+    A module-level class, so that it pickles for worker processes started by ``spawn`` or ``forkserver``.
+
+    Attributes:
+        collate: the data module's own collate function, applied unchanged.
+        marks: the folder for the marks: one empty file ``<loader>-<pid>`` per worker process that collated.
+        loader: ``train`` or ``val``.
+    """
+
+    collate: Callable[[list[Any]], Any]
+    marks: Path
+    loader: str
+
+    def __call__(self, samples: list[Any]) -> Any:
+        if torch.utils.data.get_worker_info() is not None:
+            (self.marks / f"{self.loader}-{os.getpid()}").touch()
+        return self.collate(samples)
+
+
+def test_loader_workers_change_nothing(tiny_cfg, tmp_path, monkeypatch):
+    import lsvit.engine.trainer as trainer
+
     a = train(tiny_cfg("engine.epochs=1", f"run_dir={tmp_path}/w0"))
+    marks = tmp_path / "worker_marks"
+    marks.mkdir()
+    real_loader = trainer.make_loader
+
+    def marking_loader(ds: Any, bs: int, collate_fn: Callable[[list[Any]], Any], **kw: Any) -> Any:
+        collate = _CollateRecordingWorkers(collate_fn, marks, "train" if ds.train else "val")
+        return real_loader(ds, bs, collate_fn=collate, **kw)
+
+    monkeypatch.setattr(trainer, "make_loader", marking_loader)
     b = train(tiny_cfg("engine.epochs=1", "engine.num_workers=2", f"run_dir={tmp_path}/w2"))
     for key in ("train/loss", "val/loss", "val/top1"):
         assert a["last_metrics"][key] == b["last_metrics"][key], key
+    # ... and the second run did load its batches in worker processes (equal metrics alone would also hold if
+    # engine.num_workers were ignored): both loaders, in processes other than this one
+    pids = {name: {int(m.name.split("-")[1]) for m in marks.glob(f"{name}-*")} for name in ("train", "val")}
+    assert pids["train"] and pids["val"] and os.getpid() not in pids["train"] | pids["val"], pids
 
 
 def test_predict_strict_stops_at_an_unreadable_video(tiny_cfg, tiny_dataset, tmp_path):
