@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from lsvit import LsvitError
+from lsvit import Interrupted, LsvitError
 
 
 def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -15,7 +15,6 @@ def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     A run stopped by SIGTERM/SIGINT after saving ``last/`` exits with 128 + the signal number.
     """
     from lsvit.data.readers import VideoReadError
-    from lsvit.engine.guards import Interrupted
 
     try:
         return fn(*args, **kwargs)

@@ -1,8 +1,9 @@
 """The demo's recipe learns motion: a guard for `make demo` against changes that would stop it learning.
 
 A miniature of the built-in dataset (two reversal pairs, 32 px) trained by the engine with the `demo`
-preset itself (only the sizes shrunk): LS-ViT must get well above what the frame-averaging control,
-trained the same way, can reach at all.
+preset itself (only the sizes shrunk): LS-ViT must get well above what the frame-averaging control can
+reach at all. That ceiling needs no training run: the test set holds both clips of every pair, which the
+control scores alike (tests/test_models.py guards that), so at most half of the clips can be right.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def _train(data: Path, run_dir: Path, *extra: str) -> dict:
 def test_demo_recipe_learns_motion_the_control_cannot(tmp_path):
     data = _mini_dataset(tmp_path / "data")
     ls = _train(data, tmp_path / "lsvit")
-    ctrl = _train(data, tmp_path / "control", "model=vit_frame_avg")
-    # chance is 0.25; an order-blind model is at 0.5 within a pair whatever it learns
-    assert ls["test_top1"] >= 0.85 and ls["test_direction"]["direction_accuracy"] >= 0.85, ls
-    assert ctrl["test_top1"] <= 0.6 and ls["test_top1"] >= ctrl["test_top1"] + 0.3, (ls, ctrl)
+    # chance is 0.25; the control's ceiling is 0.5 exactly (a clip and its reversal get the same prediction)
+    control_ceiling = 0.5
+    assert ls["test_top1"] >= control_ceiling + 0.35, ls
+    assert ls["test_direction"]["direction_accuracy"] >= 0.85, ls  # an order-blind model gets 0.5 here
 
 
 def test_runs_side_by_side_read_from_the_run_folders(tmp_path):

@@ -322,11 +322,19 @@ def _results(out: Path) -> list[list[str]]:
     return [ln.split(",") for ln in (out / "results.csv").read_text().splitlines()]
 
 
-def test_benchmark_tool_tabulates_every_split(mini_hmdb51, tmp_path):
-    out = tmp_path / "bench"
+@pytest.fixture(scope="module")
+def bench_one_process(mini_hmdb51, tmp_path_factory) -> Path:
+    """``tools/benchmark_hmdb51.py`` over every split in one process: its out_dir (shared by the tabulation test
+    and the two-process comparison, which would otherwise run the same benchmark again)."""
+    out = tmp_path_factory.mktemp("bench") / "bench"
     res = subprocess.run([sys.executable, *_bench_cmd(mini_hmdb51, out)], capture_output=True, text=True,
-                         cwd=tmp_path)
+                         cwd=out.parent)
     assert res.returncode == 0, res.stderr[-3000:]
+    return out
+
+
+def test_benchmark_tool_tabulates_every_split(mini_hmdb51, bench_one_process):
+    out = bench_one_process
     rows = _results(out)
     assert rows[0][:4] == ["split", "top1", "top5", "macro_f1"] and [r[0] for r in rows[1:]] == \
         ["1", "2", "3", "mean", "std"]
@@ -355,18 +363,16 @@ def test_benchmark_tool_tabulates_every_split(mini_hmdb51, tmp_path):
 
 
 @pytest.mark.slow
-def test_benchmark_two_processes_equal_one(mini_hmdb51, tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
+def test_benchmark_two_processes_equal_one(mini_hmdb51, bench_one_process, tmp_path):
+    one, two = bench_one_process, tmp_path / "two"
     split = ["benchmark.splits=[1,2]"]
-    r1 = subprocess.run([sys.executable, *_bench_cmd(mini_hmdb51, one, *split)], capture_output=True, text=True,
-                        cwd=tmp_path)
-    assert r1.returncode == 0, r1.stderr[-3000:]
     accelerate = Path(sys.executable).with_name("accelerate")
     r2 = subprocess.run([str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--main_process_port",
                          "29541", *_bench_cmd(mini_hmdb51, two, *split)], capture_output=True, text=True, cwd=tmp_path)
     assert r2.returncode == 0, r2.stderr[-3000:]
     a, b = _results(one), _results(two)
-    assert [r[:8] for r in a[1:]] == [r[:8] for r in b[1:]]  # split, test top1/top5/F1, val top1, epochs, count
+    assert [r[0] for r in b[1:3]] == ["1", "2"]
+    assert [r[:8] for r in a[1:3]] == [r[:8] for r in b[1:3]]  # split, test top1/top5/F1, val top1, epochs, count
     sa = json.loads((one / "split2" / "summary.json").read_text())
     sb = json.loads((two / "split2" / "summary.json").read_text())
     assert sb["num_processes"] == 2

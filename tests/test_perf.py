@@ -132,7 +132,7 @@ def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path, monkeypatch):
 
     monkeypatch.setattr(deploy, "_mean_time", one_ms_a_call)
     res = deploy.compare_runtimes(deploy.probe_case(True), tmp_path / "probe.onnx", rounds=2, reps=3,
-                                  min_round_s=0.05)
+                                  min_round_s=0.05, opset=deploy.SMOKE_OPSET)
     # 3 single-call timings per runtime, then 2 rounds of each of 50 calls (0.05 s / 1 ms), not of 3
     assert asked == [1] * 6 + [50, 50] * 2 and res["pytorch"] == res["onnxruntime"] == pytest.approx(2 / 1e-3)
 

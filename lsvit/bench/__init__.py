@@ -55,7 +55,7 @@ def section_loading(report: PerfReport, ctx: BenchContext) -> None:
 def section_models(report: PerfReport, ctx: BenchContext) -> None:
     """b. train steps (and their compiled versions with ``--compile``)."""
     s = ctx.smoke
-    sizes = ["demo"] if s else ["demo", "tiny", "small"] + (["base16"] if ctx.size == "gpu" else [])
+    sizes = ["smoke"] if s else ["demo", "tiny", "small"] + (["base16"] if ctx.size == "gpu" else [])
     bench_models(report, sizes, steps=1 if s else 2, rounds=1 if s else 4, peak_flops=ctx.peak_flops,
                  device=ctx.device)
     if ctx.compile:
@@ -66,7 +66,7 @@ def section_models(report: PerfReport, ctx: BenchContext) -> None:
 def section_data_path(report: PerfReport, ctx: BenchContext) -> None:
     """f. the data path under training."""
     workers = ctx.workers if ctx.workers is not None else min(8, os.cpu_count() or 1)
-    bench_data_path(ctx.videos, report, "demo" if ctx.smoke else ("base16" if ctx.size == "gpu" else "tiny"),
+    bench_data_path(ctx.videos, report, "smoke" if ctx.smoke else ("base16" if ctx.size == "gpu" else "tiny"),
                     ctx.device, workers=min(workers, 1) if ctx.smoke else workers,
                     steps=2 if ctx.smoke else (48 if ctx.size == "gpu" else 6))
 

@@ -107,6 +107,9 @@ SIZES = {
     # the `demo` preset's model (configs/experiment/demo.yaml), the control with the same arguments
     "demo": dict(embed_dim=96, depth=4, num_heads=3, patch_size=8, global_pool="avg", smif_window=3, smif_stride=2,
                  smif_channels=16, frames=8, image=64, batch=16),
+    # the test suite's seconds-long run (--size smoke): every figure and check of the section, nothing measured
+    "smoke": dict(embed_dim=32, depth=2, num_heads=2, patch_size=8, global_pool="avg", smif_window=3, smif_stride=2,
+                  smif_channels=8, frames=4, image=32, batch=4),
     "tiny": dict(embed_dim=192, depth=12, num_heads=3, patch_size=16, frames=8, image=224, batch=2),
     "small": dict(embed_dim=384, depth=12, num_heads=6, patch_size=16, frames=8, image=224, batch=2),
     "base16": dict(embed_dim=768, depth=12, num_heads=12, patch_size=16, frames=16, image=224, batch=8),

@@ -1,17 +1,23 @@
-"""Video reading, clip sampling, clip transforms, datasets, splits and synthetic data."""
+"""Video reading, clip sampling, clip transforms, datasets, splits and synthetic data.
 
-from lsvit.data.datamodule import VideoDataModule, model_norm
-from lsvit.data.dataset import SeededSampler, VideoDataset, collate
-from lsvit.data.features import FeatureDataModule, FeatureH5Dataset
-from lsvit.data.hmdb51 import HMDB51DataModule
-from lsvit.data.keypoints import KeypointDataModule, KeypointH5Dataset
-from lsvit.data.discovery import VideoItem, discover_classes, discover_unlabelled, read_list_file
-from lsvit.data.readers import VideoReadError, read_clip
-from lsvit.data.sampling import sample_indices
-from lsvit.data.splits import stratified_split
-from lsvit.data.transforms import ClipTransform, to_model_input
+The names below are imported on first use (:mod:`lsvit.lazy`): a tool that needs one leaf module (the
+synthetic data writer, HMDB51 preparation) does not pay for torch and timm.
+"""
 
-__all__ = ["ClipTransform", "FeatureDataModule", "FeatureH5Dataset", "HMDB51DataModule", "KeypointDataModule",
-           "KeypointH5Dataset", "SeededSampler", "VideoDataModule", "VideoDataset", "VideoItem",
-           "VideoReadError", "collate", "discover_classes", "discover_unlabelled", "model_norm", "read_clip",
-           "read_list_file", "sample_indices", "stratified_split", "to_model_input"]
+from lsvit.lazy import lazy_exports
+
+_EXPORTS = {
+    "VideoDataModule": "lsvit.data.datamodule", "model_norm": "lsvit.data.datamodule",
+    "SeededSampler": "lsvit.data.dataset", "VideoDataset": "lsvit.data.dataset", "collate": "lsvit.data.dataset",
+    "FeatureDataModule": "lsvit.data.features", "FeatureH5Dataset": "lsvit.data.features",
+    "HMDB51DataModule": "lsvit.data.hmdb51.datamodule",
+    "KeypointDataModule": "lsvit.data.keypoints", "KeypointH5Dataset": "lsvit.data.keypoints",
+    "VideoItem": "lsvit.data.discovery", "discover_classes": "lsvit.data.discovery",
+    "discover_unlabelled": "lsvit.data.discovery", "read_list_file": "lsvit.data.discovery",
+    "VideoReadError": "lsvit.data.readers", "read_clip": "lsvit.data.readers",
+    "sample_indices": "lsvit.data.sampling",
+    "stratified_split": "lsvit.data.splits",
+    "ClipTransform": "lsvit.data.transforms", "to_model_input": "lsvit.data.transforms",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

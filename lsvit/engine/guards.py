@@ -20,15 +20,7 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig
 
-from lsvit import LsvitError
-
-
-class Interrupted(Exception):
-    """The run was stopped by a signal after saving ``last/``; ``code`` is the exit status to use."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
+from lsvit import Interrupted, LsvitError  # noqa: F401  (Interrupted: raised by the trainer, re-exported)
 
 
 def validate_train_config(cfg: DictConfig) -> None:

@@ -17,11 +17,13 @@ Modules, one job each: :mod:`~lsvit.data.hmdb51.splits` (the split files and the
 (building and verifying the prepared folder), :mod:`~lsvit.data.hmdb51.datamodule` (training on a split).
 """
 
-from lsvit.data.hmdb51.datamodule import HMDB51DataModule
-from lsvit.data.hmdb51.prepare import PrepareReport, prepare_hmdb51, verify_hmdb51
-from lsvit.data.hmdb51.splits import (HMDB51_CLASSES, NUM_CLIPS, SPLIT_COUNTS, SPLITS, TAG_TEST, TAG_TRAIN, TAG_UNUSED,
-                                      SplitSets, load_split, read_split_files, resolve_clip, source_of)
+from lsvit.lazy import lazy_exports
 
-__all__ = ["HMDB51DataModule", "HMDB51_CLASSES", "NUM_CLIPS", "PrepareReport", "SPLITS", "SPLIT_COUNTS", "SplitSets",
-           "TAG_TEST", "TAG_TRAIN", "TAG_UNUSED", "load_split", "prepare_hmdb51", "read_split_files", "resolve_clip",
-           "source_of", "verify_hmdb51"]
+# imported on first use (lsvit.lazy): preparing the archives needs neither torch nor the data module
+_SPLITS = ("HMDB51_CLASSES", "NUM_CLIPS", "SPLITS", "SPLIT_COUNTS", "SplitSets", "TAG_TEST", "TAG_TRAIN", "TAG_UNUSED",
+           "load_split", "read_split_files", "resolve_clip", "source_of")
+_EXPORTS = {"HMDB51DataModule": "lsvit.data.hmdb51.datamodule", "PrepareReport": "lsvit.data.hmdb51.prepare",
+            "prepare_hmdb51": "lsvit.data.hmdb51.prepare", "verify_hmdb51": "lsvit.data.hmdb51.prepare",
+            **{name: "lsvit.data.hmdb51.splits" for name in _SPLITS}}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
