@@ -26,22 +26,27 @@ RUNTIMES = ("pytorch", "onnx")
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 
 
-def check_graph(path: str | Path) -> None:
-    """Refuse an ``.onnx`` file that asks for more than ONNX's standard operators on its own weights.
+def check_graph(data: bytes, path: str | Path) -> None:
+    """Refuse an ``.onnx`` graph that asks for more than ONNX's standard operators on its own weights.
 
     A graph is data for a fixed interpreter only while it sticks to the standard operator sets and keeps its
     weights inside the file: a custom-domain operator names code to run, and external data names other files
     to read. lsvit's exports have neither, so a file that does came from elsewhere and is refused, by name.
 
+    Args:
+        data: the file's bytes, exactly those ONNX Runtime is then given (the file is read once: it cannot
+            change between the check and the load).
+        path: where they came from, for messages.
+
     Raises:
-        LsvitError: an unreadable file, a node (also inside a model-local function) outside
+        LsvitError: an unreadable graph, a node (also inside a model-local function) outside
             :data:`STANDARD_DOMAINS`, or a tensor stored outside the file.
     """
     import onnx
     from onnx.external_data_helper import uses_external_data
 
     try:
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf's decode errors: not an ONNX file
         raise LsvitError(f"{path}: not a readable ONNX file ({str(exc).splitlines()[0][:200]})") from exc
     local = {(f.domain, f.name) for f in model.functions}
@@ -59,7 +64,9 @@ def check_graph(path: str | Path) -> None:
 
 
 class OnnxModel(nn.Module):
-    """An ONNX graph behind the model interface the scoring loop uses (``eval()``, ``model(x) -> logits``).
+    """An ONNX graph behind the model interface the scoring loop uses (an ``nn.Module``: ``model(x) -> logits``).
+
+    The file is data: its bytes are read once, checked (:func:`check_graph`) and handed to ONNX Runtime.
 
     The graph's one input takes float32, float16 or uint8 (the frame embedder's views): the wrapper
     casts the torch input to it; the one output comes back as float32.
@@ -75,12 +82,16 @@ class OnnxModel(nn.Module):
         from lsvit.deploy.export import read_metadata, require_onnx
 
         _, ort = require_onnx()
-        check_graph(path)  # before ONNX Runtime parses it: standard operators and the file's own weights only
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise LsvitError(f"{path}: not a readable ONNX file ({exc.strerror or exc})") from exc
+        check_graph(data, path)  # before ONNX Runtime parses it: standard operators and the file's own weights only
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = int(threads)
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=providers or ["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(data, opts, providers=providers or ["CPUExecutionProvider"])
         except Exception as exc:  # ORT's own error types: a corrupt file, an unsupported opset, ...
             raise LsvitError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0][:300]})") from exc
         self.path = Path(path)
