@@ -217,10 +217,12 @@ def bench_deploy(report: PerfReport, tmp: Any, smoke: bool = False) -> None:
         return
     threads = torch.get_num_threads()
     _load(report, "start")
+    # one timing recipe for every graph: a single pass under smoke, interleaved rounds of >= 0.3 s otherwise
+    timing = dict(rounds=1, reps=1, min_round_s=0.0, opset=SMOKE_OPSET) if smoke else \
+        dict(rounds=5, reps=3, min_round_s=0.3, opset=None)
     for label, make in DEPLOY_CASES.items():
         case = make(smoke)
-        res = compare_runtimes(case, tmp / f"{label}.onnx", rounds=1 if smoke else 5, reps=1 if smoke else 3,
-                               min_round_s=0.0 if smoke else 0.3, opset=SMOKE_OPSET if smoke else None)
+        res = compare_runtimes(case, tmp / f"{label}.onnx", **timing)
         report.add(SECTION, f"{label}: size", f"{case.what}, {threads} threads")
         report.add(SECTION, f"{label}: PyTorch eager {case.unit}/s", res["pytorch"])
         report.add(SECTION, f"{label}: ONNX Runtime {case.unit}/s", res["onnxruntime"])
@@ -229,8 +231,7 @@ def bench_deploy(report: PerfReport, tmp: Any, smoke: bool = False) -> None:
         report.checks.append(Check(f"[deploy] {label} {PARITY_CHECK}", res["max_abs_diff"], FP32_ATOL, "<=",
                                    note=f"{res['max_abs_diff']:.1e} at batch {case.inputs.shape[0]}, random inputs"))
     case = embedder_case(smoke)
-    res = compare_runtimes(case, tmp / "embedder.onnx", rounds=1 if smoke else 5, reps=1 if smoke else 3,
-                           min_round_s=0.0 if smoke else 0.3, opset=SMOKE_OPSET if smoke else None)
+    res = compare_runtimes(case, tmp / "embedder.onnx", **timing)
     label = EMBEDDER_LABEL
     report.add(SECTION, f"{label}: size", f"{case.what}, {threads} threads")
     report.add(SECTION, f"{label}: PyTorch eager {case.unit}/s", res["pytorch"])

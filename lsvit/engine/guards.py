@@ -20,7 +20,7 @@ import torch
 import torch.nn as nn
 from omegaconf import DictConfig
 
-from lsvit import Interrupted, LsvitError  # noqa: F401  (Interrupted: raised by the trainer, re-exported)
+from lsvit import LsvitError
 
 
 def validate_train_config(cfg: DictConfig) -> None:

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 import lsvit.models  # noqa: F401  (registers the model families with timm)
-from lsvit import LsvitError
+from lsvit import Interrupted, LsvitError
 from lsvit.config import build
 from lsvit.deploy.card import add_evaluation
 from lsvit.data.dataset import SeededSampler
@@ -33,7 +33,7 @@ from lsvit.data.transforms import to_model_input
 from lsvit.engine.accel import build_accelerator
 from lsvit.engine.checkpoint import disk_errors, load_last, load_weights, model_spec, save_best, save_last
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
-from lsvit.engine.guards import (Interrupted, NonFiniteGuard, StopSignals, check_disk_space, check_model_input,
+from lsvit.engine.guards import (NonFiniteGuard, StopSignals, check_disk_space, check_model_input,
                                  checkpoint_bytes, validate_train_config)
 from lsvit.engine.loggers import init_trackers, trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
