@@ -1,7 +1,10 @@
 """lsvit: video action recognition on one Accelerate engine.
 
-Importing the package stays light; ``lsvit.models`` registers the model families with
-timm when imported (the engine and the tools import it).
+Importing the package stays light (no torch). :func:`setup` registers the model families, input types and
+config resolvers that configs and checkpoints name; every tool calls it, and so should a notebook::
+
+    import lsvit
+    lsvit.setup()
 """
 
 __version__ = "0.1.0"
@@ -21,3 +24,13 @@ class Interrupted(Exception):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.code = code
+
+
+def setup() -> None:
+    """Register the built-in model families, input types and config resolvers (idempotent).
+
+    See :mod:`lsvit.plugins`, the one place where registrations happen.
+    """
+    from lsvit.plugins import setup as _setup  # on call: `import lsvit` stays free of torch
+
+    _setup()

@@ -11,76 +11,41 @@ import csv
 import io
 import sys
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from lsvit import LsvitError
-from lsvit.data.dataset import VideoDataset, collate
-from lsvit.data.discovery import VideoItem, discover_unlabelled
-from lsvit.data.keypoints import keypoint_cache_dataset, keypoint_csv_dataset, keypoint_video_dataset
-from lsvit.data.transforms import ClipTransform
-from lsvit.deploy.runtime import ONNX_DATASET_BUILDERS, load_model, runtime_precision
-from lsvit.engine.accel import build_accelerator
-from lsvit.engine.checkpoint import read_meta
+from lsvit.checkpoint.card import add_evaluation
+from lsvit.checkpoint.meta import read_meta
+from lsvit.contracts import InputType
+from lsvit.data.dataset import collate
+from lsvit.data.discovery import VideoItem, discover_classes, discover_unlabelled
+from lsvit.data.hmdb51.splits import load_split
+from lsvit.deploy.runtime import load_model, runtime_precision
+from lsvit.device import build_accelerator
 from lsvit.engine.evaluation import make_loader, score
 from lsvit.io import atomic_write_text
-
-
-def _video_dataset(items: list[VideoItem], data: dict[str, Any], strict: bool, backend: str | None,
-                   num_clips: int = 1, num_crops: int = 1) -> VideoDataset:
-    tf = ClipTransform(int(data["image_size"]), tuple(data["mean"]), tuple(data["std"]), train=False)
-    return VideoDataset(items, tf, num_frames=int(data["num_frames"]), frame_stride=int(data["frame_stride"]),
-                        sampling=data.get("sampling", "dense"), short=data.get("short", "loop"), train=False,
-                        backend=backend or data.get("backend", "auto"), strict=strict, num_clips=num_clips,
-                        num_crops=num_crops)
-
-
-# How each data type of a checkpoint (``meta["data"]["type"]``) reads *raw videos* for inference:
-# ``builder(items, data_meta, strict, backend, num_clips, num_crops) -> Dataset`` of the engine's samples
-# (``{"inputs", "label", "id"}``; a broken video gives ``"error"`` and ``valid=False`` and gets no row).
-DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"video": _video_dataset, "keypoints": keypoint_video_dataset}
-
-# How a data type reads a *pre-extracted file* given as ``data_root`` (e.g. an HDF5 cache of embeddings or
-# keypoints): ``reader(path, data_meta, class_names, strict) -> Dataset``; ids come from the file. Keyed by
-# ``(type, suffix)``, suffix lower-case with the dot (".h5").
-CACHE_READERS: dict[tuple[str, str], Callable[..., Any]] = {("keypoints", ".h5"): keypoint_cache_dataset,
-                                                            ("keypoints", ".csv"): keypoint_csv_dataset}
-
-
-def _embeddings_from_videos(*args: Any) -> Any:  # frame embeddings extracted on the fly (BiLSTM family)
-    from lsvit.data.features import raw_video_dataset
-
-    return raw_video_dataset(*args)
-
-
-def _embeddings_from_h5(*args: Any) -> Any:  # a pre-extracted embedding cache
-    from lsvit.data.features import read_cache
-
-    return read_cache(*args)
-
-
-DATASET_BUILDERS["embeddings"] = _embeddings_from_videos
-CACHE_READERS[("embeddings", ".h5")] = _embeddings_from_h5
+from lsvit.registry import type_of
+from lsvit.reports import write_reports
 
 
 def checkpoint_dataset(meta: dict[str, Any], items: list[VideoItem], strict: bool = False,
                        backend: str | None = None, num_clips: int = 1, num_crops: int = 1, runtime: str = "pytorch",
-                       checkpoint: str | Path | None = None) -> VideoDataset:
-    """The evaluation dataset a checkpoint's inputs need (sampling and transforms from its ``meta``).
-
-    With ``runtime=onnx``, a type whose reader runs a model of its own (the frame embedder) reads through
-    the checkpoint's exported graph of it (:data:`lsvit.deploy.runtime.ONNX_DATASET_BUILDERS`).
-    """
-    kind = meta["data"].get("type", "video")
-    if kind not in DATASET_BUILDERS:
-        raise LsvitError(f"inference on '{kind}' inputs is not supported")
+                       checkpoint: str | Path | None = None) -> Any:
+    """The evaluation dataset a checkpoint's inputs need, from its registered input type (sampling and
+    transforms from its ``meta``; with ``runtime=onnx`` a type whose reader runs a model of its own, the
+    frame embedder, runs that model's exported graph)."""
     if num_clips < 1 or num_crops < 1:
         raise LsvitError(f"num_clips={num_clips}, num_crops={num_crops}: both must be >= 1")
-    if runtime == "onnx" and kind in ONNX_DATASET_BUILDERS:
-        return ONNX_DATASET_BUILDERS[kind](checkpoint, items, meta["data"], strict, backend, num_clips, num_crops)
-    return DATASET_BUILDERS[kind](items, meta["data"], strict, backend, num_clips, num_crops)
+    return type_of(meta).from_videos(meta, items, strict=strict, backend=backend, num_clips=num_clips,
+                                     num_crops=num_crops, runtime=runtime, checkpoint=checkpoint)
+
+
+def reads_file(input_type: InputType, path: Path) -> bool:
+    """Whether ``path`` is a file of the input type's own format (read as it is: an embedding cache, a keypoint
+    file), rather than a video."""
+    return path.is_file() and path.suffix.lower() in input_type.file_suffixes
 
 
 def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, items: list[VideoItem] | None = None,
@@ -92,8 +57,8 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
 
     Args:
         checkpoint: a ``best/`` folder.
-        source: a folder of videos (searched recursively), one video, or a pre-extracted file of
-            the checkpoint's input type (see :data:`CACHE_READERS`) ...
+        source: a folder of videos (searched recursively), one video, or a file of the checkpoint's
+            input type (``InputType.file_suffixes``: an embedding cache, a keypoint file) ...
         items: ... or the videos as items (labelled evaluation).
         mixed_precision: ``auto`` (bf16 on capable CUDA, fp16 on MPS, fp32 on CPU) | ``no`` | ``bf16`` | ``fp16``.
         runtime: ``pytorch``, or ``onnx``: the checkpoint's exported ``model.onnx`` on ONNX Runtime
@@ -106,9 +71,9 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
     model, meta = load_model(checkpoint, accelerator.device, runtime)
     if items is None:
         src = Path(source)  # type: ignore[arg-type]
-        reader = CACHE_READERS.get((meta["data"].get("type", "video"), src.suffix.lower())) if src.is_file() else None
-        if reader is not None:  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
-            ds = reader(src, meta["data"], list(meta["class_names"]), strict)
+        itype = type_of(meta)
+        if reads_file(itype, src):  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
+            ds = itype.from_file(meta, src, strict)
         else:
             items = discover_unlabelled(src)
             if not items:
@@ -225,17 +190,12 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
     Returns:
         The metrics (``eval/top1`` ...) and ``files`` (see :func:`lsvit.reports.write_reports`).
     """
-    from lsvit.data.discovery import discover_classes
-    from lsvit.data.hmdb51 import load_split
-    from lsvit.deploy.card import add_evaluation
-    from lsvit.reports import write_reports
 
     if (data_root is None) == (hmdb51_root is None):
         raise LsvitError("give exactly one of data_root=<class-per-folder test set> or hmdb51_root=... split=N")
     meta = read_meta(checkpoint)
     names = list(meta["class_names"])
-    cached = data_root is not None and Path(data_root).is_file() and \
-        (meta["data"].get("type", "video"), Path(data_root).suffix.lower()) in CACHE_READERS
+    cached = data_root is not None and reads_file(type_of(meta), Path(data_root))
     items: list[VideoItem] | None = None
     if cached:  # a labelled pre-extracted file (embeddings, keypoints): labels come from it
         name = Path(data_root).stem  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lsvit import LsvitError
+from lsvit.data.synthetic import REVERSAL_PAIRS
 
 
 def pair_direction_accuracy(labels: Sequence[int], predictions: Sequence[int], class_names: Sequence[str],
@@ -122,6 +123,4 @@ def compare_runs(run_dirs: Sequence[str | Path], pairs: Sequence[Sequence[str]])
 
 def synthetic_reversal_pairs() -> list[list[str]]:
     """The built-in motion dataset's reversal pairs (``lsvit.data.synthetic.REVERSAL_PAIRS``), for configs."""
-    from lsvit.data.synthetic import REVERSAL_PAIRS
-
     return [list(p) for p in REVERSAL_PAIRS]

@@ -1,24 +1,14 @@
 """Realtime / stream prediction and annotated single-video output, for every family's checkpoint.
 
 One sliding-window loop (:class:`RealtimePredictor`): each frame becomes the model's per-frame
-input by the checkpoint family's *frame adapter*, the last ``window`` of them form the model's
-input, a prediction is made every ``stride`` frames, and the shown label is smoothed (the
-majority of the last ``smooth`` predictions above ``threshold``). Adapters are looked up in
-:data:`FRAME_ADAPTERS` by the checkpoint's ``meta["data"]["type"]``:
-
-* ``video`` (LS-ViT and other clip models): the frame resized and centre-cropped like evaluation
-  (:mod:`lsvit.data.transforms`), every ``frame_stride``-th of the last frames, normalised by the
-  checkpoint's mean/std;
-* ``keypoints``: MediaPipe keypoints per frame with the checkpoint's extraction settings, the
-  window prepared like evaluation (:func:`lsvit.data.keypoints.prepare_sequence`), keypoints drawn;
-* ``embeddings`` (the frame-embedding BiLSTM and its probe): each frame's three views through the
-  checkpoint's frame embedder (the backbones and settings its ``meta.json`` records), rounded to the
-  cache's precision, the window the last ``num_frames`` embeddings.
-
-Another family adds one entry, ``FRAME_ADAPTERS[type] = factory(data_meta, device, checkpoint=,
-runtime=)``, with the :class:`FrameAdapter` methods. ``runtime=onnx`` runs the checkpoint's exported
-graphs with ONNX Runtime (:func:`lsvit.deploy.runtime.load_model`; the frame embedder's
-``embedder.onnx`` too); the per-frame preprocessing stays the same Python.
+input by the checkpoint's *frame adapter* (:class:`lsvit.contracts.FrameAdapter`, from its registered input
+type's ``frame_step``), the last ``window`` of them form the model's input, a prediction is made every
+``stride`` frames, and the shown label is smoothed (the majority of the last ``smooth`` predictions above
+``threshold``). The built-in types' adapters: clips (frames resized, cropped and normalised like evaluation),
+keypoints (MediaPipe per frame, drawn), frame embeddings (each frame's three views through the recorded frame
+embedder). ``runtime=onnx`` runs the checkpoint's exported graphs with ONNX Runtime
+(:func:`lsvit.deploy.runtime.load_model`; the frame embedder's ``embedder.onnx`` too); the per-frame
+preprocessing stays the same Python.
 
 Labels ending in ``_R`` are drawn green, ``_W`` red, others white (seed 004's right/wrong feedback).
 With a display a window shows the stream (``q`` quits); without one (``headless``) an annotated
@@ -34,215 +24,22 @@ import os
 import sys
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import cv2
 import numpy as np
 import torch
 
 from lsvit import LsvitError
+from lsvit.checkpoint.meta import read_meta
+from lsvit.data.discovery import IMAGE_EXTS, frame_key
+from lsvit.deploy.runtime import load_model
+from lsvit.draw import WHITE, draw_label, label_color
 from lsvit.io import atomic_write_text
-
-GREEN, RED, WHITE = (0, 200, 0), (0, 0, 255), (255, 255, 255)  # BGR
-
-
-def label_color(label: str | None) -> tuple[int, int, int]:
-    """Green for ``*_R`` (done right), red for ``*_W`` (done wrong), white otherwise."""
-    if label and label.endswith("_R"):
-        return GREEN
-    if label and label.endswith("_W"):
-        return RED
-    return WHITE
-
-
-class FrameAdapter(Protocol):
-    """What the loop needs from a family: per-frame inputs, the model input of a window, drawing."""
-
-    window: int
-    skip_empty: bool
-    model_threads: int | None  # torch threads while this adapter's per-frame work runs beside the model
-
-    def frame(self, frame_rgb: np.ndarray) -> tuple[Any, dict[str, Any]]:
-        """One RGB frame -> (its per-frame input, drawing info with ``"detected"``)."""
-
-    def batch(self, pieces: list[Any]) -> torch.Tensor:
-        """The model's ``(1, ...)`` input from the last ``window`` per-frame inputs."""
-
-    def whole(self, pieces: list[Any]) -> torch.Tensor:
-        """The model's ``(1, ...)`` input for a whole video, sampled as evaluation does."""
-
-    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
-        """Draw the frame's extras (keypoints) in place."""
-
-
-class VideoFrames:
-    """Raw frames for clip models (LS-ViT ...): resized/cropped and normalised like the checkpoint's evaluation."""
-
-    skip_empty = False
-    model_threads: int | None = None  # the clip model takes every core
-
-    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
-                 runtime: str = "pytorch") -> None:
-        from lsvit.data.transforms import ClipTransform
-
-        self.size = int(data["image_size"])
-        self.num_frames, self.stride = int(data["num_frames"]), int(data.get("frame_stride", 1))
-        self.sampling, self.short = data.get("sampling", "dense"), data.get("short", "loop")
-        self.window = self.num_frames * self.stride
-        self.color = ClipTransform(self.size, tuple(data["mean"]), tuple(data["std"]), train=False).color()[None]
-
-    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        from lsvit.data.transforms import crop_resize, spatial_view_box
-
-        box = spatial_view_box(*frame_rgb.shape[:2])
-        return crop_resize(frame_rgb[None], box, self.size)[0], {"detected": True}
-
-    def _input(self, frames: list[np.ndarray]) -> torch.Tensor:
-        from lsvit.data.transforms import to_model_input
-
-        clip = torch.from_numpy(np.stack(frames))[None]
-        return to_model_input(clip, self.color)
-
-    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        return self._input(pieces[::self.stride][-self.num_frames:])
-
-    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        from lsvit.data.sampling import sample_indices
-
-        idx = sample_indices(len(pieces), self.num_frames, self.stride, self.sampling, False, None, self.short)
-        return self._input([pieces[int(i)] for i in idx])
-
-    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
-        return None
-
-
-class KeypointFrames:
-    """MediaPipe keypoints per frame (the checkpoint's extraction settings), drawn on the frame."""
-
-    # MediaPipe's own thread pool and torch's OpenMP threads fight over the cores: measured on 2 cores, a
-    # 0.4 ms LSTM window took 166 ms beside a running MediaPipe graph with 2 torch threads, 0.5 ms with 1
-    model_threads = 1
-
-    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
-                 runtime: str = "pytorch", skip_empty: bool = True) -> None:
-        from lsvit.data.keypoints import extraction_settings_for
-        from lsvit.features.keypoint_layout import Layout
-        from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor
-
-        self.data = data
-        self.layout = Layout.from_json(data.get("layout"), "checkpoint meta.json data.layout")
-        self.extractor = KeypointExtractor(ExtractionSettings.from_json(extraction_settings_for(data)))
-        self.window = int(data["num_frames"])
-        # seed 004 appends only frames where something was detected
-        self.skip_empty = skip_empty
-        self.aspect = 1.0
-
-    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        h, w = frame_rgb.shape[:2]
-        self.aspect = w / max(h, 1)
-        r = self.extractor(frame_rgb)
-        return r.vector, {"detected": any(r.detected.values()), "parts": r.parts, "roi": r.roi}
-
-    def _input(self, pieces: list[np.ndarray], sampling: str) -> torch.Tensor:
-        from lsvit.data.keypoints import prepare_sequence
-
-        x = prepare_sequence(np.stack(pieces), self.layout, self.window, sampling,
-                             self.data.get("normalize", "anchor"), self.aspect)
-        return torch.from_numpy(x)[None]
-
-    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        return self._input(pieces[-self.window:], "pad")
-
-    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        return self._input(pieces, self.data.get("sampling", "pad"))
-
-    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
-        draw_keypoints(image_bgr, info.get("parts") or {}, color, info.get("roi"))
-
-
-class EmbeddingFrames:
-    """Each frame's embedding by the checkpoint's frame embedder (frame-embedding BiLSTM checkpoints).
-
-    A frame is cut into its left half, right half and whole views at the recorded size
-    (:func:`lsvit.features.embeddings.frame_views`), embedded by the recorded backbones (found again
-    and checked by weights fingerprint; ``runtime=onnx``: ``embedder.onnx``) and rounded to the cache's
-    storage precision, exactly as extraction and raw-video inference embed a frame. The window is the
-    last ``num_frames`` embeddings (``frame_stride`` apart for ``dense`` sampling); the whole-video
-    input samples the frames as extraction does.
-    """
-
-    skip_empty = False
-    model_threads: int | None = None  # the backbones take every core
-
-    def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
-                 runtime: str = "pytorch") -> None:
-        from lsvit.deploy.embedder import checkpoint_embedder, embed_config
-
-        cfg = embed_config(data)
-        self.embedder = checkpoint_embedder(checkpoint or "", data, device, runtime)
-        self.device = device
-        self.size, self.storage = int(cfg.image_size), np.dtype(cfg.dtype)
-        self.num_frames, self.sampling, self.short = int(cfg.num_frames), cfg.sampling, cfg.short
-        self.stride = int(cfg.frame_stride) if cfg.sampling == "dense" else 1
-        self.window = self.num_frames * self.stride
-
-    @torch.no_grad()
-    def frame(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        from lsvit.features.embeddings import frame_views
-
-        views = torch.from_numpy(frame_views(frame_rgb[None], self.size)).to(self.device)
-        emb = self.embedder(views).float().cpu().numpy()[0]
-        return emb.astype(self.storage).astype(np.float32), {"detected": True}
-
-    def batch(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.stack(pieces[::self.stride][-self.num_frames:]))[None]
-
-    def whole(self, pieces: list[np.ndarray]) -> torch.Tensor:
-        from lsvit.data.sampling import sample_indices
-
-        idx = sample_indices(len(pieces), self.num_frames, self.stride, self.sampling, False, None, self.short)
-        return torch.from_numpy(np.stack([pieces[int(i)] for i in idx]))[None]
-
-    def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
-        return None
-
-
-def draw_keypoints(image_bgr: np.ndarray, parts: dict[str, np.ndarray | None], color: tuple[int, int, int],
-                   roi: tuple[int, int, int, int] | None = None) -> None:
-    """Skeleton lines and points of ``(P, 4)`` landmark arrays in [0, 1] frame coordinates, in place."""
-    from lsvit.features.keypoint_layout import HAND_EDGES, POSE_EDGES
-
-    h, w = image_bgr.shape[:2]
-    if roi is not None:
-        cv2.rectangle(image_bgr, roi[:2], roi[2:], (200, 200, 0), 1)
-    for name, arr in parts.items():
-        if arr is None:
-            continue
-        pts = np.stack([arr[:, 0] * w, arr[:, 1] * h], axis=1).round().astype(int)
-        edges = POSE_EDGES if name == "pose" else HAND_EDGES if name.endswith("hand") else ()
-        for a, b in edges:
-            if a < len(pts) and b < len(pts):
-                cv2.line(image_bgr, tuple(pts[a]), tuple(pts[b]), color, 1, cv2.LINE_AA)
-        radius = 1 if name == "face" else 2
-        for p in pts:
-            cv2.circle(image_bgr, tuple(p), radius, color, -1, cv2.LINE_AA)
-
-
-def draw_label(image_bgr: np.ndarray, text: str, color: tuple[int, int, int], line: int = 0) -> None:
-    """Text on a dark band at the top-left (``line`` counts bands downwards)."""
-    scale = max(0.4, image_bgr.shape[1] / 900)
-    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-    y0 = line * (th + base + 8)
-    cv2.rectangle(image_bgr, (0, y0), (tw + 10, y0 + th + base + 8), (0, 0, 0), -1)
-    cv2.putText(image_bgr, text, (5, y0 + th + 4), cv2.FONT_HERSHEY_SIMPLEX, scale, color, 1, cv2.LINE_AA)
-
-
-# meta["data"]["type"] -> factory(data_meta, device, checkpoint=, runtime=) of the family's frame adapter
-FRAME_ADAPTERS: dict[str, Callable[..., FrameAdapter]] = {"video": VideoFrames, "keypoints": KeypointFrames,
-                                                          "embeddings": EmbeddingFrames}
+from lsvit.registry import type_of
 
 
 @contextlib.contextmanager
@@ -287,20 +84,13 @@ class RealtimePredictor:
 
     def __init__(self, checkpoint: str | Path, stride: int = 1, threshold: float = 0.5, smooth: int = 5,
                  device: str = "cpu", skip_empty: bool | None = None, runtime: str = "pytorch") -> None:
-        from lsvit.deploy.runtime import load_model
-        from lsvit.engine.checkpoint import read_meta
-
         if stride < 1 or smooth < 1:
             raise LsvitError(f"stride={stride}, smooth={smooth}: both must be >= 1")
-        kind = read_meta(checkpoint)["data"].get("type", "video")
-        if kind not in FRAME_ADAPTERS:
-            raise LsvitError(f"checkpoint={checkpoint}: realtime prediction for '{kind}' inputs is not available "
-                             f"(known: {', '.join(FRAME_ADAPTERS)})")
-        factory = FRAME_ADAPTERS[kind]
+        meta = read_meta(checkpoint)
+        self.adapter = type_of(meta).frame_step(meta["data"], device, checkpoint, runtime)
         # an ONNX graph takes the threads the family's per-frame work leaves it, as the PyTorch model does
-        self.model, self.meta = load_model(checkpoint, device, runtime, getattr(factory, "model_threads", None) or 0)
+        self.model, self.meta = load_model(checkpoint, device, runtime, self.adapter.model_threads or 0)
         self.class_names = list(self.meta["class_names"])
-        self.adapter = factory(self.meta["data"], device, checkpoint=checkpoint, runtime=runtime)
         if skip_empty is not None:
             self.adapter.skip_empty = bool(skip_empty)
         self.device, self.stride, self.threshold = device, stride, threshold
@@ -338,8 +128,6 @@ class RealtimePredictor:
 
 def open_source(source: str | int) -> tuple[Iterator[np.ndarray], float, str]:
     """Frames (BGR) of a webcam index, a video file, a stream URL or a folder of images; its fps and name."""
-    from lsvit.data.discovery import IMAGE_EXTS, frame_key
-
     src = str(source)
     if Path(src).is_dir():
         files = sorted((p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_EXTS), key=frame_key)

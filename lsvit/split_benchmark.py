@@ -23,7 +23,8 @@ from accelerate import PartialState
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lsvit import LsvitError
-from lsvit.engine.accel import resolve_device
+from lsvit.device import resolve_device
+from lsvit.engine import train
 from lsvit.io import atomic_write_text
 from lsvit.locks import lock_for_job
 from lsvit.provenance import code_version
@@ -113,8 +114,6 @@ def run_split_benchmark(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _run_splits(cfg: DictConfig, splits: list[int], out_dir: Path) -> dict[str, Any]:
-    from lsvit.engine import train
-
     rows = []
     for s in splits:
         c = split_config(cfg, s, out_dir)

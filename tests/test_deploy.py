@@ -17,9 +17,10 @@ from conftest import ROOT, tiny_overrides
 
 from lsvit import LsvitError
 from lsvit.config import compose
-from lsvit.deploy.card import EVALUATIONS, add_evaluation, parse_card, render_card, write_card
-from lsvit.deploy.contracts import input_contract
-from lsvit.engine.checkpoint import build_from_checkpoint, read_meta, save_best
+from lsvit.checkpoint.card import EVALUATIONS, parse_card, render_card, write_card
+from lsvit.checkpoint.card import add_evaluation
+from lsvit.registry import input_contract
+from lsvit.checkpoint.folder import build_from_checkpoint, read_meta, save_best
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -161,7 +162,7 @@ def test_unsupported_operator_is_named_by_the_torch_export_path(tmp_path):
 
 def test_data_type_without_an_input_contract_is_refused(tmp_path):
     best = make_checkpoint(tmp_path / "best", data=dict(DATA, type="audio"))
-    with pytest.raises(LsvitError, match=r"model lsvit_test: inputs of type 'audio' have no ONNX input contract"):
+    with pytest.raises(LsvitError, match=r"data.type='audio': not a registered input type \(known: clips, embeddings, keypoints\)"):
         export_onnx(best)
     assert not (best / "model.onnx").exists()
     with pytest.raises(LsvitError, match="opset=99"):
@@ -348,7 +349,7 @@ def families(tiny_dataset, tiny_keypoints, tmp_path_factory) -> dict[str, dict]:
 
     from test_bilstm import TINY_EMBED
 
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.extract import run_extraction
 
     d = tmp_path_factory.mktemp("families")
     for part in ("train", "test"):
@@ -374,7 +375,7 @@ def families(tiny_dataset, tiny_keypoints, tmp_path_factory) -> dict[str, dict]:
         warnings.simplefilter("ignore")
         for family, (best, data_root, checked) in runs.items():
             # the probe's embedder is the BiLSTM's: the model graph alone keeps the fixture short
-            record = export_onnx(best, data_root=checked, embedder=False if family == "embedding_mean_probe" else None)
+            record = export_onnx(best, data_root=checked, extras=False if family == "embedding_mean_probe" else None)
             out[family] = {"best": best, "data_root": data_root, "checked": checked, "record": record}
     out["caches"] = d
     return out
@@ -420,9 +421,9 @@ def test_every_family_exports_checks_and_matches_pytorch_at_batch_1_and_3(famili
                   f"rows of {meta['data']['source_file']}")  # no data_root: the checkpoint's own keypoint file
     assert {f"{real_label}, batch 1", f"{real_label}, batch 3"} <= set(diffs)
     front, body = parse_card((best / "README.md").read_text())
-    from lsvit.deploy.card import FAMILY_NAMES
+    from lsvit.models.registry import FAMILIES
 
-    assert "onnx" in front["tags"] and f"| family | {FAMILY_NAMES[family]}" in body
+    assert "onnx" in front["tags"] and f"| family | {FAMILIES[family].title}" in body
     assert "`model.onnx` | 18 | float32 | dynamic | `inputs` batchx" in body
     # the card carries the checkpoint's own metrics, in the front matter and in the table
     val = front["model-index"][0]["results"][0]
@@ -448,10 +449,10 @@ def test_input_descriptions_and_limitations_of_the_new_families_in_their_cards(f
 
 
 def test_frame_embedder_is_a_second_verified_graph_with_its_input_documented(families, tiny_dataset):
-    from lsvit.deploy.embedder import EMBED_RTOL, build_checkpoint_embedder
+    from lsvit.families.embeddings.graph import EMBED_RTOL, build_checkpoint_embedder
     from lsvit.deploy.export import describe
     from lsvit.data.discovery import discover_unlabelled
-    from lsvit.features.extract import EmbedConfig, VideoViews
+    from lsvit.families.embeddings.extract import EmbedConfig, VideoViews
 
     best, record = families["bilstm_attention"]["best"], families["bilstm_attention"]["record"]
     meta = read_meta(best)
@@ -531,7 +532,7 @@ def test_runtime_onnx_writes_the_same_csv_for_every_family(families, family, tin
 
 def test_runtime_onnx_on_raw_videos_runs_both_graphs_and_refuses_a_missing_or_foreign_embedder(
         families, tiny_dataset, tmp_path, monkeypatch):
-    from lsvit.deploy.embedder import load_onnx_embedder
+    from lsvit.families.embeddings.graph import load_onnx_embedder
     from lsvit.inference import predict
 
     best = families["bilstm_attention"]["best"]
@@ -562,8 +563,8 @@ def test_runtime_onnx_on_raw_videos_runs_both_graphs_and_refuses_a_missing_or_fo
 def test_unexportable_backbone_is_named_and_nothing_is_written(families, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from lsvit.deploy import embedder as embedder_mod
-    from lsvit.features.embeddings import Backbone, FrameEmbedder
+    from lsvit.families.embeddings import graph as embedder_mod
+    from lsvit.families.embeddings.backbones import Backbone, FrameEmbedder
 
     class Eigen(torch.nn.Module):  # a transformers-style model whose forward has no ONNX translation
         def forward(self, pixel_values: torch.Tensor) -> SimpleNamespace:
@@ -585,10 +586,10 @@ def test_unexportable_backbone_is_named_and_nothing_is_written(families, tmp_pat
                           "cnn=hf:someone/eigen-vit (a Hugging Face transformers model) cannot be exported")
     assert "aten._linalg_eigh" in msg and "embedder=false" in msg and "\n" not in msg
     assert sorted(p.name for p in best.iterdir()) == before  # neither graph, no temporary file
-    record = export_onnx(best, embedder=False)  # the sequence model alone still exports
+    record = export_onnx(best, extras=False)  # the sequence model alone still exports
     assert "embedder" not in record and (best / "model.onnx").is_file() and not (best / "embedder.onnx").exists()
-    with pytest.raises(LsvitError, match=r"embedder=true: keypoint_lstm takes 'keypoints' inputs"):
-        export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "x.onnx", embedder=True)
+    with pytest.raises(LsvitError, match=r"embedder=true: keypoint_lstm takes 'keypoints' inputs, which need no graph beside model.onnx"):
+        export_onnx(families["keypoint_lstm"]["best"], output=tmp_path / "x.onnx", extras=True)
 
 
 class _Shifted(torch.nn.Module):
@@ -646,7 +647,7 @@ def test_opset_too_old_for_the_new_families(families, tmp_path):
                                      "vit=vit_tiny_patch16_224 (a timm model) cannot be exported (operator ")
     assert "opset 11" in str(err.value) and "embedder=false" in str(err.value)
     with pytest.raises(LsvitError) as err:  # the BiLSTM's attention pooling (einsum) needs opset 12
-        export_onnx(best, opset=11, embedder=False)
+        export_onnx(best, opset=11, extras=False)
     msg = str(err.value)
     assert msg.startswith("cannot export bilstm_attention to ONNX: operator aten::einsum is not supported at opset 11")
     assert "\n" not in msg and sorted(p.name for p in best.iterdir()) == before
@@ -695,7 +696,7 @@ def test_an_unreadable_recorded_file_falls_back_to_random_checks_with_a_warning(
         meta["data"]["source_file"] = str(bad)
     (best / "meta.json").write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match=rf"{bad}.*checked on random inputs only"):
-        record = export_onnx(best, embedder=False)
+        record = export_onnx(best, extras=False)
     assert set(record["verified"]["max_abs_diff"]) == {"random inputs, batch 1", "random inputs, batch 3"}
     assert record["verified"]["real_inputs"].startswith(f"none ({bad}") and (best / "model.onnx").is_file()
 

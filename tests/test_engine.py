@@ -21,7 +21,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from lsvit import LsvitError
-from lsvit.engine import classification_metrics, read_meta, resolve_precision, train
+from lsvit.checkpoint.meta import read_meta
+from lsvit.device import resolve_precision
+from lsvit.engine import train
+from lsvit.metrics import classification_metrics
 from lsvit.engine.optim import cosine_with_warmup, param_groups
 from lsvit.inference import folder_accuracy, predict, rows_to_csv, run_inference
 
@@ -270,7 +273,7 @@ def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoi
     from hydra.utils import get_class, get_method, instantiate
 
     from lsvit.config import compose
-    from lsvit.engine.checkpoint import model_spec
+    from lsvit.checkpoint.meta import model_spec
     from lsvit.engine.optim import build_optimizer
     from lsvit.models import FAMILIES
 
@@ -377,7 +380,7 @@ def test_early_stopping(tiny_cfg):
 
 # ------------------------------------------------------------------------------------------- settings reach the loop
 def test_gradient_clipping_on_and_off():
-    from lsvit.engine.accel import build_accelerator
+    from lsvit.device import build_accelerator
     from lsvit.engine.trainer import grad_norm
 
     acc = build_accelerator("cpu", "no")

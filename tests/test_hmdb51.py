@@ -16,8 +16,8 @@ from rar_writer import write_rar
 
 from lsvit import LsvitError
 from lsvit.config import build, compose
-from lsvit.data.hmdb51 import (HMDB51_CLASSES, TAG_TEST, TAG_TRAIN, load_split, prepare_hmdb51,
-                               read_split_files, source_of, verify_hmdb51)
+from lsvit.data.hmdb51.prepare import prepare_hmdb51, verify_hmdb51
+from lsvit.data.hmdb51.splits import HMDB51_CLASSES, TAG_TEST, TAG_TRAIN, load_split, read_split_files, source_of
 
 
 def pack_official_archives(mini: Path, dest: Path) -> tuple[Path, Path]:
@@ -186,10 +186,10 @@ def test_unknown_class_names_warn(mini_hmdb51, tmp_path):
 
 # ------------------------------------------------------------------------------------------ multi-view
 def test_multi_view_inputs_are_the_single_views(mini_hmdb51):
-    from lsvit.data.dataset import VideoDataset
+    from lsvit.families.clips.dataset import VideoDataset
     from lsvit.data.readers import read_clip
     from lsvit.data.sampling import sample_indices
-    from lsvit.data.transforms import ClipTransform
+    from lsvit.families.clips.transforms import ClipTransform
 
     items = load_split(mini_hmdb51, 1).test[:2]
     tf = ClipTransform(24, (0.5,) * 3, (0.25,) * 3, train=False)
@@ -254,7 +254,7 @@ def test_training_tests_the_best_checkpoint_once_and_writes_reports(hmdb_run, mi
     assert acc == pytest.approx(tm["test/top1"])
     assert "test/top1" in (run / "report.md").read_text()
     # the model card of best/ carries that one test, with its views
-    from lsvit.deploy.card import parse_card
+    from lsvit.checkpoint.card import parse_card
 
     front, _ = parse_card((run / "best" / "README.md").read_text())
     test = next(r for r in front["model-index"][0]["results"] if r["dataset"]["split"] == "test")
@@ -276,9 +276,9 @@ def test_inference_multi_view_equals_mean_of_single_views(hmdb_run, mini_hmdb51,
     run, _ = hmdb_run
     folder = mini_hmdb51 / "videos" / "clap"
     multi = predict(run / "best", folder, num_clips=2, num_crops=3, progress=False)
-    from lsvit.engine.checkpoint import build_from_checkpoint
+    from lsvit.checkpoint.folder import build_from_checkpoint
     from lsvit.data.dataset import collate
-    from lsvit.data.transforms import to_model_input
+    from lsvit.data.dataset import to_model_input
     from lsvit.inference import checkpoint_dataset, discover_unlabelled
 
     model, meta = build_from_checkpoint(run / "best")

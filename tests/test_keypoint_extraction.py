@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from lsvit.features.keypoint_layout import mode_layout
+from lsvit.families.keypoints.layout import mode_layout
 
 if os.environ.get("CI"):
     import mediapipe  # noqa: F401  (CI must exercise extraction: the dev extra installs it)
@@ -62,7 +62,7 @@ def _frames(video: Path, n: int, start: int = 0) -> list[np.ndarray]:
 
 
 def test_holistic_on_a_real_photo_finds_the_person_where_she_is(astronaut):
-    from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, KeypointExtractor
 
     ex = KeypointExtractor(ExtractionSettings(mode="holistic"), static=True)
     r = ex(astronaut)
@@ -82,7 +82,7 @@ def test_holistic_on_a_real_photo_finds_the_person_where_she_is(astronaut):
 
 
 def test_hands_and_pose_hands_on_a_real_video_offline(carphone):
-    from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor, extract_video
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, KeypointExtractor, extract_video
 
     ex = KeypointExtractor(ExtractionSettings(mode="pose_hands", max_frames=5))
     out = extract_video(str(carphone), ex)
@@ -101,7 +101,7 @@ def test_hands_and_pose_hands_on_a_real_video_offline(carphone):
 
 
 def test_person_roi_crop_maps_landmarks_back_to_the_full_frame(astronaut):
-    from lsvit.features.keypoints import ExtractionSettings, KeypointExtractor
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, KeypointExtractor
 
     # the astronaut on a wide canvas: the pose-box ROI crops her, and the landmarks land where she is
     canvas = np.zeros((512, 1024, 3), np.uint8)
@@ -115,7 +115,7 @@ def test_person_roi_crop_maps_landmarks_back_to_the_full_frame(astronaut):
 
 
 def test_hog_roi_gives_boxes_inside_the_frame_and_falls_back_to_the_whole_frame(carphone):
-    from lsvit.features.keypoints import ExtractionSettings, HogPersonDetector, KeypointExtractor
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, HogPersonDetector, KeypointExtractor
 
     frame = cv2.cvtColor(_frames(carphone, 1)[0], cv2.COLOR_BGR2RGB)
     boxes = HogPersonDetector()(cv2.resize(frame, (640, 480)))
@@ -141,9 +141,9 @@ def _video_tree(root: Path, carphone: Path) -> Path:
 
 
 def test_interrupted_extraction_resumed_equals_an_uninterrupted_one(tmp_path, carphone):
-    from lsvit.data.keypoints import read_keypoint_index
-    from lsvit.features.keypoints import ExtractionSettings, extract_folder
-    from lsvit.features.store import parts_dir
+    from lsvit.families.keypoints.fileformat import read_keypoint_index
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, extract_folder
+    from lsvit.data.store import parts_dir
 
     root = _video_tree(tmp_path / "videos", carphone)
     s = ExtractionSettings(mode="pose_hands")
@@ -172,9 +172,9 @@ def keypoint_best(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny keypoint LSTM ``best/`` on the demo's seed-002 import, cut to pose + hands (258 numbers, as
     pose_hands extracts)."""
     from lsvit.config import compose
-    from lsvit.data.keypoint_demo import DemoSpec, make_keypoint_demo
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.engine import train
-    from lsvit.features.keypoint_import import import_npy
+    from lsvit.families.keypoints.importers import import_npy
 
     tmp = tmp_path_factory.mktemp("keypoint_best")
     root = make_keypoint_demo(tmp / "demo", DemoSpec(train_per_class=3, test_per_class=1, min_frames=6,

@@ -15,18 +15,12 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.data.keypoints import (
-    KeypointAugment,
-    KeypointRecord,
-    fix_length,
-    mirror_label_map,
-    normalize_sequence,
-    read_keypoint_index,
-    write_keypoint_h5,
-)
-from lsvit.features.keypoint_import import import_csv, import_npy
-from lsvit.features.keypoint_layout import Layout, mirror_index, mode_layout, seed004_layout
-from lsvit.features.keypoints import assign_hand_slots, landmarks_to_array
+from lsvit.families.keypoints.augment import KeypointAugment, mirror_label_map
+from lsvit.families.keypoints.fileformat import KeypointRecord, read_keypoint_index, write_keypoint_h5
+from lsvit.families.keypoints.sequences import fix_length, normalize_sequence
+from lsvit.families.keypoints.importers import import_csv, import_npy
+from lsvit.families.keypoints.layout import Layout, mirror_index, mode_layout, seed004_layout
+from lsvit.families.keypoints.mediapipe import assign_hand_slots, landmarks_to_array
 
 
 def _hand(x0: float, y0: float) -> SimpleNamespace:
@@ -296,7 +290,7 @@ def test_final_state_is_the_last_step_forward_and_the_first_step_backward():
 # ------------------------------------------------------------------------------------------- end to end
 def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     from lsvit.config import compose
-    from lsvit.data.keypoint_demo import DemoSpec, make_keypoint_demo
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.engine import train
     from lsvit.inference import predict, run_inference
 
@@ -309,11 +303,13 @@ def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tr}", f"data.test_path={te}",
                             f"run_dir={tmp_path}/run", "engine.epochs=2", "engine.batch_size=8",
                             "engine.device=cpu", "data.num_frames=8", "data.val_ratio=0.25", "model.hidden_sizes=[16,16]"])
-    assert cfg.model.input_size == 225 and cfg.engine.monitor == "val/macro_f1"
+    # the model's input size is left to the data (null in the config): the file decides it
+    assert cfg.model.input_size is None and cfg.engine.monitor == "val/macro_f1"
     summary = train(cfg)
     best = Path(summary["run_dir"]) / "best"
     meta = json.loads((best / "meta.json").read_text())
     assert meta["data"]["type"] == "keypoints" and meta["data"]["feature_count"] == 225
+    assert meta["model"]["args"]["input_size"] == 225
     assert meta["data"]["layout"] == seed004_layout(False).to_json() and summary["test_metrics"]["test/top1"] >= 0
     res = predict(best, te, progress=False)
     assert len(res["ids"]) == 6 and torch.allclose(res["probs"].sum(1), torch.ones(6), atol=1e-5)
@@ -333,7 +329,7 @@ def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
 
 
 def test_extraction_settings_refuse_what_cannot_work_offline(tmp_path):
-    from lsvit.features.keypoints import ExtractionSettings, YoloPersonDetector
+    from lsvit.families.keypoints.mediapipe import ExtractionSettings, YoloPersonDetector
 
     with pytest.raises(LsvitError, match="roi=yolo needs yolo_weights"):
         ExtractionSettings(roi="yolo")
@@ -350,7 +346,7 @@ def test_extraction_settings_refuse_what_cannot_work_offline(tmp_path):
 
 
 def test_missing_mediapipe_is_one_message_with_the_install_command(monkeypatch):
-    from lsvit.features.keypoints import import_mediapipe
+    from lsvit.families.keypoints.mediapipe import import_mediapipe
 
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # import fails as if not installed
     with pytest.raises(LsvitError, match=r'pip install -e "\.\[keypoints\]"'):

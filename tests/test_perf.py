@@ -13,7 +13,7 @@ from conftest import ROOT
 
 from lsvit.bench import Check
 from lsvit.bench.models import flops_per_clip
-from lsvit.bench.report import idle_fraction, training_mfu
+from lsvit.perf import idle_fraction, training_mfu
 
 
 @pytest.mark.parametrize("value,target,op,status", [(0.9, 0.85, ">=", "PASS"), (0.85, 0.85, ">=", "PASS"),
@@ -85,8 +85,14 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
 
 
 def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypatch):
-    from lsvit.bench.deploy import DEPLOY_CASES, EMBEDDER_CHECK, EMBEDDER_LABEL, PARITY_CHECK, SECTION, bench_deploy
-    from lsvit.bench.report import PerfReport
+    from lsvit.bench.deploy import PARITY_CHECK, SECTION, bench_deploy
+    from lsvit.perf import PerfReport
+    from lsvit.registry import input_types
+
+    cases = [c for t in input_types().values() for c in t.bench_cases(True)]
+    labels = [c.label for c in cases if c.relative is None]  # the models (logits)
+    EMBEDDER_LABEL = "bilstm frame embedder"
+    EMBEDDER_CHECK = "ONNX Runtime vs PyTorch max |embeddings difference| / max(1, |embeddings|)"
 
     ort = pytest.importorskip("onnxruntime")
     runs = []
@@ -100,16 +106,16 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
     report = PerfReport("cpu")
     bench_deploy(report, tmp_path, smoke=True)
     # per family: the parity check, a warm-up and the timed run(s) on ONNX Runtime
-    assert len(runs) >= 3 * len(DEPLOY_CASES)
+    assert len(runs) >= 3 * len(labels)
     figures = report.figures[SECTION]
-    for label in DEPLOY_CASES:  # side by side: both runtimes measured for each family, in one run
+    for label in labels:  # side by side: both runtimes measured for each family, in one run
         eager, ort = figures[f"{label}: PyTorch eager clips/s"], figures[f"{label}: ONNX Runtime clips/s"]
         assert eager > 0 and ort > 0
         assert figures[f"{label}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(ort / eager)
         check = next(c for c in report.checks if c.name == f"[deploy] {label} {PARITY_CHECK}")
         assert check.status == "PASS" and check.value <= 1e-4 and check.op == "<="
     assert {"lsvit", "vit_frame_avg", "bilstm", "embedding_mean_probe", "keypoint_lstm",
-            "keypoint_lstm_stacked"} <= set(DEPLOY_CASES)  # every family on main
+            "keypoint_lstm_stacked"} <= set(labels)  # every family on main
     # the BiLSTM's frame embedder (embedder.onnx) beside them, in frames per second, within its relative tolerance
     eager = figures[f"{EMBEDDER_LABEL}: PyTorch eager frames/s"]
     onnx_rate = figures[f"{EMBEDDER_LABEL}: ONNX Runtime frames/s"]
@@ -117,7 +123,7 @@ def test_deploy_section_times_both_runtimes_for_every_family(tmp_path, monkeypat
     assert figures[f"{EMBEDDER_LABEL}: ONNX Runtime / PyTorch eager (x)"] == pytest.approx(onnx_rate / eager)
     check = next(c for c in report.checks if c.name == f"[deploy] {EMBEDDER_LABEL} {EMBEDDER_CHECK}")
     assert check.status == "PASS" and check.value <= 1e-4
-    assert len(runs) >= 3 * (len(DEPLOY_CASES) + 1)
+    assert len(runs) >= 3 * (len(labels) + 1)
 
 
 def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path, monkeypatch):
@@ -131,7 +137,9 @@ def test_a_fast_model_is_timed_over_a_minimum_round(tmp_path, monkeypatch):
         return 1e-3
 
     monkeypatch.setattr(deploy, "_mean_time", one_ms_a_call)
-    res = deploy.compare_runtimes(deploy.probe_case(True), tmp_path / "probe.onnx", rounds=2, reps=3,
+    from lsvit.families.embeddings.bench import probe_case
+
+    res = deploy.compare_runtimes(probe_case(True), tmp_path / "probe.onnx", rounds=2, reps=3,
                                   min_round_s=0.05, opset=deploy.SMOKE_OPSET)
     # 3 single-call timings per runtime, then 2 rounds of each of 50 calls (0.05 s / 1 ms), not of 3
     assert asked == [1] * 6 + [50, 50] * 2 and res["pytorch"] == res["onnxruntime"] == pytest.approx(2 / 1e-3)
@@ -149,7 +157,7 @@ def test_only_runs_the_named_sections(monkeypatch):
     def section_two(report, ctx):
         ran.append("two")
 
-    monkeypatch.setattr(bench, "SECTIONS", [section_one, section_two])
+    monkeypatch.setattr(bench, "all_sections", lambda: [section_one, section_two])
     monkeypatch.setattr(bench, "make_videos", lambda *a, **k: [])
     report = bench.run_benchmark("smoke", None, only=["one"])
     assert ran == ["one"] and list(report.figures) == ["one"]
@@ -163,7 +171,7 @@ def test_only_runs_the_named_sections(monkeypatch):
 
 def test_deploy_section_says_so_without_onnxruntime(tmp_path, monkeypatch):
     from lsvit.bench.deploy import SECTION, bench_deploy
-    from lsvit.bench.report import PerfReport
+    from lsvit.perf import PerfReport
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # `import onnxruntime` raises ImportError
     report = PerfReport("cpu")

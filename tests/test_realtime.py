@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.realtime import GREEN, RED, WHITE, RealtimePredictor, label_color, open_source, run_realtime
+from lsvit.draw import GREEN, RED, WHITE, label_color
+from lsvit.realtime import RealtimePredictor, open_source, run_realtime
 
 
 def test_colours_for_right_and_wrong_labels():
@@ -42,7 +43,7 @@ def test_lsvit_checkpoint_headless_video_csv_and_the_window_matches_evaluation(t
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and cap.read()[1].shape[:2] == (48, 48)
     # the window is the clip evaluation reads: decoded the same way, the same model input
     from lsvit.data.sampling import sample_indices
-    from lsvit.data.transforms import to_model_input
+    from lsvit.data.dataset import to_model_input
 
     pred = RealtimePredictor(best)
     decoded = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in open_source(str(video))[0]]
@@ -79,8 +80,8 @@ def _bilstm_checkpoint(folder: Path, **embed: object) -> Path:
     ``embed`` overrides its extraction settings)."""
     from test_bilstm import TINY_EMBED
 
-    from lsvit.engine.checkpoint import save_best
-    from lsvit.features.extract import EmbedConfig, cache_settings
+    from lsvit.checkpoint.folder import save_best
+    from lsvit.families.embeddings.extract import EmbedConfig, cache_settings
     from lsvit.models.registry import build_family
 
     cfg = EmbedConfig.from_mapping({**TINY_EMBED, **embed})
@@ -134,14 +135,15 @@ def test_bilstm_whole_video_and_the_tool_passes_the_runtime(sample_video, tmp_pa
     r = subprocess.run([sys.executable, "tools/realtime.py", f"checkpoint={best}", f"source={video}", "headless=true",
                         f"output={tmp_path / 'o.mp4'}", "runtime=onnx"], cwd=root, capture_output=True, text=True,
                        timeout=120)
-    assert r.returncode == 2 and "model.onnx does not exist; export it first" in r.stderr
+    assert r.returncode == 2 and "does not exist; export it" in r.stderr and "runtime=onnx" in r.stderr
     assert "Traceback" not in r.stderr and not (tmp_path / "o.mp4").exists()
 
 
 def test_the_window_is_the_last_sampled_embeddings_as_for_clips(tmp_path):
     """Dense sampling at stride 2: the window is the newest ``num_frames`` of every 2nd embedding, chosen as the clip
     adapter chooses its frames (``pieces[::stride][-num_frames:]``), never the oldest ones of a longer history."""
-    from lsvit.realtime import EmbeddingFrames, VideoFrames
+    from lsvit.families.clips.realtime import VideoFrames
+    from lsvit.families.embeddings.realtime import EmbeddingFrames
 
     best = _bilstm_checkpoint(tmp_path / "best", sampling="dense", frame_stride=2)
     pred = RealtimePredictor(best)

@@ -188,9 +188,10 @@ KILLER = textwrap.dedent('''
     sys.path.insert(0, {tests!r})
     os.environ["HF_HUB_OFFLINE"] = "1"; os.environ["TQDM_DISABLE"] = "1"
     import torch; torch.set_num_threads(2)
+    import lsvit; lsvit.setup()
     from lsvit.config import compose
     from lsvit.cli import guarded
-    from lsvit.data.dataset import VideoDataset
+    from lsvit.families.clips.dataset import VideoDataset
     from lsvit.engine import train
     calls = {{"n": 0}}
     original = VideoDataset.__getitem__
@@ -273,7 +274,7 @@ def test_sigint_saves_last_before_leaving(tiny_dataset, tmp_path):
 
 
 def test_a_torn_best_folder_is_never_loaded(uninterrupted, tmp_path):
-    from lsvit.engine.checkpoint import build_from_checkpoint
+    from lsvit.checkpoint.folder import build_from_checkpoint
 
     torn = tmp_path / "best"
     shutil.copytree(uninterrupted[0] / "best", torn)

@@ -12,7 +12,7 @@ from conftest import tiny_overrides
 
 from lsvit import LsvitError
 from lsvit.config import compose
-from lsvit.engine.checkpoint import build_from_checkpoint, read_meta
+from lsvit.checkpoint.folder import build_from_checkpoint, read_meta
 from lsvit.inference import predict
 
 
@@ -171,7 +171,7 @@ def test_a_transformers_folder_with_its_own_code_is_refused(tmp_path):
     """A Hugging Face backbone folder (named by a BiLSTM checkpoint's meta.json) whose config asks for its own
     Python code (``auto_map``) is refused: the code file never runs."""
     pytest.importorskip("transformers")
-    from lsvit.features.embeddings import build_backbone
+    from lsvit.families.embeddings.backbones import build_backbone
 
     folder, marker = tmp_path / "evil", tmp_path / "ran"
     folder.mkdir()

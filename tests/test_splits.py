@@ -11,8 +11,8 @@ from conftest import tiny_overrides
 
 from lsvit import LsvitError
 from lsvit.config import compose
-from lsvit.data import VideoDataModule
-from lsvit.data.hmdb51 import HMDB51DataModule
+from lsvit.families.clips.datamodule import VideoDataModule
+from lsvit.families.clips.hmdb51 import HMDB51DataModule
 
 
 def hmdb_like(root: Path, sources: dict[str, int], clips_per_source: int = 3) -> Path:

@@ -4,16 +4,16 @@ Writes attention_{val,test}.json (mean channel / sequence weights, argmax/argmin
 layout) and attention_{val,test}.png into the run folder, from its best/ checkpoint and the caches it was trained on.
 """
 
-import logging
-import sys
+from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
+
+
+def main(cfg: DictConfig) -> None:
+    from lsvit.families.embeddings.attention import attention_report
+
+    attention_report(cfg.run_dir, device=cfg.device)
+
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
-    if "run_dir" not in args:
-        sys.exit("usage: python tools/attention_report.py run_dir=outputs/<run> [device=auto]")
-    from lsvit.features.attention import attention_report
-
-    guarded(attention_report, args["run_dir"], device=args.get("device", "auto"))
+    run_tool(main, "attention_report")

@@ -7,11 +7,15 @@ Prints a table with PASS/FAIL against the performance targets and writes the sam
 
 import argparse
 
-import torch
-
-from lsvit.bench import run_benchmark, section_names
+import lsvit
+from lsvit.cli import guarded
 
 if __name__ == "__main__":
+    lsvit.setup()  # the families' sections and deployment cases come from the registered input types
+    import torch
+
+    from lsvit.bench import run_benchmark, section_names
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", choices=("default", "smoke", "gpu"), default="default")
     ap.add_argument("--json", default="outputs/benchmark/benchmark.json")
@@ -22,6 +26,6 @@ if __name__ == "__main__":
     ap.add_argument("--workers", type=int, default=None, help="loader workers for the data-path section")
     ap.add_argument("--only", nargs="+", choices=section_names(), help="run just these sections (default: all)")
     a = ap.parse_args()
-    report = run_benchmark(a.size, a.json, a.device, a.peak_tflops, a.compile, a.workers, a.only)
+    report = guarded(run_benchmark, a.size, a.json, a.device, a.peak_tflops, a.compile, a.workers, a.only)
     print(report.text())
     print(f"wrote {a.json}")

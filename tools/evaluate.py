@@ -4,20 +4,18 @@
 `python tools/evaluate.py checkpoint=outputs/<run>/best hmdb51_root=datasets/hmdb51 split=1 num_clips=5 num_crops=3`
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.inference import evaluate_checkpoint
 
-    guarded(evaluate_checkpoint, cfg.checkpoint, cfg.data_root, cfg.hmdb51_root, cfg.split, cfg.out_dir,
-            int(cfg.num_clips), int(cfg.num_crops), int(cfg.batch_size), int(cfg.num_workers), cfg.device,
-            cfg.backend, bool(cfg.strict), mixed_precision=cfg.mixed_precision, runtime=cfg.runtime)
+    evaluate_checkpoint(cfg.checkpoint, cfg.data_root, cfg.hmdb51_root, cfg.split, cfg.out_dir, int(cfg.num_clips),
+                        int(cfg.num_crops), int(cfg.batch_size), int(cfg.num_workers), cfg.device, cfg.backend,
+                        bool(cfg.strict), mixed_precision=cfg.mixed_precision, runtime=cfg.runtime)
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "evaluate")

@@ -5,20 +5,17 @@
 Frame-embedding (BiLSTM) checkpoints also get their frame embedder as embedder.onnx (embedder=false: model only).
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="export", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.deploy.export import describe, export_onnx
 
-    record = guarded(export_onnx, cfg.checkpoint, cfg.output, cfg.opset, bool(cfg.dynamic_batch), bool(cfg.fp16),
-                     cfg.atol, cfg.data_root, cfg.format, cfg.embedder)
-    print(describe(record))
+    print(describe(export_onnx(cfg.checkpoint, cfg.output, cfg.opset, bool(cfg.dynamic_batch), bool(cfg.fp16),
+                               cfg.atol, cfg.data_root, cfg.format, cfg.embedder)))
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "export")

@@ -5,18 +5,16 @@
 Settings: configs/extract_features.yaml (backbones: configs/embed/). A killed run continues when rerun.
 """
 
-import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="extract_features", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from lsvit.features.extract import run_extraction
+    from lsvit.families.embeddings.extract import run_extraction
 
-    guarded(run_extraction, **OmegaConf.to_container(cfg, resolve=True))
+    run_extraction(**OmegaConf.to_container(cfg, resolve=True))
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "extract_features")

@@ -6,20 +6,18 @@
 
 import sys
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="inference", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.inference import run_inference
 
-    sys.exit(guarded(run_inference, cfg.checkpoint, cfg.data_root, cfg.output, int(cfg.batch_size),
-                     int(cfg.num_workers), bool(cfg.probs), int(cfg.topk), bool(cfg.strict), cfg.device,
-                     cfg.backend, int(cfg.num_clips), int(cfg.num_crops), cfg.mixed_precision, cfg.runtime))
+    sys.exit(run_inference(cfg.checkpoint, cfg.data_root, cfg.output, int(cfg.batch_size), int(cfg.num_workers),
+                           bool(cfg.probs), int(cfg.topk), bool(cfg.strict), cfg.device, cfg.backend,
+                           int(cfg.num_clips), int(cfg.num_crops), cfg.mixed_precision, cfg.runtime))
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "inference")

@@ -3,20 +3,17 @@
 `python tools/make_keypoint_demo.py [out=datasets/keypoints_demo] [train_per_class=30]`
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="make_keypoint_demo", version_base="1.3")
 def main(cfg: DictConfig) -> None:
-    from lsvit.data.keypoint_demo import DemoSpec, make_keypoint_demo
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
 
-    spec = DemoSpec(int(cfg.train_per_class), int(cfg.test_per_class), int(cfg.min_frames), int(cfg.max_frames),
-                    int(cfg.seed))
-    guarded(make_keypoint_demo, cfg.out, spec)
+    make_keypoint_demo(cfg.out, DemoSpec(int(cfg.train_per_class), int(cfg.test_per_class), int(cfg.min_frames),
+                                         int(cfg.max_frames), int(cfg.seed)))
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "make_keypoint_demo", registry=False)

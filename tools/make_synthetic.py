@@ -3,20 +3,17 @@
 `python tools/make_synthetic.py [out=datasets/synthetic] [train_per_class=48] [size=80] [fmt=mp4]`
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="make_synthetic", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.data.synthetic import SyntheticSpec, make_motion_dataset
 
-    spec = SyntheticSpec(train_per_class=cfg.train_per_class, test_per_class=cfg.test_per_class,
-                         num_frames=cfg.frames, size=cfg.size, seed=cfg.seed, fmt=cfg.fmt)
-    guarded(make_motion_dataset, cfg.out, spec)
+    make_motion_dataset(cfg.out, SyntheticSpec(train_per_class=cfg.train_per_class, test_per_class=cfg.test_per_class,
+                                               num_frames=cfg.frames, size=cfg.size, seed=cfg.seed, fmt=cfg.fmt))
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "make_synthetic", registry=False)

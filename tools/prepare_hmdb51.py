@@ -6,21 +6,19 @@ Exit code 0: complete; 1: prepared but something is missing (listed); 2: bad inp
 
 import sys
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="prepare_hmdb51", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.data.hmdb51 import prepare_hmdb51
 
-    report = guarded(prepare_hmdb51, cfg.videos, cfg.splits, cfg.out, bool(cfg.link), bool(cfg.keep_archives),
-                     bool(cfg.check_counts))
+    report = prepare_hmdb51(cfg.videos, cfg.splits, cfg.out, bool(cfg.link), bool(cfg.keep_archives),
+                            bool(cfg.check_counts))
     print(report.summary())
     sys.exit(1 if report.problems else 0)
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "prepare_hmdb51", registry=False)

@@ -6,26 +6,24 @@
 `... runtime=onnx`: the checkpoint's exported graphs on ONNX Runtime (python tools/export.py checkpoint=... first)
 """
 
-import hydra
 from omegaconf import DictConfig
 
-from lsvit.cli import guarded
+from lsvit.cli import run_tool
 
 
-@hydra.main(config_path="../configs", config_name="realtime", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     from lsvit.realtime import annotate_video, run_realtime
 
     if cfg.whole_video:
-        out = cfg.output or "outputs/realtime/annotated.mp4"
-        r = guarded(annotate_video, cfg.checkpoint, str(cfg.source), out, cfg.device, cfg.max_frames, cfg.runtime)
+        r = annotate_video(cfg.checkpoint, str(cfg.source), cfg.output or "outputs/realtime/annotated.mp4",
+                           cfg.device, cfg.max_frames, cfg.runtime)
         print(f"{r['label']} ({r['probability']:.3f}) over {r['frames']} frames -> {r['output']}")
         return
-    r = guarded(run_realtime, cfg.checkpoint, cfg.source, int(cfg.stride), float(cfg.threshold), int(cfg.smooth),
-                cfg.headless, cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime)
+    r = run_realtime(cfg.checkpoint, cfg.source, int(cfg.stride), float(cfg.threshold), int(cfg.smooth), cfg.headless,
+                     cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime)
     print(f"{r['frames']} frames, {r['predictions']} predictions, {r['fps']:.1f} fps; last shown: {r['last_label']}"
           + (f"; wrote {r['output']}" if r["output"] else "") + f" and {r['csv']}")
 
 
 if __name__ == "__main__":
-    main()
+    run_tool(main, "realtime")

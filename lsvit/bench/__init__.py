@@ -4,7 +4,8 @@ Each section compares the project's path with a reference *in the same run* (int
 where it matters), prints absolute numbers with the device, and checks the performance
 targets (PASS/FAIL with the reason). ``tools/benchmark.py`` is the entry point; one module per
 section: :mod:`~lsvit.bench.loading` (a, f), :mod:`~lsvit.bench.models` (b), :mod:`~lsvit.bench.inference` (e),
-:mod:`~lsvit.bench.deploy` (g).
+:mod:`~lsvit.bench.deploy` (g); each registered input type adds its own (``InputType.bench_sections``) and its
+models to the deployment section (``InputType.bench_cases``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -21,28 +21,11 @@ import torch
 from lsvit import LsvitError
 from lsvit.bench.deploy import section_deploy
 from lsvit.bench.inference import bench_inference
-from lsvit.bench.keypoints import section_keypoints
 from lsvit.bench.loading import bench_data_path, bench_loading, make_videos
 from lsvit.bench.models import MFU_CHECK, bench_models, compare_train_steps, flops_per_clip, train_step
-from lsvit.bench.report import Check, PerfReport, device_name
-
-
-@dataclass
-class BenchContext:
-    """What every section gets: the size preset, the device and a scratch folder with test videos."""
-
-    size: str
-    device: str
-    tmp: Path
-    videos: list[Path]
-    peak_flops: float | None = None
-    compile: bool = False
-    workers: int | None = None
-
-    @property
-    def smoke(self) -> bool:
-        """The seconds-long size the test suite runs."""
-        return self.size == "smoke"
+from lsvit.perf import BenchContext, Check, PerfReport, device_name
+from lsvit.realtime import run_realtime
+from lsvit.registry import input_types
 
 
 def section_loading(report: PerfReport, ctx: BenchContext) -> None:
@@ -76,26 +59,21 @@ def section_inference(report: PerfReport, ctx: BenchContext) -> None:
     bench_inference(ctx.videos, report)
 
 
-def section_features(report: PerfReport, ctx: BenchContext) -> None:
-    """g. the frame-embedding cache (BiLSTM family)."""
-    from lsvit.bench.features import bench_cache
-
-    s = ctx.smoke
-    bench_cache(ctx.videos, report, ctx.tmp, smoke=s, num_frames=4 if ctx.size != "gpu" else 32, device=ctx.device,
-                batch=4 if s else 32, train_rows=16 if s else 256, train_frames=4 if s else 32, steps=2 if s else 8,
-                workers=1 if s else 2)
-
-
-# one entry per section, in the order they print; a family adds its own function here
+# the benchmark's own sections, in the order they print; each registered input type adds its own after them
+# (InputType.bench_sections: the frame-embedding cache, the keypoint family), then the deployment section
 SECTIONS: list[Callable[[PerfReport, BenchContext], None]] = [section_loading, section_models, section_data_path,
-                                                              section_inference, section_features]
-SECTIONS.append(section_keypoints)
-SECTIONS.append(section_deploy)
+                                                              section_inference]
+
+
+def all_sections() -> list[Callable[[PerfReport, BenchContext], None]]:
+    """:data:`SECTIONS`, the registered input types' sections, and the deployment section last."""
+    families = [s for t in input_types().values() for s in t.bench_sections()]
+    return [*SECTIONS, *families, section_deploy]
 
 
 def section_names() -> list[str]:
     """The names ``only=`` selects sections by: each function's name without ``section_`` (``deploy``, ...)."""
-    return [f.__name__.removeprefix("section_") for f in SECTIONS]
+    return [f.__name__.removeprefix("section_") for f in all_sections()]
 
 
 def run_benchmark(size: str = "default", out_json: str | Path | None = None, device: str = "cpu",
@@ -122,14 +100,14 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
     unknown = sorted(set(only or ()) - set(names))
     if unknown:
         raise LsvitError(f"only={','.join(unknown)}: no such benchmark section (choose from {', '.join(names)})")
-    sections = [f for f, n in zip(SECTIONS, names) if only is None or n in only]
+    sections = [f for f, n in zip(all_sections(), names) if only is None or n in only]
     report = PerfReport(device_name())
     with tempfile.TemporaryDirectory() as tmp:
         smoke = size == "smoke"
         videos = make_videos(Path(tmp) / "videos", count=2 if smoke else 4, frames=60 if smoke else 300,
                              width=160 if smoke else 320, height=120 if smoke else 240)
         ctx = BenchContext(size, device, Path(tmp), videos, peak_tflops * 1e12 if peak_tflops else None, compile,
-                           workers)
+                           workers, run_realtime)
         for section in sections:
             section(report, ctx)
     if section_models in sections and not any(c.name.startswith(MFU_CHECK) for c in report.checks):
@@ -141,6 +119,6 @@ def run_benchmark(size: str = "default", out_json: str | Path | None = None, dev
     return report
 
 
-__all__ = ["SECTIONS", "BenchContext", "Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading",
+__all__ = ["SECTIONS", "BenchContext", "all_sections", "Check", "PerfReport", "bench_data_path", "bench_inference", "bench_loading",
            "bench_models", "compare_train_steps", "flops_per_clip", "make_videos", "run_benchmark", "section_names",
            "train_step"]

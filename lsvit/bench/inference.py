@@ -9,14 +9,14 @@ import time
 from pathlib import Path
 
 from lsvit.bench.models import SIZES, build_model
-from lsvit.bench.report import PerfReport
+from lsvit.checkpoint.folder import save_best
+from lsvit.inference import run_inference
+from lsvit.perf import PerfReport
 
 
 def bench_inference(videos: list[Path], report: PerfReport, size: str = "demo", batch_size: int = 4) -> None:
     """End-to-end ``run_inference`` (decode + model + submission.csv), videos/s, with a random-init checkpoint."""
 
-    from lsvit.engine.checkpoint import save_best
-    from lsvit.inference import run_inference
 
     s = dict(SIZES[size])
     frames, image = s.pop("frames"), s.pop("image")
@@ -25,7 +25,7 @@ def bench_inference(videos: list[Path], report: PerfReport, size: str = "demo", 
     with tempfile.TemporaryDirectory() as tmp:
         model = build_model({"model_name": "lsvit_tiny_patch16_224", **s}, frames, image)
         meta = {"model": model_cfg, "class_names": [f"c{i}" for i in range(8)],
-                "data": {"type": "video", "num_frames": frames, "frame_stride": 2, "sampling": "dense",
+                "data": {"type": "clips", "num_frames": frames, "frame_stride": 2, "sampling": "dense",
                          "short": "loop", "image_size": image, "mean": [0.5] * 3, "std": [0.25] * 3,
                          "backend": "auto"}}
         save_best(Path(tmp) / "best", model, meta)

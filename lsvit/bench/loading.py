@@ -11,8 +11,14 @@ import numpy as np
 import torch
 
 from lsvit.bench.models import SIZES, build_model, train_step
-from lsvit.bench.report import Check, Cycle, PerfReport, idle_fraction, synced, time_per_item
-
+from lsvit.data.augment import make_aug
+from lsvit.data.dataset import SeededSampler, collate, to_model_input
+from lsvit.data.discovery import VideoItem
+from lsvit.data.readers import read_clip
+from lsvit.data.sampling import sample_indices
+from lsvit.families.clips.dataset import VideoDataset
+from lsvit.families.clips.transforms import ClipTransform
+from lsvit.perf import Check, Cycle, PerfReport, idle_fraction, synced, time_per_item
 
 GOP = 32  # frames between keyframes in the benchmark videos (x264's own default, 250, is unusual in datasets)
 
@@ -54,11 +60,6 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
     """
     import decord
 
-    from lsvit.data.dataset import SeededSampler, VideoDataset, collate
-    from lsvit.data.discovery import VideoItem
-    from lsvit.data.readers import read_clip
-    from lsvit.data.sampling import sample_indices
-    from lsvit.data.transforms import ClipTransform, to_model_input
 
     sec = "a. clip loading"
     n = len(videos)
@@ -105,7 +106,6 @@ def bench_loading(videos: list[Path], report: PerfReport, num_frames: int = 16, 
                time_per_item(lambda i: tf(clips[i], seed=int(seeds[i])), n, reps) * 1e3)
     # seed 001's heavy recipe (data.aug=gesture_strong: distortion, noise, blur; one albumentations draw per clip),
     # as the LS-ViT loader runs it before its own crop (size=None: no extra resize)
-    from lsvit.data.augment import make_aug
 
     strong = make_aug("gesture_strong", True, {"size": None})
     report.add(sec, "data.aug=gesture_strong on decoded frames, one draw per clip (ms/clip)",
@@ -139,10 +139,6 @@ def bench_data_path(videos: list[Path], report: PerfReport, size: str = "tiny", 
     step the accelerator waits for data; ``steps`` should be well above ``2 x workers`` so that
     the prefetched batches cannot hide a slow loader.
     """
-    from lsvit.data.dataset import SeededSampler, VideoDataset, collate
-    from lsvit.data.discovery import VideoItem
-    from lsvit.data.transforms import ClipTransform, to_model_input
-
     s = dict(SIZES[size])
     frames, image, batch = s.pop("frames"), s.pop("image"), s.pop("batch")
     cuda = torch.device(device).type == "cuda"

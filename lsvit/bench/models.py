@@ -15,8 +15,8 @@ from typing import Any
 import timm
 import torch
 
-import lsvit.models  # noqa: F401  (registers the model families)
-from lsvit.bench.report import Check, PerfReport, synced, training_mfu
+from lsvit.families.clips.bench import DEMO_MODEL
+from lsvit.perf import Check, PerfReport, synced, train_step, training_mfu
 
 
 @dataclass
@@ -27,14 +27,6 @@ class StepResult:
     clips_per_s: float
     step_ms: float
     params_m: float
-
-
-def train_step(model: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor) -> None:
-    """One plain training step (cross-entropy, backward, optimizer step), as the benchmarks time it."""
-    loss = torch.nn.functional.cross_entropy(model(x), y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
 
 
 def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn.Module]], batch_size: int = 8,
@@ -105,8 +97,7 @@ def compare_train_steps(models: dict[str, dict[str, Any] | Callable[[], torch.nn
 
 SIZES = {
     # the `demo` preset's model (configs/experiment/demo.yaml), the control with the same arguments
-    "demo": dict(embed_dim=96, depth=4, num_heads=3, patch_size=8, global_pool="avg", smif_window=3, smif_stride=2,
-                 smif_channels=16, frames=8, image=64, batch=16),
+    "demo": DEMO_MODEL,
     # the test suite's seconds-long run (--size smoke): every figure and check of the section, nothing measured
     "smoke": dict(embed_dim=32, depth=2, num_heads=2, patch_size=8, global_pool="avg", smif_window=3, smif_stride=2,
                   smif_channels=8, frames=4, image=32, batch=4),

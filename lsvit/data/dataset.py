@@ -1,29 +1,27 @@
-"""Datasets, the collate function and the seeded sampler shared by every family.
+"""What every family's data shares: the seeded sampler, stand-ins for broken inputs, the batch, the model input.
 
-Sample contract: ``{"inputs": Tensor, "label": int, "id": str}``, plus ``"error": str``
-when a broken video was met (and ``"substitute": True`` when another video took its place
-in training). Video clips travel as uint8 ``(T, S, S, 3)`` with a ``"color"`` ``(3, 6)``
-map; :func:`lsvit.data.transforms.to_model_input` makes the model's float input from
-both on the device (other inputs, e.g. embeddings, are float and have no ``"color"``). Dataset keys are an index or an
-``(index, seed)`` pair from :class:`SeededSampler`; the seed drives every random choice
-of that sample (frames, crop, flip), so training data is the same function of
+Sample contract (:mod:`lsvit.contracts`): ``{"inputs": Tensor, "label": int, "id": str}``, plus ``"error": str``
+when a broken input was met (and ``"substitute": True`` when another input took its place in training) and
+``"seed"`` (training). Clips travel as uint8 ``(T, S, S, 3)`` with a ``"color"`` ``(3, 6)`` map;
+:func:`to_model_input` makes the model's float input from both on the device (other inputs, e.g. embeddings, are
+float and have no ``"color"``). Dataset keys are an index or an ``(index, seed)`` pair from :class:`SeededSampler`;
+the seed drives every random choice of that sample (frames, crop, flip), so training data is the same function of
 ``(seed, epoch, index)`` whether one process or eight load it.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from einops import rearrange
+from torch.utils.data import Sampler
 
-from lsvit.data.discovery import VideoItem
-from lsvit.data.readers import VideoReadError, read_clip
-from lsvit.data.sampling import sample_indices
-from lsvit.data.transforms import ClipTransform
+from lsvit import LsvitError
 
 Key = int | tuple[int, int]
 
@@ -121,97 +119,71 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
-class VideoDataset(Dataset):
-    """Clips decoded on the fly from video files or frame folders.
+def to_model_input(inputs: torch.Tensor, color: torch.Tensor | None = None) -> torch.Tensor:
+    """A batch as the model takes it: uint8 frames + colour maps -> normalised float, on their device.
 
     Args:
-        items: the videos (see :mod:`lsvit.data.discovery`).
-        transform: maps uint8 ``(T, H, W, 3)`` to uint8 ``(T, S, S, 3)`` and its colour map.
-        num_frames: T.
-        frame_stride: step between frames for dense sampling.
-        sampling: ``dense`` or ``uniform``.
-        short: ``loop`` or ``repeat_last`` for videos shorter than the span.
-        train: random sampling and augmentation.
-        backend: decoder, ``auto|decord|pyav|opencv``.
-        strict: raise on a broken video instead of skipping it.
-        decode_threads: decoder threads per worker.
-        num_clips: temporal views per video for evaluation (``inputs`` gains a leading V axis).
-        num_crops: spatial views per clip for evaluation.
+        inputs: uint8 ``(B, ..., H, W, 3)`` (``...`` = T, or V x T for evaluation views), or
+            any float input (embeddings, keypoints, already-normalised clips), returned as is.
+        color: ``(B, 3, 6)`` maps from :meth:`ClipTransform.color` (required for uint8).
 
-    Broken videos: in training another video takes the broken one's place (so every
-    batch stays full and every process takes the same number of steps); in evaluation
-    a zero clip with ``label=-1`` and an ``error`` message keeps the batch shape, and the
-    engine leaves it out of the metrics.
+    Returns:
+        float32 ``(B, ..., 3, H, W)`` for uint8 inputs.
     """
+    if inputs.dtype != torch.uint8:
+        return inputs
+    if color is None:
+        raise ValueError("uint8 inputs need their per-sample 'color' maps (see lsvit.families.clips.transforms)")
+    b = inputs.shape[0]
+    lead, (h, w) = inputs.shape[1:-3], inputs.shape[-3:-1]
+    # channels first while still uint8, then one (3x3) @ (3 x HW) matmul per frame: a bmm with
+    # long rows is several times faster on CPU than a (HW x 3) @ (3 x 3) one
+    x = rearrange(inputs, "b ... h w c -> b (...) c (h w)").float()
+    color = color.to(device=x.device, dtype=x.dtype)[:, None]  # (B, 1, 3, 6)
+    y = torch.matmul(color[..., :3], x).add_(color[..., 3:4])
+    y.clamp_(color[..., 4:5], color[..., 5:6])
+    return y.view(b, *lead, 3, h, w)
 
-    def __init__(self, items: Sequence[VideoItem], transform: ClipTransform, num_frames: int = 16,
-                 frame_stride: int = 2, sampling: str = "dense", short: str = "loop", train: bool = False,
-                 backend: str = "auto", strict: bool = False, decode_threads: int = 1,
-                 num_clips: int = 1, num_crops: int = 1) -> None:
-        self.items = list(items)
-        self.transform = transform
-        self.num_frames = num_frames
-        self.frame_stride = frame_stride
-        self.sampling = sampling
-        self.short = short
-        self.train = train
-        self.backend = backend
-        self.strict = strict
-        self.decode_threads = decode_threads
-        self.num_clips = num_clips
-        self.num_crops = num_crops
 
-    def __len__(self) -> int:
-        return len(self.items)
+def first_inputs(ds: Any, count: int, where: str) -> torch.Tensor:
+    """The model inputs of the first ``count`` readable samples of an inference dataset, batched.
 
-    @property
-    def num_views(self) -> int:
-        """Views per sample in evaluation (``inputs`` is ``(V, T, C, H, W)`` when above 1)."""
-        return 1 if self.train else self.num_clips * self.num_crops
+    Raises:
+        LsvitError: none of its samples can be read (``where`` names the source).
+    """
+    samples = []
+    for i in range(len(ds)):
+        s = ds[i]
+        if "error" not in s:
+            samples.append(s)
+        if len(samples) == count:
+            break
+    if not samples:
+        raise LsvitError(f"{where}: none of its inputs could be read")
+    batch = collate(samples)
+    return to_model_input(batch["inputs"], batch.get("color")).float()
 
-    @property
-    def labels(self) -> list[int]:
-        """Label of every item, in order."""
-        return [it.label for it in self.items]
 
-    def _load(self, item: VideoItem, seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng(seed) if self.train else None
-        views = 1 if self.train else self.num_clips
+def recorded_rows(input_type: Any, data: Mapping[str, Any], paths: Sequence[Any], what: str
+                  ) -> tuple[Callable[[int], torch.Tensor] | None, str]:
+    """A contract's ``sample``: the first rows of the first of ``paths`` that is a file on this machine.
 
-        def pick(n: int) -> np.ndarray:
-            # all temporal views in one request: the video is opened and decoded once
-            return np.concatenate([sample_indices(n, self.num_frames, self.frame_stride, self.sampling, self.train,
-                                                  rng, self.short, clip_index=v, num_clips=views)
-                                   for v in range(views)])
+    The rows are read by the input type's own file reader (``input_type.from_file``, what inference reads a
+    file of that type with): the values the model saw in evaluation. ``(None, "")`` when none of the files is here.
 
-        frames, _ = read_clip(item.source, pick, self.backend, self.decode_threads, name=item.id)
-        clips = []
-        for v in range(views):
-            clip = frames[v * self.num_frames:(v + 1) * self.num_frames]
-            if self.train or self.num_crops == 1:
-                tseed = int(rng.integers(2**31 - 1)) if rng is not None else None
-                clips.append(self.transform(clip, seed=tseed))
-            else:
-                clips.extend(self.transform(clip, crop_index=c, num_crops=self.num_crops)
-                             for c in range(self.num_crops))
-        if len(clips) == 1:
-            return clips[0]
-        # evaluation views share one colour map (no jitter)
-        return torch.stack([c[0] for c in clips]), clips[0][1]
+    Args:
+        input_type: the :class:`~lsvit.contracts.InputType` whose files these are.
+        data: the checkpoint's ``meta["data"]``.
+        paths: candidate files (e.g. the checkpoint's own test, validation and training files).
+        what: what the files are, in words.
+    """
+    path = next((Path(str(p)) for p in paths if p and Path(str(p)).is_file()), None)
+    if path is None:
+        return None, ""
 
-    def _sample(self, item: VideoItem, seed: int | None) -> dict[str, Any]:
-        inputs, color = self._load(item, seed)
-        return {"inputs": inputs, "color": color, "label": item.label, "id": item.id}
+    def rows(n: int) -> torch.Tensor:
+        if path.suffix.lower() not in input_type.file_suffixes:
+            raise LsvitError(f"{path}: '{input_type.name}' inputs are not read from {path.suffix} files")
+        return first_inputs(input_type.from_file({"data": dict(data), "class_names": []}, path), n, str(path))
 
-    def __getitem__(self, key: Key) -> dict[str, Any]:
-        index, seed = split_key(key)
-        return sample_or_stand_in(lambda i: self._sample(self.items[i], seed), index, seed, len(self.items), self.train,
-                                  self.strict, (VideoReadError,), lambda error: self._blank(self.items[index], error))
-
-    def _blank(self, item: VideoItem, error: str) -> dict[str, Any]:
-        """A zero clip with ``label=-1`` keeps an evaluation batch's shape; the engine leaves it out of the metrics."""
-        s = int(self.transform.image_size)
-        views = self.num_views
-        shape = (self.num_frames, s, s, 3) if views == 1 else (views, self.num_frames, s, s, 3)
-        return {"inputs": torch.zeros(shape, dtype=torch.uint8), "color": self.transform.color(), "label": -1,
-                "id": item.id, "error": error}
+    return rows, f"rows of {path} ({what}, read as inference reads it)"

@@ -20,12 +20,72 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lsvit import LsvitError
+from lsvit.io import read_json
 
 VIDEO_EXTS = frozenset({".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv",
                         ".3gp", ".ogv", ".ts", ".vob", ".gif"})
 IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
 _FLAT_FRAME = re.compile(r"^(?P<vid>.+)_frame_(?P<n>\d+)$", re.IGNORECASE)
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")
+MANIFEST = "manifest.json"
+SPLIT_FOLDERS = ("train", "val", "valid", "validation", "test")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset says about itself in its ``manifest.json`` (the built-in datasets write one).
+
+    Attributes:
+        name: the dataset's name (run names, model cards).
+        root: the folder holding the manifest (its splits are sub-folders).
+        description: one line for the model card.
+        synthetic: rendered data (the card then says the model is a demonstration).
+        group_pattern: how a video id maps to its source (:func:`lsvit.data.splits.group_of`).
+        splits: the split folders it has (``train``, ``test``).
+    """
+
+    name: str
+    root: Path
+    description: str = ""
+    synthetic: bool = False
+    group_pattern: str | None = None
+    splits: tuple[str, ...] = ()
+
+    def split_folder(self, split: str) -> Path | None:
+        """The folder of ``split`` when the dataset has it."""
+        return self.root / split if split in self.splits and (self.root / split).is_dir() else None
+
+
+def dataset_info(folder: str | Path | None) -> DatasetInfo | None:
+    """The manifest of the dataset ``folder`` belongs to (``folder/manifest.json``, or its parent's when ``folder``
+    is a split folder such as ``train/``); None when it has none or the manifest does not describe a dataset.
+
+    The manifest is data: read as JSON, its values checked for type; nothing in it is executed.
+    """
+    if not folder:
+        return None
+    folder = Path(folder)
+    for root in (folder, folder.parent) if folder.name in SPLIT_FOLDERS else (folder,):
+        path = root / MANIFEST
+        if not path.is_file():
+            continue
+        m = read_json(path, "dataset manifest")
+        if not isinstance(m, dict) or not isinstance(m.get("name"), str):
+            return None
+        pattern = m.get("group_pattern")
+        return DatasetInfo(m["name"], root, str(m.get("description") or ""), bool(m.get("synthetic", False)),
+                           pattern if isinstance(pattern, str) else None,
+                           tuple(s for s in m.get("splits") or () if isinstance(s, str)))
+    return None
+
+
+def dataset_name(folder: str | Path) -> str:
+    """A name for the dataset at ``folder``: its manifest's, else the folder's (its parent's for a split folder)."""
+    info = dataset_info(folder)
+    if info is not None:
+        return info.name
+    folder = Path(folder).resolve()
+    return folder.parent.name if folder.name in SPLIT_FOLDERS else folder.name
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from typing import Protocol, TypeVar
 import cv2
 import numpy as np
 
+from lsvit import LsvitError
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "decord", "pyav", "opencv")
@@ -25,7 +27,7 @@ _warned: set[str] = set()
 T = TypeVar("T")
 
 
-class VideoReadError(RuntimeError):
+class VideoReadError(LsvitError):
     """A video or frame folder that cannot be decoded; the message names it and why."""
 
 
@@ -246,8 +248,6 @@ class FrameFolderReader:
 def resolve_backend(backend: str) -> str:
     """Map ``auto`` to the best installed decoder; refuse an uninstalled explicit choice."""
     if backend not in BACKENDS:
-        from lsvit import LsvitError
-
         raise LsvitError(f"data.backend={backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "auto":
         if _have("decord"):
@@ -255,8 +255,6 @@ def resolve_backend(backend: str) -> str:
         _warn_once("auto-backend", "decord is not installed: decoding videos with PyAV")
         return "pyav"
     if backend in ("decord", "pyav") and not _have({"pyav": "av"}.get(backend, backend)):
-        from lsvit import LsvitError
-
         raise LsvitError(f"data.backend={backend}: the package is not installed "
                          f"(pip install {'av' if backend == 'pyav' else backend})")
     return backend

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lsvit import LsvitError
+
 
 def stratified_split(labels: Sequence[int], val_ratio: float, seed: int = 0,
                      groups: Sequence[str] | None = None) -> tuple[list[int], list[int]]:
@@ -93,8 +95,6 @@ def _split_shared_groups(labels: Sequence[int], groups: Sequence[str], val_ratio
 
 def compile_group_pattern(pattern: str | None) -> re.Pattern[str] | None:
     """``data.group_pattern`` compiled (None when unset); a bad expression is one clear error."""
-    from lsvit import LsvitError
-
     try:
         return re.compile(pattern) if pattern else None
     except re.error as exc:
@@ -153,8 +153,6 @@ def check_validation(summary: dict, where: str, remedies: str) -> None:
     Raises:
         LsvitError: no validation clip at all, naming the real cause.
     """
-    from lsvit import LsvitError
-
     classes = summary["classes"]
     single = summary["single_group_classes"]
     if summary["val_clips"] == 0:

@@ -33,6 +33,8 @@ import numpy as np
 CLASSES = ("grow", "move_down", "move_left", "move_right", "move_up", "rotate_ccw", "rotate_cw", "shrink")
 REVERSAL_PAIRS = (("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"),
                   ("grow", "shrink"))
+DESCRIPTION = ("the built-in synthetic motion dataset (random scenes seen by a camera that pans, tilts, rolls or "
+               "zooms; `tools/make_synthetic.py`)")
 # the class of each pair whose states play in drawing order (its partner plays them backwards)
 _FORWARD = ("move_left", "move_up", "rotate_cw", "grow")
 
@@ -154,7 +156,12 @@ def make_motion_dataset(root: str | Path, spec: SyntheticSpec = SyntheticSpec(),
     """
     root = Path(root)
     manifest = root / "manifest.json"
-    want = asdict(spec) | {"classes": list(CLASSES)}
+    # the manifest describes the dataset to lsvit (lsvit.data.discovery.dataset_info): its name and what it is for
+    # the model card, its splits (data.test_root=auto finds test/), and its source groups (video i of a class
+    # and of its reversal partner are one scene played both ways: they must not straddle training and validation)
+    want = asdict(spec) | {"classes": list(CLASSES), "name": "synthetic", "synthetic": True,
+                           "description": DESCRIPTION, "splits": ["train", "test"],
+                           "group_pattern": r"_(\d+)$" if spec.paired else None}
     if manifest.exists() and json.loads(manifest.read_text()) == want:
         if verbose:
             print(f"{root}: motion dataset already present ({len(CLASSES)} classes)")

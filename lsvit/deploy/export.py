@@ -2,7 +2,7 @@
 
 :func:`export_onnx` rebuilds the checkpoint's model (a registered family only, as inference does),
 exports it with a dynamic batch axis, writes the class names and the input contract
-(:mod:`lsvit.deploy.contracts`) into the ONNX metadata, checks the graph with ``onnx.checker`` and
+(:meth:`lsvit.contracts.InputType.contract`) into the ONNX metadata, checks the graph with ``onnx.checker`` and
 runs it with ONNX Runtime (CPU) against the PyTorch model on random and structured or real inputs
 at batch 1 and 3. Only a graph within the tolerance becomes ``model.onnx`` (written under a
 temporary name and renamed): a failed export leaves nothing behind.
@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime
-import hashlib
 import json
 import logging
 import os
@@ -37,12 +36,15 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError, __version__
-from lsvit.deploy.contracts import InputContract, input_contract
-from lsvit.io import atomic_write_text, read_json
+from lsvit.checkpoint.card import record_export
+from lsvit.checkpoint.exports import ONNX_FILE, file_sha256
+from lsvit.checkpoint.folder import build_from_checkpoint
+from lsvit.checkpoint.meta import WEIGHTS
+from lsvit.contracts import InputContract
+from lsvit.data.dataset import first_inputs
+from lsvit.data.discovery import discover_unlabelled
+from lsvit.registry import input_contract, type_of
 
-ONNX_FILE = "model.onnx"
-EMBEDDER_FILE = "embedder.onnx"  # a frame-embedding checkpoint's second graph (lsvit.deploy.embedder)
-EXPORT_RECORD = "export.json"
 INPUT_NAME = "inputs"
 OUTPUT_NAME = "logits"
 DEFAULT_OPSET = 18  # the oldest the torch.export-based exporter writes natively: the widest runtime support
@@ -81,15 +83,6 @@ def max_opset() -> int:
     from torch.onnx._constants import ONNX_MAX_OPSET
 
     return min(int(ONNX_MAX_OPSET), int(onnx.defs.onnx_opset_version()))
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 8 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 23), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ the graph
@@ -287,22 +280,18 @@ def read_metadata(proto_or_map: Any) -> dict[str, Any]:
 def real_inputs(checkpoint: str | Path, meta: Mapping[str, Any], data_root: str | Path, count: int = 3
                 ) -> torch.Tensor:
     """Up to ``count`` readable inputs from ``data_root``, read and transformed exactly as inference reads them."""
-    from lsvit.data.discovery import discover_unlabelled
-    from lsvit.deploy.contracts import first_inputs
-    from lsvit.inference import CACHE_READERS, checkpoint_dataset
-
     src = Path(data_root)
     if not src.exists():
         raise LsvitError(f"data_root={src}: no such file or folder")
-    reader = CACHE_READERS.get((meta["data"].get("type", "video"), src.suffix.lower())) if src.is_file() else None
-    if reader is not None:
-        ds = reader(src, meta["data"], list(meta["class_names"]), False)
+    itype = type_of(meta)
+    if src.is_file() and src.suffix.lower() in itype.file_suffixes:
+        ds = itype.from_file(meta, src)
     else:
         items = discover_unlabelled(src)
         if not items:
             raise LsvitError(f"data_root={src}: no videos or frame folders found")
         # a few spare videos for unreadable ones: embeddings and keypoints are extracted for every video given
-        ds = checkpoint_dataset(dict(meta), items[:count * 3])
+        ds = itype.from_videos(meta, items[:count * 3])
     return first_inputs(ds, count, f"data_root={src}")
 
 
@@ -349,15 +338,15 @@ def verified_graph(path: Path, reference: nn.Module, graph: nn.Module, example: 
     return exporter, verified
 
 
-def embedder_path(output: Path) -> Path:
-    """Where the frame embedder's graph goes beside ``output``: ``embedder.onnx`` beside ``model.onnx``, else
-    ``<stem>_embedder.onnx`` (so ``model_b1.onnx`` does not replace the default pair's embedder)."""
-    return output.with_name(EMBEDDER_FILE if output.name == ONNX_FILE else f"{output.stem}_embedder.onnx")
+def extra_graph_path(output: Path, file: str) -> Path:
+    """Where an extra graph (``embedder.onnx``) goes beside ``output``: its own name beside ``model.onnx``, else
+    ``<stem>_<name>`` (so ``model_b1.onnx`` does not replace the default pair's embedder)."""
+    return output.with_name(file if output.name == ONNX_FILE else f"{output.stem}_{file}")
 
 
 def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset: int | None = None,
                 dynamic_batch: bool = True, fp16: bool = False, atol: float | None = None,
-                data_root: str | Path | None = None, fmt: str = "onnx", embedder: bool | None = None
+                data_root: str | Path | None = None, fmt: str = "onnx", extras: bool | None = None
                 ) -> dict[str, Any]:
     """Export a ``best/`` checkpoint to ONNX, verified against PyTorch; the record of the export.
 
@@ -367,30 +356,27 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
         opset: the ``ai.onnx`` opset (default 18).
         dynamic_batch: a symbolic batch axis (else the graph takes batch 1).
         fp16: a half-precision graph (inputs and logits float16); checked against the fp32 model
-            with a tolerance of 1e-2 of the largest logit. (The frame embedder stays float32.)
+            with a tolerance of 1e-2 of the largest logit. (Extra graphs stay float32.)
         atol: the parity tolerance (default 1e-4 for fp32).
-        data_root: videos (or a cache file of the checkpoint's input type) to check real inputs
-            on, read as inference reads them; without it, video checkpoints are checked on
-            rendered clips, embedding and keypoint checkpoints on rows of their own training data
-            when that file is on this machine, as well as random inputs.
+        data_root: videos (or a file of the checkpoint's input type) to check real inputs on, read as
+            inference reads them; without it, the input type's own sample (rendered clips, rows of the
+            checkpoint's own cache or keypoint file when it is on this machine), as well as random inputs.
         fmt: ``onnx`` (the only format).
-        embedder: also export the frame embedder of a frame-embedding checkpoint as a second graph
-            (:mod:`lsvit.deploy.embedder`; ``None``: yes for those checkpoints), so that
-            ``runtime=onnx`` reads raw videos without PyTorch too.
+        extras: also export the graphs the input type's raw-input reader needs beside ``model.onnx``
+            (:meth:`~lsvit.contracts.InputType.extra_graphs`: the frame embedder of a frame-embedding
+            checkpoint; ``None``: yes when the type has any), so that ``runtime=onnx`` reads raw videos
+            without PyTorch too. (``tools/export.py`` calls it ``embedder=``.)
 
     Returns:
         The export record (also kept in ``<checkpoint>/export.json`` when the file is written into
-        the checkpoint folder, and shown in its model card); with the frame embedder, its record is
-        ``record["embedder"]``.
+        the checkpoint folder, and shown in its model card); each extra graph's record is under its key
+        (``record["embedder"]``).
 
     Raises:
         LsvitError: a bad checkpoint, a data type without an input contract, an exporter failure
             (naming the operator, or the backbone of the frame embedder), an invalid graph, or a parity
-            difference beyond the tolerance; nothing is left at ``output`` (nor at the embedder's
-            file) then.
+            difference beyond the tolerance; nothing is left at ``output`` (nor at an extra graph's file) then.
     """
-    from lsvit.engine.checkpoint import WEIGHTS, build_from_checkpoint
-
     if fmt != "onnx":
         raise LsvitError(f"format={fmt}: only 'onnx' is supported")
     onnx, onnxruntime = require_onnx(exporting=True)
@@ -398,10 +384,6 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
     model, meta = build_from_checkpoint(checkpoint, "cpu")
     name = str(meta["model"]["name"])
     contract = input_contract(meta)  # before any work: a type without a contract is one clear error
-    with_embedder = contract.type == "embeddings" if embedder is None else bool(embedder)
-    if with_embedder and contract.type != "embeddings":
-        raise LsvitError(f"embedder=true: {name} takes '{contract.type}' inputs; only frame-embedding checkpoints "
-                         "have a frame embedder to export")
     opset = DEFAULT_OPSET if opset is None else int(opset)
     out = Path(output) if output else checkpoint / ONNX_FILE
     if out.suffix != ".onnx":
@@ -410,6 +392,68 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
         raise LsvitError(f"output={out}: the folder {out.parent} does not exist")
     t0 = time.time()
     # the inputs to check, before the export: a bad data_root is an error before minutes of work
+    checks, kind = parity_inputs(checkpoint, meta, contract, data_root)
+    # extra graphs are built (backbones found, fingerprinted) and their checks read before any export too
+    jobs = [] if extras is False else type_of(meta).extra_graphs(meta, data_root)
+    if extras and not jobs:
+        raise LsvitError(f"embedder=true: {name} takes '{contract.type}' inputs, which need no graph beside "
+                         "model.onnx")
+    commit = (meta.get("run") or {}).get("commit", "unknown")
+    dtype = "float16" if fp16 else "float32"
+    batch: str | int = "batch" if dynamic_batch else 1
+    props = {"format": FORMAT, "model": meta["model"], "class_names": list(meta["class_names"]),
+             "input": dict(contract.to_json(dtype), name=INPUT_NAME, shape=[batch, *contract.shape]),
+             "output": {"name": OUTPUT_NAME, "shape": [batch, len(meta["class_names"])], "dtype": dtype,
+                        "values": "class logits (softmax gives the probabilities of class_names)"},
+             "weights_sha256": file_sha256(checkpoint / WEIGHTS), "lsvit_version": __version__, "commit": commit,
+             **{job.key: extra_graph_path(out, job.file).name for job in jobs}}
+    # every graph goes to a temporary name and is renamed only once all of them passed
+    files = {path: path.with_name(f".{path.name}.tmp{os.getpid()}")
+             for path in [*(extra_graph_path(out, job.file) for job in jobs), out]}
+    records: dict[str, dict[str, Any]] = {}
+    try:
+        for job in jobs:  # first: the heavier graphs, and the ones a backbone may keep from exporting
+            path = extra_graph_path(out, job.file)
+            records[job.key] = dict(job.export(files[path], opset, dynamic_batch, name, commit), file=path.name,
+                                    path=str(path), sha256=file_sha256(files[path]))
+        graph_model = copy.deepcopy(model).half() if fp16 else model
+        example = contract.example(2 if dynamic_batch else 1)
+        exporter, verified = verified_graph(
+            files[out], model, graph_model, example.half() if fp16 else example, checks, props, opset=opset,
+            dynamic_batch=dynamic_batch, name=name, doc=f"lsvit {name}: {contract.layout} {dtype} inputs -> class logits",
+            real_kind=kind, fp16=fp16, atol=atol)
+        sha = file_sha256(files[out])
+        for final, tmp in files.items():
+            os.replace(tmp, final)
+    except OSError as exc:
+        raise LsvitError(f"could not write {out} ({exc.strerror or exc})") from exc
+    finally:
+        for tmp in files.values():
+            if tmp.exists():
+                tmp.unlink()
+    now = datetime.datetime.now().isoformat(timespec="seconds")
+    versions = {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                "lsvit": __version__}
+    record = {"file": out.name, "path": str(out), "model": name, "opset": opset, "exporter": exporter,
+              "dynamic_batch": dynamic_batch, "precision": dtype, "input": props["input"], "output": props["output"],
+              "verified": verified, "sha256": sha, "bytes": out.stat().st_size,
+              "seconds": round(time.time() - t0, 2), "exported_at": now, "versions": versions,
+              **{key: rec["file"] for key, rec in records.items()}}
+    for rec in records.values():
+        rec.update(bytes=Path(rec["path"]).stat().st_size, exported_at=now, versions=versions)
+    if out.parent.resolve() == checkpoint.resolve():
+        record_export(checkpoint, record, card=not records)
+        for i, rec in enumerate(records.values()):
+            record_export(checkpoint, rec, card=i == len(records) - 1)
+    record.update(records)
+    return record
+
+
+def parity_inputs(checkpoint: Path, meta: Mapping[str, Any], contract: InputContract,
+                  data_root: str | Path | None) -> tuple[dict[str, torch.Tensor], str]:
+    """The inputs an exported graph is checked on: random ones at batch 1 and 3, and real or structured ones
+    (``data_root``, else the contract's own sample) at batch 1 and 3; and what those are, in words."""
+    name = str(meta["model"]["name"])
     checks = {f"random inputs, batch {b}": contract.example(b, seed=b) for b in (1, 3)}
     if data_root is not None:
         real, kind = real_inputs(checkpoint, meta, data_root), f"real inputs from {data_root}"
@@ -419,97 +463,13 @@ def export_onnx(checkpoint: str | Path, output: str | Path | None = None, opset:
         except LsvitError as exc:  # the recorded file is an extra check, not an input: its damage stops nothing
             real, kind = None, f"none ({exc}; give data_root= to check real inputs)"
             warnings.warn(f"{exc}: {name} is checked on random inputs only (give data_root= to check real inputs)",
-                          stacklevel=2)
+                          stacklevel=3)
     else:
         real, kind = None, "none (give data_root= to check real inputs)"
     if real is not None:
         checks[f"{kind.split(' (')[0]}, batch 1"] = real[:1]
         checks[f"{kind.split(' (')[0]}, batch {len(real)}"] = real
-    job = None
-    if with_embedder:  # backbones found and fingerprinted, their checks read, before any export
-        from lsvit.deploy.embedder import EmbedderJob
-
-        job = EmbedderJob.prepare(meta, data_root)
-    graph_model = copy.deepcopy(model).half() if fp16 else model
-    example = contract.example(2 if dynamic_batch else 1)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    eout = embedder_path(out) if job is not None else None
-    etmp = eout.with_name(f".{eout.name}.tmp{os.getpid()}") if eout is not None else None
-    commit = (meta.get("run") or {}).get("commit", "unknown")
-    erec: dict[str, Any] | None = None
-    try:
-        if job is not None:  # first: the heavier graph, and the one a backbone may keep from exporting
-            erec = job.export(etmp, opset, dynamic_batch, name, commit)  # type: ignore[arg-type]
-        dtype = "float16" if fp16 else "float32"
-        batch: str | int = "batch" if dynamic_batch else 1
-        props = {"format": FORMAT, "model": meta["model"], "class_names": list(meta["class_names"]),
-                 "input": dict(contract.to_json(dtype), name=INPUT_NAME, shape=[batch, *contract.shape]),
-                 "output": {"name": OUTPUT_NAME, "shape": [batch, len(meta["class_names"])], "dtype": dtype,
-                            "values": "class logits (softmax gives the probabilities of class_names)"},
-                 "weights_sha256": file_sha256(checkpoint / WEIGHTS), "lsvit_version": __version__,
-                 "commit": commit}
-        if eout is not None:
-            props["embedder"] = eout.name
-        exporter, verified = verified_graph(
-            tmp, model, graph_model, example.half() if fp16 else example, checks, props, opset=opset,
-            dynamic_batch=dynamic_batch, name=name, doc=f"lsvit {name}: {contract.layout} {dtype} inputs -> class logits",
-            real_kind=kind, fp16=fp16, atol=atol)
-        sha = file_sha256(tmp)
-        esha = file_sha256(etmp) if etmp is not None else None  # type: ignore[arg-type]
-        os.replace(tmp, out)
-        if etmp is not None:
-            os.replace(etmp, eout)  # type: ignore[arg-type]
-    except OSError as exc:
-        raise LsvitError(f"could not write {out} ({exc.strerror or exc})") from exc
-    finally:
-        for t in (tmp, etmp):
-            if t is not None and t.exists():
-                t.unlink()
-    now = datetime.datetime.now().isoformat(timespec="seconds")
-    versions = {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
-                "lsvit": __version__}
-    record = {"file": out.name, "path": str(out), "model": name, "opset": opset, "exporter": exporter,
-              "dynamic_batch": dynamic_batch, "precision": dtype, "input": props["input"], "output": props["output"],
-              "verified": verified, "sha256": sha, "bytes": out.stat().st_size,
-              "seconds": round(time.time() - t0, 2), "exported_at": now, "versions": versions}
-    if erec is not None and eout is not None:
-        erec.update(file=eout.name, path=str(eout), sha256=esha, bytes=eout.stat().st_size, exported_at=now,
-                    versions=versions)
-        record["embedder"] = eout.name
-    if out.parent.resolve() == checkpoint.resolve():
-        record_export(checkpoint, record, card=erec is None)
-        if erec is not None:
-            record_export(checkpoint, erec)
-    if erec is not None:
-        record["embedder"] = erec
-    return record
-
-
-def read_exports(folder: str | Path) -> dict[str, dict[str, Any]]:
-    """``export.json`` of a checkpoint folder: file name -> export record (empty when there is none)."""
-    path = Path(folder) / EXPORT_RECORD
-    if not path.is_file():
-        return {}
-    data = read_json(path, "export record")
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise LsvitError(f"{path}: expected an object of export records")
-    for fname, rec in data.items():  # the folder may come from someone else: numbers where numbers are shown
-        diffs = (rec.get("verified") or {}).get("max_abs_diff", {})
-        if not isinstance(diffs, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                  for v in diffs.values()):
-            raise LsvitError(f"{path}: {fname}.verified.max_abs_diff must map labels to numbers")
-    return data
-
-
-def record_export(checkpoint: str | Path, record: Mapping[str, Any], card: bool = True) -> None:
-    """Keep ``record`` in ``<checkpoint>/export.json`` (one per file name) and re-render the model card."""
-    from lsvit.deploy.card import write_card
-
-    exports = read_exports(checkpoint)
-    exports[str(record["file"])] = {k: v for k, v in record.items() if k != "path"}  # the folder may move
-    atomic_write_text(Path(checkpoint) / EXPORT_RECORD, json.dumps(exports, indent=2))
-    if card:
-        write_card(checkpoint)
+    return checks, kind
 
 
 def describe(record: Mapping[str, Any]) -> str:
@@ -523,11 +483,12 @@ def describe(record: Mapping[str, Any]) -> str:
             f"{record['seconds']:.1f} s)\n"
             f"ONNX Runtime vs PyTorch, max |{outp.get('name', OUTPUT_NAME)} difference|: {worst:.2e} "
             f"(tolerance {record['verified'].get('atol')}) over " + ", ".join(f"{k}: {v:.1e}" for k, v in diffs.items()))
-    if isinstance(record.get("embedder"), Mapping):
-        text += "\n" + describe(record["embedder"])
+    for extra in record.values():  # extra graphs (the frame embedder) under their keys
+        if isinstance(extra, Mapping) and "verified" in extra:
+            text += "\n" + describe(extra)
     return text
 
 
-__all__ = ["DEFAULT_OPSET", "EMBEDDER_FILE", "EXPORT_RECORD", "INPUT_NAME", "ONNX_FILE", "OUTPUT_NAME", "InputContract",
-           "describe", "embedder_path", "export_graph", "export_onnx", "file_sha256", "read_exports", "read_metadata",
-           "real_inputs", "record_export", "require_onnx", "set_metadata", "verified_graph", "verify_parity"]
+__all__ = ["DEFAULT_OPSET", "INPUT_NAME", "OUTPUT_NAME", "describe", "export_graph", "export_onnx",
+           "extra_graph_path", "parity_inputs", "read_metadata", "real_inputs", "require_onnx", "set_metadata",
+           "verified_graph", "verify_parity"]

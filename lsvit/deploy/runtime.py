@@ -5,14 +5,13 @@
 averaging and ``submission.csv`` — is the same for both runtimes; only the forward pass differs.
 :func:`load_model` picks the runtime for :func:`lsvit.inference.score_checkpoint` and the realtime
 tool. Where a data type reads raw inputs through a model of its own (the frame embedder of the
-BiLSTM family), :data:`ONNX_DATASET_BUILDERS` gives inference the reader that runs that model's
-exported graph too (``embedder.onnx``, :mod:`lsvit.deploy.embedder`).
+BiLSTM family), its input type runs that model's exported graph too with ``runtime=onnx``
+(``embedder.onnx``, :mod:`lsvit.families.embeddings.graph`), with :class:`OnnxModel`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,11 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError
+from lsvit.checkpoint.exports import ONNX_FILE, file_sha256
+from lsvit.checkpoint.folder import build_from_checkpoint
+from lsvit.checkpoint.meta import WEIGHTS, read_meta
+from lsvit.deploy.export import read_metadata, require_onnx
+from lsvit.registry import canonical_type, input_contract
 
 RUNTIMES = ("pytorch", "onnx")
 # operator sets a graph from elsewhere may use: ONNX's own; anything else is a custom operator, i.e. code
@@ -79,8 +83,6 @@ class OnnxModel(nn.Module):
 
     def __init__(self, path: str | Path, providers: list[str] | None = None, threads: int = 0) -> None:
         super().__init__()
-        from lsvit.deploy.export import read_metadata, require_onnx
-
         _, ort = require_onnx()
         try:
             data = Path(path).read_bytes()
@@ -147,10 +149,6 @@ def load_onnx(checkpoint: str | Path, device: torch.device | str = "cpu", path: 
         LsvitError: no such file (with the export command), or a graph exported from other weights,
             classes or input settings than the checkpoint holds.
     """
-    from lsvit.deploy.contracts import input_contract
-    from lsvit.deploy.export import ONNX_FILE, file_sha256, require_onnx
-    from lsvit.engine.checkpoint import WEIGHTS, read_meta
-
     require_onnx()
     meta = read_meta(checkpoint)
     path = Path(path) if path else Path(checkpoint) / ONNX_FILE
@@ -163,6 +161,8 @@ def load_onnx(checkpoint: str | Path, device: torch.device | str = "cpu", path: 
         raise LsvitError(f"{path} was exported for other classes than {checkpoint} holds; export it again")
     want = input_contract(meta).to_json(md.get("input", {}).get("dtype", "float32"))
     got = {k: v for k, v in md.get("input", {}).items() if k != "name"}
+    if isinstance(got.get("type"), str):  # a graph exported under a type's earlier name ("video" for clips)
+        got["type"] = canonical_type(got["type"])
     if isinstance(got.get("shape"), list) and got["shape"]:  # a fixed batch size is the graph's, not the contract's
         got["shape"] = ["batch", *got["shape"][1:]]
     if got != want:
@@ -181,25 +181,11 @@ def load_model(checkpoint: str | Path, device: torch.device | str, runtime: str 
     Args:
         threads: ONNX Runtime intra-op threads (0: its default); PyTorch's are the caller's.
     """
-    from lsvit.engine.checkpoint import build_from_checkpoint
-
     if runtime not in RUNTIMES:
         raise LsvitError(f"runtime={runtime}: choose one of {RUNTIMES}")
     if runtime == "onnx":
         return load_onnx(checkpoint, device, threads=threads)
     return build_from_checkpoint(checkpoint, device)
-
-
-def _onnx_embedding_dataset(*args: Any) -> Any:  # imported on use: the features package is not needed otherwise
-    from lsvit.deploy.embedder import onnx_embedding_dataset
-
-    return onnx_embedding_dataset(*args)
-
-
-# meta["data"]["type"] -> the raw-input reader for runtime=onnx where the type's reader runs a model of its own:
-# ``builder(checkpoint, items, data_meta, strict, backend, num_clips, num_crops) -> Dataset`` (the samples of
-# lsvit.inference.DATASET_BUILDERS[type]); types not here read raw inputs the same way for both runtimes
-ONNX_DATASET_BUILDERS: dict[str, Callable[..., Any]] = {"embeddings": _onnx_embedding_dataset}
 
 
 def runtime_precision(runtime: str, mixed_precision: str) -> str:

@@ -42,7 +42,7 @@ def score(model: nn.Module, dataloader: DataLoader, accelerator: Accelerator, nu
     """Run ``model`` over a dataloader: the one scoring loop of training, evaluation and inference.
 
     Precision is the accelerator's (``engine.mixed_precision`` / inference's ``mixed_precision``:
-    one rule, :func:`lsvit.engine.accel.resolve_precision`). Inputs become model input through
+    one rule, :func:`lsvit.device.resolve_precision`). Inputs become model input through
     :func:`lsvit.data.to_model_input`; several views per sample are averaged in probability.
 
     Args:

@@ -1,7 +1,7 @@
 """What keeps a long run from being lost or silently wrong.
 
-* :func:`validate_train_config`, :func:`check_model_input`: invalid settings are one clear message before any work
-  starts (data and model settings are checked by their own constructors).
+* invalid settings are one clear message before any work starts (:mod:`lsvit.engine.settings` for the engine's,
+  the constructors for data and model settings);
 * :func:`check_disk_space`: a run folder too full for its checkpoints fails at start, not after an epoch.
 * :class:`StopSignals`: SIGTERM / SIGINT (preemption, Ctrl-C) ask the loop to save ``last/`` and leave.
 * :class:`NonFiniteGuard`: a NaN/inf loss skips its step; too many in a row stop the run.
@@ -18,50 +18,8 @@ from typing import Any
 
 import torch
 import torch.nn as nn
-from omegaconf import DictConfig
 
 from lsvit import LsvitError
-
-
-def validate_train_config(cfg: DictConfig) -> None:
-    """Check the engine's own settings (``engine.*``, ``eval.*``) before any work starts.
-
-    Data and model settings are checked by their constructors (``VideoDataModule``, ``LSViT``,
-    ...), which run before the run folder is touched; the one check that spans the data and the
-    model, the input size against the patch grid, is :func:`check_model_input` on the built model.
-
-    Raises:
-        LsvitError: naming the key(s) and the rule.
-    """
-    problems: list[str] = []
-    e, ev = cfg.engine, cfg.get("eval") or {}
-
-    def need(ok: bool, msg: str) -> None:
-        if not ok:
-            problems.append(msg)
-
-    need(int(e.batch_size) >= 1, f"engine.batch_size={e.batch_size}: must be >= 1")
-    need(int(e.epochs) >= 1, f"engine.epochs={e.epochs}: must be >= 1")
-    if e.get("max_nonfinite") is not None:
-        need(int(e.max_nonfinite) >= 1, f"engine.max_nonfinite={e.max_nonfinite}: must be >= 1")
-    for key in ("num_clips", "num_crops"):
-        if ev.get(key) is not None:
-            need(int(ev[key]) >= 1, f"eval.{key}={ev[key]}: must be >= 1")
-    if problems:
-        raise LsvitError("invalid configuration:\n  " + "\n  ".join(problems))
-
-
-def check_model_input(model: nn.Module, cfg: DictConfig) -> None:
-    """The built model's own constraint on the input size (a ViT's patch grid), checked before training."""
-    pe = getattr(model, "patch_embed", None)
-    patch = getattr(pe, "patch_size", None)
-    size = (cfg.get("data") or {}).get("image_size")
-    if patch is None or size is None:
-        return
-    ph, pw = (patch, patch) if isinstance(patch, int) else tuple(patch)
-    if int(size) % ph or int(size) % pw:
-        raise LsvitError(f"invalid configuration:\n  data.image_size={size} is not divisible by the patch size "
-                         f"{ph} of {type(model).__name__} ({(cfg.get('model') or {}).get('model_name')})")
 
 
 def checkpoint_bytes(model: nn.Module, optimizer_states: int = 2) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,19 +34,18 @@ def _fmt(v: Any) -> Any:
     return v
 
 
-def trackers(cfg: DictConfig) -> list[str] | None:
-    """The Accelerate trackers the config asks for (``logger=wandb``), or None."""
-    return ["wandb"] if cfg.get("logger") and cfg.logger.get("wandb") else None
+def init_trackers(accelerator: Any, cfg: DictConfig, run_dir: Path, wandb: Mapping[str, Any] | None) -> None:
+    """Start the configured trackers with the flattened config (no-op without any).
 
-
-def init_trackers(accelerator: Any, cfg: DictConfig, run_dir: Path) -> None:
-    """Start the configured trackers with the flattened config (no-op without any)."""
-    if not trackers(cfg):
+    Args:
+        wandb: ``logger.wandb`` (project, entity, mode, tags), or None when the run logs to ``metrics.csv`` only.
+    """
+    if not wandb:
         return
-    w = cfg.logger.wandb
-    init = {k: v for k, v in dict(name=run_dir.name, dir=str(run_dir), mode=w.get("mode"), entity=w.get("entity"),
-                                  tags=list(w.get("tags") or [])).items() if v}
-    accelerator.init_trackers(str(w.get("project", "lsvit")), config=flat_config(cfg), init_kwargs={"wandb": init})
+    init = {k: v for k, v in dict(name=run_dir.name, dir=str(run_dir), mode=wandb.get("mode"),
+                                  entity=wandb.get("entity"), tags=list(wandb.get("tags") or [])).items() if v}
+    accelerator.init_trackers(str(wandb.get("project", "lsvit")), config=flat_config(cfg),
+                              init_kwargs={"wandb": init})
 
 
 def flat_config(cfg: DictConfig) -> dict[str, Any]:

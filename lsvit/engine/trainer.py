@@ -24,20 +24,21 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-import lsvit.models  # noqa: F401  (registers the model families with timm)
 from lsvit import Interrupted, LsvitError
+from lsvit.checkpoint.card import add_evaluation
+from lsvit.checkpoint.folder import disk_errors, load_weights, save_best
+from lsvit.checkpoint.meta import model_spec
 from lsvit.config import build
-from lsvit.deploy.card import add_evaluation
-from lsvit.data.dataset import SeededSampler
-from lsvit.data.transforms import to_model_input
-from lsvit.engine.accel import build_accelerator
-from lsvit.engine.checkpoint import disk_errors, load_last, load_weights, model_spec, save_best, save_last
+from lsvit.contracts import DataModule
+from lsvit.data.dataset import SeededSampler, to_model_input
+from lsvit.device import build_accelerator
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
-from lsvit.engine.guards import (NonFiniteGuard, StopSignals, check_disk_space, check_model_input,
-                                 checkpoint_bytes, validate_train_config)
-from lsvit.engine.loggers import init_trackers, trackers, write_metrics_csv
+from lsvit.engine.guards import NonFiniteGuard, StopSignals, check_disk_space, checkpoint_bytes
+from lsvit.engine.loggers import init_trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
+from lsvit.engine.resume import load_last, save_last
 from lsvit.engine.rundir import open_run_dir
+from lsvit.engine.settings import EngineSettings, TrainSettings, train_settings
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
 from lsvit.locks import WriterLock
@@ -58,13 +59,13 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         ``last_metrics``, ``epochs_run``, ``skipped`` (broken inputs met), ``stopped_early``, and
         ``test_metrics`` when the data has a test part.
     """
-    validate_train_config(cfg)  # bad settings: one message before any work starts
+    settings = train_settings(cfg)  # bad or unknown settings: one message before any work starts
     # accelerator, locked run folder, data, model, loaders, optimizer, schedule (prepared); the lock goes on leaving
-    with build_run(cfg) as run:
-        state = start_state(run, bool(cfg.resume))  # from last/ with resume=true, else a fresh one
+    with build_run(cfg, settings) as run:
+        state = start_state(run, settings.resume)  # from last/ with resume=true, else a fresh one
         log.info("non-finite steps are skipped %s", _SKIP_MODES[run.guard.attach(run.optimizer, run.accelerator)])
         write_run_files(run)  # config.yaml, split_summary.json
-        init_trackers(run.accelerator, cfg, run.run_dir)
+        init_trackers(run.accelerator, cfg, run.run_dir, settings.wandb)
 
         errors, best_outputs, last_row, stopped_early = set(state.skipped), {}, {}, False
         start_epoch = state.epoch
@@ -110,10 +111,11 @@ class Run:
     """What a run builds from its config; model, optimizer, scheduler and loaders are prepared by Accelerate."""
 
     cfg: DictConfig
+    settings: TrainSettings
     accelerator: Accelerator
     run_dir: Path
     lock: WriterLock | None  # the run folder's writer lock (main process), held until the run ends
-    dm: Any
+    dm: DataModule
     class_names: list[str]
     model_spec: dict[str, Any]
     model: nn.Module
@@ -136,34 +138,39 @@ class Run:
         return self.run_dir / "last"
 
     @property
+    def engine(self) -> EngineSettings:
+        """``engine.*``."""
+        return self.settings.engine
+
+    @property
     def epochs(self) -> int:
         """``engine.epochs``."""
-        return int(self.cfg.engine.epochs)
+        return self.engine.epochs
 
     @property
     def monitor(self) -> str:
         """``engine.monitor``: the metric that picks ``best/``."""
-        return str(self.cfg.engine.monitor)
+        return self.engine.monitor
 
     @property
     def mode(self) -> str:
         """``engine.monitor_mode``: ``max`` or ``min``."""
-        return str(self.cfg.engine.monitor_mode)
+        return self.engine.monitor_mode
 
     @property
     def patience(self) -> int:
         """``engine.patience``: evaluations without improvement before early stopping (0: off)."""
-        return int(self.cfg.engine.patience)
+        return self.engine.patience
 
     @property
     def log_every(self) -> int:
         """``engine.log_every``: optimizer steps between host syncs (progress bar, guard, signals)."""
-        return max(1, int(self.cfg.engine.log_every))
+        return self.engine.log_every
 
     @property
     def save_every(self) -> int:
         """``engine.save_every_steps``: also save ``last/`` every N optimizer steps (0: per epoch)."""
-        return int(self.cfg.engine.get("save_every_steps") or 0)
+        return self.engine.save_every_steps
 
     def __enter__(self) -> Run:
         return self
@@ -182,42 +189,63 @@ class Run:
         return bool(self.accelerator.reduce(flag, reduction="sum").item() > 0)
 
 
-def _pin_memory(e: Any, accelerator: Accelerator) -> bool:
-    return bool(e.pin_memory) if e.pin_memory != "auto" else accelerator.device.type == "cuda"
+def _pin_memory(e: EngineSettings, accelerator: Accelerator) -> bool:
+    return e.pinned if e.pinned is not None else accelerator.device.type == "cuda"
 
 
-def build_run(cfg: DictConfig) -> Run:
+def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     """Accelerator, run folder, data module, model, loaders, optimizer and scheduler, all prepared.
 
     Raises:
         LsvitError: an unusable run folder, empty training/validation data, an indivisible batch.
     """
-    e = cfg.engine
+    e = settings.engine
     # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
     logging.getLogger("accelerate").setLevel(logging.WARNING)
-    accelerator = build_accelerator(e.device, e.mixed_precision, int(e.grad_accum), str(cfg.run_dir), trackers(cfg))
-    set_seed(int(cfg.seed))
+    accelerator = build_accelerator(e.device, e.mixed_precision, e.grad_accum, settings.run_dir, settings.trackers)
+    set_seed(settings.seed)
     dm = build(cfg.data, "data")
     class_names = list(dm.class_names)
-    # what best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
-    spec = model_spec(OmegaConf.to_container(cfg.model, resolve=True))
-    model = build(cfg.model, "model", num_classes=len(class_names))
-    check_model_input(model, cfg)
-    if cfg.get("init_from"):
-        load_weights(model, cfg.init_from, expect_classes=class_names)
+    # the model's settings that the data decides (e.g. the feature count of a keypoint file), then what
+    # best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
+    model_cfg = model_config(cfg.model, dm)
+    spec = model_spec(model_cfg)
+    model = build(OmegaConf.create(model_cfg), "model", num_classes=len(class_names))
+    if settings.init_from:
+        load_weights(model, settings.init_from, expect_classes=class_names)
     # the run folder is locked (one writer) only once the settings have built a model: a bad setting touches nothing
-    run_dir, lock = open_run_dir(str(cfg.run_dir), accelerator, bool(cfg.resume), bool(cfg.get("overwrite", False)))
+    run_dir, lock = open_run_dir(settings.run_dir, accelerator, settings.resume, settings.overwrite)
     try:
-        return _prepared_run(cfg, accelerator, run_dir, lock, dm, class_names, spec, model)
+        return _prepared_run(cfg, settings, accelerator, run_dir, lock, dm, class_names, spec, model)
     except BaseException:
         if lock is not None:
             lock.release()
         raise
 
 
-def _prepared_run(cfg: DictConfig, accelerator: Accelerator, run_dir: Path, lock: WriterLock | None, dm: Any,
-                  class_names: list[str], spec: dict[str, Any], model: nn.Module) -> Run:
-    e = cfg.engine
+def model_config(node: DictConfig, dm: DataModule) -> dict[str, Any]:
+    """The model's config with the settings the data decides (:meth:`~lsvit.contracts.DataModule.model_args`).
+
+    A key the data decides that the config leaves null (or out) takes the data's value; one set to another
+    value is an error naming both, so a model is never built for inputs other than the data's.
+
+    Raises:
+        LsvitError: a model setting that contradicts the data.
+    """
+    cfg = OmegaConf.to_container(node, resolve=True)
+    for key, value in dm.model_args().items():
+        if cfg.get(key) is None:
+            cfg[key] = value
+        elif cfg[key] != value:
+            raise LsvitError(f"invalid configuration:\n  model.{key}={cfg[key]} but the data gives {value} (leave "
+                             f"model.{key} unset to take the data's)")
+    return cfg
+
+
+def _prepared_run(cfg: DictConfig, settings: TrainSettings, accelerator: Accelerator, run_dir: Path,
+                  lock: WriterLock | None, dm: DataModule, class_names: list[str], spec: dict[str, Any],
+                  model: nn.Module) -> Run:
+    e = settings.engine
     if accelerator.is_main_process:
         check_disk_space(run_dir, checkpoint_bytes(model))
     dm.setup(model)
@@ -225,30 +253,29 @@ def _prepared_run(cfg: DictConfig, accelerator: Accelerator, run_dir: Path, lock
         raise LsvitError(f"{len(dm.train_dataset)} training / {len(dm.val_dataset)} validation videos: "
                          "both must be non-empty (check data.root and data.val_ratio)")
 
-    batch_size = int(e.batch_size)
+    batch_size = e.batch_size
     if batch_size % accelerator.num_processes:
         raise LsvitError(f"engine.batch_size={batch_size} is the global batch and must divide evenly over "
                          f"{accelerator.num_processes} processes")
-    loader = dict(collate_fn=dm.collate_fn, num_workers=int(e.num_workers), prefetch=int(e.prefetch_factor),
-                  pin_memory=_pin_memory(e, accelerator),
-                  persistent=bool(e.persistent_workers))
-    sampler = SeededSampler(len(dm.train_dataset), seed=int(cfg.seed), shuffle=True)
+    loader = dict(collate_fn=dm.collate_fn, num_workers=e.num_workers, prefetch=e.prefetch_factor,
+                  pin_memory=_pin_memory(e, accelerator), persistent=e.persistent_workers)
+    sampler = SeededSampler(len(dm.train_dataset), seed=settings.seed, shuffle=True)
     train_dl = make_loader(dm.train_dataset, batch_size, sampler=sampler,
                            drop_last=len(dm.train_dataset) >= batch_size, **loader)
-    val_dl = make_loader(dm.val_dataset, int(e.get("eval_batch_size") or batch_size), **loader)
+    val_dl = make_loader(dm.val_dataset, e.eval_batch_size or batch_size, **loader)
 
     o = cfg.optim
     optimizer = build_optimizer(build(o.optimizer), model, float(o.lr), float(o.weight_decay),
                                 float(o.get("head_lr_mult", 1.0)), o.get("head_lr"))
-    updates_per_epoch = math.ceil(len(train_dl) / int(e.grad_accum))
-    scheduler = build(cfg.scheduler)(optimizer=optimizer, total_steps=updates_per_epoch * int(e.epochs),
+    updates_per_epoch = math.ceil(len(train_dl) / e.grad_accum)
+    scheduler = build(cfg.scheduler)(optimizer=optimizer, total_steps=updates_per_epoch * e.epochs,
                                      steps_per_epoch=updates_per_epoch)
-    if e.get("compile"):
+    if e.compile:
         model = torch.compile(model)
     model, optimizer, train_dl, val_dl, scheduler = accelerator.prepare(model, optimizer, train_dl, val_dl, scheduler)
-    criterion = build_criterion(float(e.label_smoothing))
-    guard = NonFiniteGuard(int(e.get("max_nonfinite") or 10), accelerator.device)
-    return Run(cfg, accelerator, run_dir, lock, dm, class_names, spec, model, optimizer, scheduler, train_dl, val_dl,
+    criterion = build_criterion(e.label_smoothing)
+    guard = NonFiniteGuard(e.max_nonfinite, accelerator.device)
+    return Run(cfg, settings, accelerator, run_dir, lock, dm, class_names, spec, model, optimizer, scheduler, train_dl, val_dl,
                criterion, guard, StopSignals())
 
 
@@ -275,9 +302,7 @@ def write_run_files(run: Run) -> None:
     if not run.main:
         return
     atomic_write_text(run.run_dir / "config.yaml", OmegaConf.to_yaml(run.cfg, resolve=True))
-    summary = getattr(run.dm, "split_summary", None)
-    if summary is not None:
-        atomic_write_text(run.run_dir / "split_summary.json", json.dumps(summary(), indent=1))
+    atomic_write_text(run.run_dir / "split_summary.json", json.dumps(run.dm.split_summary(), indent=1))
 
 
 # ------------------------------------------------------------------------------------------- one epoch
@@ -291,7 +316,7 @@ def train_one_epoch(run: Run, state: RunState, epoch: int, errors: set[str]) -> 
     Returns:
         ``train/loss``, ``train/top1`` (all ranks) and ``_s``, the seconds spent.
     """
-    acc, model, guard, e = run.accelerator, run.model, run.guard, run.cfg.engine
+    acc, model, guard, e = run.accelerator, run.model, run.guard, run.engine
     per_step_scheduler = not is_epoch_scheduler(run.scheduler)
     # through the prepared loader: Accelerate re-applies *its* epoch counter (which restarts at 0
     # after a resume) to the sampler at every iteration start
@@ -365,14 +390,14 @@ def end_of_epoch(run: Run, state: RunState, row: dict[str, Any], outputs: dict[s
     improved = state.record(row, run.monitor, run.mode)
     if improved and run.main:
         meta = {"model": run.model_spec, "class_names": run.class_names, "data": run.dm.meta(), "metrics": row,
-                "epoch": row["epoch"], "monitor": run.monitor, "seed": int(run.cfg.seed),
+                "epoch": row["epoch"], "monitor": run.monitor, "seed": run.settings.seed,
                 "run": run_info(OmegaConf.to_yaml(run.cfg, resolve=True))}
         with disk_errors(run.run_dir / "best"):
             save_best(run.run_dir / "best", run.accelerator.unwrap_model(run.model), meta)
     state.skipped = sorted(errors)
     if run.main:
         write_metrics_csv(run.run_dir / "metrics.csv", state.history)
-    if trackers(run.cfg):
+    if run.settings.trackers:
         run.accelerator.log({k: v for k, v in row.items() if isinstance(v, (int, float))}, step=row["epoch"])
     run.accelerator.print(f"epoch {row['epoch']}/{run.epochs}: train loss {row['train/loss']:.4f} "
                           f"top1 {row['train/top1']:.3f} | val loss {row['val/loss']:.4f} top1 {row['val/top1']:.3f} "
@@ -400,8 +425,8 @@ def leave(run: Run, state: RunState, epoch: int, step_in_epoch: int) -> None:
 
 def _job_done(run: Run, epochs_this_job: int, epoch: int) -> bool:
     """``engine.stop_after_epochs``: leave after that many epochs in this job (time-sliced clusters)."""
-    n = run.cfg.engine.get("stop_after_epochs")
-    if n and epochs_this_job >= int(n) and epoch < run.epochs:
+    n = run.engine.stop_after_epochs
+    if n and epochs_this_job >= n and epoch < run.epochs:
         run.accelerator.print(f"stopping after {n} epoch(s) in this job; continue with resume=true "
                               f"run_dir={run.run_dir}")
         return True
@@ -419,29 +444,27 @@ def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
     """
     if state.best_epoch is None:
         return best_outputs, None
-    ev, e = run.cfg.get("eval") or {}, run.cfg.engine
-    make_test = getattr(run.dm, "make_test_dataset", None)
-    test_ds = make_test(int(ev.get("num_clips", 1)), int(ev.get("num_crops", 1))) if make_test else None
+    ev, e = run.settings.eval, run.engine
+    test_ds = run.dm.make_test_dataset(ev.num_clips, ev.num_crops)
     # the reports and the test describe the selected checkpoint, also after a resume
     run.accelerator.wait_for_everyone()
     load_weights(run.accelerator.unwrap_model(run.model), run.run_dir / "best")
     if not best_outputs:
         _, best_outputs = evaluate(run.model, run.val_dl, run.accelerator, "val/", desc="val (best)")
-    batch = int(ev.get("batch_size") or e.get("eval_batch_size") or e.batch_size)
+    batch = run.settings.eval_batch
     model_reports(run, "val", run.dm.val_dataset, batch)
     if test_ds is None:
         return best_outputs, None
     model_reports(run, "test", test_ds, batch)
-    test_dl = run.accelerator.prepare(make_loader(test_ds, batch, run.dm.collate_fn, int(e.num_workers),
-                                                  _pin_memory(e, run.accelerator), False, int(e.prefetch_factor)))
+    test_dl = run.accelerator.prepare(make_loader(test_ds, batch, run.dm.collate_fn, e.num_workers,
+                                                  _pin_memory(e, run.accelerator), False, e.prefetch_factor))
     metrics, outputs = evaluate(run.model, test_dl, run.accelerator, "test/", desc="test", num_views=test_ds.num_views)
     run.accelerator.print(f"test ({len(test_ds)} videos, {test_ds.num_views} view(s)): top1 {metrics['test/top1']:.4f} "
                           f"top5 {metrics['test/top5']:.4f} macro-F1 {metrics['test/macro_f1']:.4f}")
     if run.main:  # the model card of best/ shows its one test
         add_evaluation(run.run_dir / "best", {**metrics, "views": test_ds.num_views, "split": "test",
                                               "dataset": run.dm.meta().get("dataset", "test"),
-                                              "num_clips": int(ev.get("num_clips", 1)),
-                                              "num_crops": int(ev.get("num_crops", 1))})
+                                              "num_clips": ev.num_clips, "num_crops": ev.num_crops})
     return best_outputs, {"metrics": metrics, "outputs": outputs, "views": test_ds.num_views, "count": len(test_ds)}
 
 
@@ -461,7 +484,7 @@ def model_reports(run: Run, tag: str, dataset: Any, batch_size: int) -> None:
     if figures:
         run.accelerator.print(f"{tag} model report: " + ", ".join(f"{k.split('/')[-1]} {v:.4g}" if isinstance(v, float)
                                                                  else f"{k.split('/')[-1]} {v}" for k, v in figures.items()))
-        if trackers(run.cfg):
+        if run.settings.trackers:
             run.accelerator.log(figures)
 
 
@@ -487,6 +510,6 @@ def finish(run: Run, state: RunState, summary: dict[str, Any]) -> None:
     if state.best_epoch is not None:
         run.accelerator.print(f"best {run.monitor} = {state.best_metric:.4f} at epoch {state.best_epoch} "
                               f"-> {run.run_dir / 'best'}")
-    if trackers(run.cfg):
+    if run.settings.trackers:
         run.accelerator.end_training()
     run.accelerator.wait_for_everyone()

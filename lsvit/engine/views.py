@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from lsvit.data.transforms import to_model_input
+from lsvit.data.dataset import to_model_input
 
 
 def view_scores(model: nn.Module, inputs: torch.Tensor, num_views: int = 1,
@@ -17,7 +17,7 @@ def view_scores(model: nn.Module, inputs: torch.Tensor, num_views: int = 1,
         inputs: ``(B, ...)`` for one view, ``(B, V, ...)`` for ``V = num_views`` views.
         num_views: views per sample.
         color: the batch's colour maps when ``inputs`` are uint8 clips (see
-            :func:`lsvit.data.transforms.to_model_input`); each view is converted when it is used.
+            :func:`lsvit.data.dataset.to_model_input`); each view is converted when it is used.
 
     Returns:
         ``(B, K)`` logits for one view; for several, the log of the mean view probability, so

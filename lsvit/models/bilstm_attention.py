@@ -26,7 +26,8 @@ import torch
 import torch.nn as nn
 from einops import rearrange
 
-from lsvit.models.registry import register_family
+from lsvit.io import atomic_write_bytes, atomic_write_text
+from lsvit.models.registry import EntryPoint
 
 
 def _attention_score(dim: int, hidden: int) -> nn.Sequential:
@@ -162,7 +163,6 @@ class BiLSTMAttention(nn.Module):
         import json
         from pathlib import Path
 
-        from lsvit.io import atomic_write_text
 
         layout = list((data_meta.get("settings") or {}).get("layout") or [])
         stats = attention_statistics(self, batches, next(self.parameters()).device, layout or None)
@@ -237,16 +237,25 @@ def _build(cls: type[nn.Module], kwargs: dict[str, Any]) -> nn.Module:
     return model
 
 
-@register_family(BiLSTMAttention)
 def bilstm_attention(pretrained: bool = False, **kwargs: Any) -> BiLSTMAttention:
     """Channel attention + residual BiLSTM + sequence attention on frame embeddings (no pretrained weights)."""
     return _build(BiLSTMAttention, kwargs)  # type: ignore[return-value]
 
 
-@register_family(EmbeddingMeanProbe)
 def embedding_mean_probe(pretrained: bool = False, **kwargs: Any) -> EmbeddingMeanProbe:
     """The order-blind baseline: time-averaged embeddings + linear."""
     return _build(EmbeddingMeanProbe, kwargs)  # type: ignore[return-value]
+
+
+# registered by lsvit.plugins.setup (importing this module registers nothing)
+ENTRY_POINTS = (
+    EntryPoint(BiLSTMAttention, bilstm_attention, "frame-embedding BiLSTM (channel attention + residual BiLSTM + "
+               "sequence attention on per-frame backbone embeddings)"),
+    EntryPoint(EmbeddingMeanProbe, embedding_mean_probe, "order-blind embedding probe (time-averaged frame embeddings "
+               "+ linear: the BiLSTM's baseline)",
+               lambda args: ["Order-blind baseline: it averages the embeddings over time and cannot tell an action "
+                             "from its time reversal."]),
+)
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -295,7 +304,6 @@ def plot_attention(stats: dict[str, Any], path: Any, title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from lsvit.io import atomic_write_bytes
 
     names = stats["channel_names"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2), dpi=90)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from lsvit.models.registry import INIT_ONLY, register_family
+from lsvit.models.registry import INIT_ONLY, EntryPoint
 
 
 class KeypointLSTM(nn.Module):
@@ -103,13 +103,20 @@ def _create(defaults: dict, kwargs: dict) -> KeypointLSTM:
     return KeypointLSTM(**{**defaults, **{k: v for k, v in kwargs.items() if k not in INIT_ONLY}})
 
 
-@register_family(KeypointLSTM)
 def keypoint_lstm(pretrained: bool = False, **kwargs) -> KeypointLSTM:
     """Seed 000: LSTM 2 x 128 with dropout between the layers, linear head on the final hidden state."""
     return _create({"hidden_sizes": (128, 128), "head_sizes": ()}, kwargs)
 
 
-@register_family(KeypointLSTM)
 def keypoint_lstm_stacked(pretrained: bool = False, **kwargs) -> KeypointLSTM:
     """Seed 002: LSTM 64 -> 128 -> 64, dense 64 -> 32 -> classes (ReLU)."""
     return _create({"hidden_sizes": (64, 128, 64), "head_sizes": (64, 32), "dropout": 0.0}, kwargs)
+
+
+# registered by lsvit.plugins.setup (importing this module registers nothing)
+ENTRY_POINTS = (
+    EntryPoint(KeypointLSTM, keypoint_lstm, "keypoint LSTM (seed 000: LSTM layers, linear head on the final hidden "
+               "state, on MediaPipe keypoint sequences)"),
+    EntryPoint(KeypointLSTM, keypoint_lstm_stacked, "stacked keypoint LSTM (seed 002: LSTM 64-128-64, dense 64-32, "
+               "on MediaPipe keypoint sequences)"),
+)

@@ -50,7 +50,7 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import VisionTransformer
 
 from lsvit.models.pretrained import load_backbone_weights
-from lsvit.models.registry import register_family
+from lsvit.models.registry import EntryPoint
 
 __all__ = ["LMI", "LSViT", "SMIF", "TEMPORAL_INITS"]
 
@@ -234,6 +234,9 @@ class LSViT(VisionTransformer):
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
         if smif and num_frames >= 3 and smif_window > num_frames:
             raise ValueError(f"smif_window={smif_window} is larger than num_frames={num_frames}")
+        (h, w), (ph, pw) = self.patch_embed.img_size, self.patch_embed.patch_size
+        if h % ph or w % pw:  # the patch grid must tile the frame (timm would only fail at the first forward)
+            raise ValueError(f"img_size={h}x{w} is not divisible by the patch size {ph}x{pw}")
         depth = len(self.blocks)
         if lmi_blocks is not None and any(not 0 <= int(b) < depth for b in lmi_blocks):
             raise ValueError(f"lmi_blocks={list(lmi_blocks)}: block indices must be in 0..{depth - 1} "
@@ -407,49 +410,62 @@ def _create(variant: str, size: str, control: bool, pretrained: bool = False, pr
     return model
 
 
-@register_family(LSViT)
 def lsvit_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """A 2-block, 32-wide LS-ViT on 32x32 frames for tests."""
     return _create("lsvit_test", "test", False, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-Ti/16."""
     return _create("lsvit_tiny_patch16_224", "tiny", False, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-S/16."""
     return _create("lsvit_small_patch16_224", "small", False, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """LS-ViT on ViT-B/16."""
     return _create("lsvit_base_patch16_224", "base", False, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_frameavg_test(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control at test size: frames classified independently and averaged."""
     return _create("lsvit_frameavg_test", "test", True, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_frameavg_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-Ti/16: no SMIF, no LMI, per-frame predictions averaged."""
     return _create("lsvit_frameavg_tiny_patch16_224", "tiny", True, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_frameavg_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-S/16."""
     return _create("lsvit_frameavg_small_patch16_224", "small", True, pretrained, **kwargs)
 
 
-@register_family(LSViT)
 def lsvit_frameavg_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> LSViT:
     """The control on ViT-B/16."""
     return _create("lsvit_frameavg_base_patch16_224", "base", True, pretrained, **kwargs)
+
+
+LSVIT_TITLE = "LS-ViT (ViT + short-term SMIF + long-term LMI temporal differences)"
+CONTROL_TITLE = "ViT frame-average (the LS-ViT control: no SMIF, no LMI)"
+_ORDER_BLIND = ("Frame-average control: it averages per-frame predictions and cannot tell an action from its time "
+                "reversal.")
+
+
+def _limitations(args: Any) -> list[str]:
+    """An LS-ViT built without its temporal modules is the order-blind control."""
+    return [_ORDER_BLIND] if args.get("smif") is False and args.get("lmi_blocks") == [] else []
+
+
+# registered by lsvit.plugins.setup (importing this module registers nothing)
+ENTRY_POINTS = (
+    *(EntryPoint(LSViT, fn, LSVIT_TITLE, _limitations) for fn in (
+        lsvit_test, lsvit_tiny_patch16_224, lsvit_small_patch16_224, lsvit_base_patch16_224)),
+    *(EntryPoint(LSViT, fn, CONTROL_TITLE, lambda args: [_ORDER_BLIND]) for fn in (
+        lsvit_frameavg_test, lsvit_frameavg_tiny_patch16_224, lsvit_frameavg_small_patch16_224,
+        lsvit_frameavg_base_patch16_224)),
+)

@@ -1,8 +1,9 @@
 """The model families a checkpoint may name, and rebuilding one from plain JSON.
 
-Every model family registers its timm entry points with :func:`register_family` (instead of
-timm's ``register_model`` alone). That is the whole allowlist: a ``best/`` folder from someone
-else can only rebuild one of these, with keyword arguments that
+Each model module lists its timm entry points as :class:`EntryPoint` s (``ENTRY_POINTS``), and
+:func:`lsvit.plugins.setup` registers them with :func:`register_family` (timm's ``register_model`` plus
+this allowlist) at one explicit place: importing a model module registers nothing. That is the whole
+allowlist: a ``best/`` folder from someone else can only rebuild one of these, with keyword arguments that
 
 * are parameters of the family's constructor (its class signature, following ``**kwargs`` up
   the class hierarchy, e.g. LS-ViT -> timm's ``VisionTransformer``),
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch.nn as nn
-from timm.models import register_model
+from timm.models import is_model, register_model
 
 from lsvit import LsvitError
 from lsvit.io import is_plain
@@ -34,6 +35,23 @@ NEVER_FROM_FILE = frozenset({"device", "dtype"})
 
 
 @dataclass(frozen=True)
+class EntryPoint:
+    """A timm entry point of a model family, as its module lists it for registration.
+
+    Args:
+        cls: the model class the entry point builds (its signature is the keyword allowlist).
+        create: the entry point, ``create(pretrained=False, **kwargs) -> model``; its name is the family's.
+        title: the family in words (model cards).
+        limitations: ``args -> [sentence, ...]``: what a model of these arguments cannot do (model cards).
+    """
+
+    cls: type[nn.Module]
+    create: Callable[..., nn.Module]
+    title: str
+    limitations: Callable[[Mapping[str, Any]], list[str]] | None = None
+
+
+@dataclass(frozen=True)
 class Family:
     """One registered model: its timm name, its constructor class and the keyword names it accepts."""
 
@@ -41,6 +59,8 @@ class Family:
     cls: type[nn.Module]
     create: Callable[..., nn.Module]
     kwargs: frozenset[str]
+    title: str = ""
+    limitations: Callable[[Mapping[str, Any]], list[str]] | None = None
 
 
 FAMILIES: dict[str, Family] = {}
@@ -65,20 +85,29 @@ def _plain_parameters(cls: type) -> set[str]:
     return names
 
 
-def register_family(cls: type[nn.Module]) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
-    """Decorator: register a timm entry point (``timm.create_model(name)``) as a family of ``cls``."""
+def register_family(entry: EntryPoint) -> Family:
+    """Register ``entry`` with timm (``timm.create_model(name)``) and as a family lsvit may rebuild.
 
-    def wrap(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        fn = register_model(fn)
-        FAMILIES[fn.__name__] = Family(fn.__name__, cls, fn, frozenset(_plain_parameters(cls)))
-        return fn
-
-    return wrap
+    Registering the same entry point again is a no-op, so :func:`lsvit.plugins.setup` may run twice.
+    """
+    name = entry.create.__name__
+    held = FAMILIES.get(name)
+    if held is not None and held.create is entry.create:
+        return held
+    if not is_model(name):  # timm warns about (and overwrites) a second registration
+        register_model(entry.create)
+    fam = Family(name, entry.cls, entry.create, frozenset(_plain_parameters(entry.cls)), entry.title,
+                 entry.limitations)
+    FAMILIES[name] = fam
+    return fam
 
 
 def family_of(name: Any, where: str = "model") -> Family:
     """The registered family ``name``, or one clear error listing the known ones."""
     if not isinstance(name, str) or name not in FAMILIES:
+        if not FAMILIES:
+            raise LsvitError(f"{where}: {name!r}: no model family is registered; call lsvit.setup() first "
+                             "(every tools/ entry point does)")
         raise LsvitError(f"{where}: {name!r} is not one of lsvit's model families "
                          f"({', '.join(sorted(FAMILIES))})")
     return FAMILIES[name]

@@ -1,4 +1,4 @@
-"""HMDB51: the official splits, archive preparation, and the data module.
+"""HMDB51: the official splits and archive preparation (training on a split: :mod:`lsvit.families.clips.hmdb51`).
 
 HMDB51 is distributed as ``hmdb51_org.rar`` (a RAR holding 51 per-class RARs of ``.avi``
 clips, 6,766 in all) and ``test_train_splits.rar`` (153 files
@@ -14,16 +14,26 @@ Prepared layout::
 
 Modules, one job each: :mod:`~lsvit.data.hmdb51.splits` (the split files and the clips they name),
 :mod:`~lsvit.data.hmdb51.archives` (reading RAR archives), :mod:`~lsvit.data.hmdb51.prepare`
-(building and verifying the prepared folder), :mod:`~lsvit.data.hmdb51.datamodule` (training on a split).
+(building and verifying the prepared folder), :mod:`~lsvit.families.clips.hmdb51` (training on a split).
 """
 
-from lsvit.lazy import lazy_exports
+# light modules only (no torch): preparing the archives needs neither torch nor the data module
+from lsvit.data.hmdb51.prepare import PrepareReport, prepare_hmdb51, verify_hmdb51
+from lsvit.data.hmdb51.splits import (
+                                      HMDB51_CLASSES,
+                                      NUM_CLIPS,
+                                      SPLIT_COUNTS,
+                                      SPLITS,
+                                      TAG_TEST,
+                                      TAG_TRAIN,
+                                      TAG_UNUSED,
+                                      SplitSets,
+                                      load_split,
+                                      read_split_files,
+                                      resolve_clip,
+                                      source_of,
+)
 
-# imported on first use (lsvit.lazy): preparing the archives needs neither torch nor the data module
-_SPLITS = ("HMDB51_CLASSES", "NUM_CLIPS", "SPLITS", "SPLIT_COUNTS", "SplitSets", "TAG_TEST", "TAG_TRAIN", "TAG_UNUSED",
-           "load_split", "read_split_files", "resolve_clip", "source_of")
-_EXPORTS = {"HMDB51DataModule": "lsvit.data.hmdb51.datamodule", "PrepareReport": "lsvit.data.hmdb51.prepare",
-            "prepare_hmdb51": "lsvit.data.hmdb51.prepare", "verify_hmdb51": "lsvit.data.hmdb51.prepare",
-            **{name: "lsvit.data.hmdb51.splits" for name in _SPLITS}}
-__all__ = sorted(_EXPORTS)
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = ["HMDB51_CLASSES", "NUM_CLIPS", "SPLITS", "SPLIT_COUNTS", "PrepareReport", "SplitSets", "TAG_TEST",
+           "TAG_TRAIN", "TAG_UNUSED", "load_split", "prepare_hmdb51", "read_split_files", "resolve_clip", "source_of",
+           "verify_hmdb51"]

