@@ -13,6 +13,7 @@ Prepared layout::
     datasets/hmdb51/splits/<class>_test_split<n>.txt
 
 Modules, one job each: :mod:`~lsvit.data.hmdb51.splits` (the split files and the clips they name),
+:mod:`~lsvit.data.hmdb51.download` (fetching the official archives),
 :mod:`~lsvit.data.hmdb51.archives` (reading RAR archives), :mod:`~lsvit.data.hmdb51.prepare`
 (building and verifying the prepared folder), :mod:`~lsvit.data.hmdb51.datamodule` (training on a split).
 """
@@ -22,8 +23,10 @@ from lsvit.lazy import lazy_exports
 # imported on first use (lsvit.lazy): preparing the archives needs neither torch nor the data module
 _SPLITS = ("HMDB51_CLASSES", "NUM_CLIPS", "SPLITS", "SPLIT_COUNTS", "SplitSets", "TAG_TEST", "TAG_TRAIN", "TAG_UNUSED",
            "load_split", "read_split_files", "resolve_clip", "source_of")
+_DOWNLOAD = ("Archive", "DownloadError", "Unreachable", "download_file", "download_hmdb51", "hmdb51_archives")
 _EXPORTS = {"HMDB51DataModule": "lsvit.data.hmdb51.datamodule", "PrepareReport": "lsvit.data.hmdb51.prepare",
             "prepare_hmdb51": "lsvit.data.hmdb51.prepare", "verify_hmdb51": "lsvit.data.hmdb51.prepare",
-            **{name: "lsvit.data.hmdb51.splits" for name in _SPLITS}}
+            **{name: "lsvit.data.hmdb51.splits" for name in _SPLITS},
+            **{name: "lsvit.data.hmdb51.download" for name in _DOWNLOAD}}
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
