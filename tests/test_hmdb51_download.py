@@ -1,4 +1,4 @@
-"""tools/download_hmdb51.py against an HTTP server the tests start on 127.0.0.1: cut, Range ignored, corrupt, offline."""
+"""tools/download_hmdb51.py against an HTTP server started on 127.0.0.1: cuts, Range ignored, corrupt, offline."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ArchiveServer:
 
     Attributes:
         honor_range: answer ``Range`` with 206 (False: ignore it and send the whole file with 200).
-        cut_after: name -> bytes of the next response sent before the connection is closed (used once).
+        cut_after: name -> for each of the next responses, the bytes sent before the connection is closed.
         stall_after: name -> bytes of the next response sent before the handler hangs until :meth:`close`
             (used once; bounded by 10 s so no test can hang on it).
         requests: ``(name, Range header or None, status, body bytes sent)`` per request.
@@ -38,7 +38,7 @@ class ArchiveServer:
     def __init__(self, files: dict[str, bytes]) -> None:
         self.files = dict(files)
         self.honor_range = True
-        self.cut_after: dict[str, int] = {}
+        self.cut_after: dict[str, list[int]] = {}
         self.stall_after: dict[str, int] = {}
         self.requests: list[tuple[str, str | None, int, int]] = []
         self.release = threading.Event()
@@ -51,32 +51,34 @@ class ArchiveServer:
             def do_GET(self) -> None:
                 name = self.path.lstrip("/")
                 data, rng = srv.files.get(name), self.headers.get("Range")
+                # each request is recorded before its answer goes out: the client may act on it at once
                 if data is None:
-                    self.send_error(404)
                     srv.requests.append((name, rng, 404, 0))
+                    self.send_error(404)
                     return
                 start, status = 0, 200
                 if rng and srv.honor_range:
                     start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
                     if start >= len(data):
+                        srv.requests.append((name, rng, 416, 0))
                         self.send_response(416)
                         self.send_header("Content-Range", f"bytes */{len(data)}")
                         self.send_header("Content-Length", "0")
                         self.end_headers()
-                        srv.requests.append((name, rng, 416, 0))
                         return
                     status = 206
                 body = data[start:]
+                cuts = srv.cut_after.get(name)
+                cut, stall = cuts.pop(0) if cuts else None, srv.stall_after.pop(name, None)
+                sent = body[:cut] if cut is not None else body[:stall] if stall is not None else body
+                srv.requests.append((name, rng, status, len(sent)))
                 self.send_response(status)
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                cut, stall = srv.cut_after.pop(name, None), srv.stall_after.pop(name, None)
-                sent = body[:cut] if cut is not None else body[:stall] if stall is not None else body
                 self.wfile.write(sent)
                 self.wfile.flush()
-                srv.requests.append((name, rng, status, len(sent)))
                 if stall is not None:
                     srv.release.wait(10)
                 self.close_connection = True
@@ -151,15 +153,49 @@ def test_complete_download_then_prepare(server, packed, mini_hmdb51, tmp_path):
 
 def test_cut_connection_resumes_with_range_for_the_remaining_bytes(server, packed, tmp_path):
     data = packed[VIDEOS]
-    server.cut_after[VIDEOS] = 1000
-    dest = download_file(server.url(VIDEOS), tmp_path / VIDEOS, checksum=md5(data), retry_wait=0, log=lambda _: None)
+    server.cut_after[VIDEOS] = [1000, 2000]  # two cuts in a row, each after progress: retries=1 is enough
+    dest = download_file(server.url(VIDEOS), tmp_path / VIDEOS, checksum=md5(data), retries=1, retry_wait=0,
+                         log=lambda _: None)
     assert dest.read_bytes() == data and not (tmp_path / f"{VIDEOS}.part").exists()
-    assert server.requests == [(VIDEOS, None, 200, 1000), (VIDEOS, "bytes=1000-", 206, len(data) - 1000)]
+    assert server.requests == [(VIDEOS, None, 200, 1000), (VIDEOS, "bytes=1000-", 206, 2000),
+                               (VIDEOS, "bytes=3000-", 206, len(data) - 3000)]
+    # cut again and again without a byte of progress: gives up after `retries`, keeping the .part for a rerun
+    server.requests.clear()
+    server.cut_after[VIDEOS] = [500, 0, 0]
+    with pytest.raises(DownloadError, match=r"gave up after 2 retries without progress .*holds 500 bytes: rerun"):
+        download_file(server.url(VIDEOS), tmp_path / "again" / VIDEOS, retries=2, retry_wait=0, log=lambda _: None)
+    assert [r[1] for r in server.requests] == [None, "bytes=500-", "bytes=500-"]  # the first try + 2 retries
+
+
+def test_a_complete_part_left_by_a_killed_run_is_verified_and_renamed(server, packed, tmp_path):
+    data = packed[VIDEOS]
+    (tmp_path / f"{VIDEOS}.part").write_bytes(data)  # killed after the last byte, before the rename
+    dest = download_file(server.url(VIDEOS), tmp_path / VIDEOS, checksum=md5(data), log=lambda _: None)
+    assert dest.read_bytes() == data and server.requests == [(VIDEOS, f"bytes={len(data)}-", 416, 0)]
+
+
+def test_one_download_per_file_and_ctrl_c_keeps_the_part(server, packed, tmp_path, monkeypatch):
+    from lsvit import Interrupted
+    from lsvit.locks import WriterLock
+
+    dest = tmp_path / VIDEOS
+    with WriterLock(dest, "download"), pytest.raises(LsvitError, match="being written by another process"):
+        download_file(server.url(VIDEOS), dest, log=lambda _: None)
+    assert server.requests == []
+    (tmp_path / f"{VIDEOS}.part").write_bytes(packed[VIDEOS][:700])
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("urllib.request.urlopen", ctrl_c)
+    with pytest.raises(Interrupted, match=rf"{VIDEOS}.part holds 700 bytes; rerun to continue") as exc:
+        download_file(server.url(VIDEOS), dest, log=lambda _: None)
+    assert exc.value.code == 130 and (tmp_path / f"{VIDEOS}.part").stat().st_size == 700
 
 
 def test_server_ignoring_range_restarts_from_the_first_byte(server, packed, tmp_path):
     data = packed[VIDEOS]
-    server.honor_range, server.cut_after[VIDEOS] = False, 1000
+    server.honor_range, server.cut_after[VIDEOS] = False, [1000]
     logs: list[str] = []
     dest = download_file(server.url(VIDEOS), tmp_path / VIDEOS, checksum=md5(data), retry_wait=0, log=logs.append)
     assert dest.read_bytes() == data  # the 1,000 bytes are replaced, not kept in front of the full copy
@@ -184,6 +220,11 @@ def test_checksum_mismatch_is_refused_with_one_line_naming_the_file(server, pack
                                             rf"{got}, expected {wrong[4:]}: refused"):
         download_file(server.url(VIDEOS), dest, checksum=wrong, retry_wait=0, log=lambda _: None)
     assert not dest.exists() and len(server.requests) == 1  # fetched whole in this run: not fetched again
+    # no checksum, but a pinned size the server's file does not have
+    with pytest.raises(DownloadError, match=rf"^{VIDEOS} downloaded from .* is {len(packed[VIDEOS]):,} bytes, "
+                                            rf"expected {len(packed[VIDEOS]) + 1:,}: refused"):
+        download_file(server.url(VIDEOS), tmp_path / "sized" / VIDEOS, size=len(packed[VIDEOS]) + 1, retry_wait=0,
+                      log=lambda _: None)
     # through the HMDB51 entry point: the same line plus how to download by hand, still one line
     videos, splits = archives_on(server, packed)
     with pytest.raises(LsvitError) as exc:
@@ -191,6 +232,8 @@ def test_checksum_mismatch_is_refused_with_one_line_naming_the_file(server, pack
                         retry_wait=0, log=lambda _: None)
     assert "\n" not in str(exc.value) and f"{VIDEOS} downloaded from" in str(exc.value)
     assert "tools/prepare_hmdb51.py" in str(exc.value)
+    with pytest.raises(LsvitError, match="expected '<algo>:<hex digest>'"):  # a malformed pin: before any request
+        download_file(server.url(VIDEOS), tmp_path / "bad" / VIDEOS, checksum="md5:1234", log=lambda _: None)
     # a file already under the final name that does not match is refused, not overwritten
     dest.write_bytes(b"not the archive")
     with pytest.raises(DownloadError, match=rf"{re.escape(str(dest))} md5 is .*delete it to download it again"):
