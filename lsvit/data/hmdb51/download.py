@@ -240,7 +240,8 @@ def download_file(url: str, dest: str | Path, size: int | None = None, checksum:
         problem, digests = check_file(dest, size, checksum)
         if problem:
             raise DownloadError(f"{dest} {problem}: not the expected file; delete it to download it again", url)
-        log(f"{dest}: already downloaded ({dest.stat().st_size:,} bytes, checksum ok)")
+        log(f"{dest}: already downloaded ({dest.stat().st_size:,} bytes, "
+            f"{'checksum ok' if checksum else 'no checksum to check'})")
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
