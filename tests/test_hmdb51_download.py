@@ -278,3 +278,30 @@ def test_killed_download_leaves_only_part_and_the_rerun_continues(server, packed
                                                                                       len(packed[SPLITS]))]
     assert tree(tmp_path / "hmdb51" / "videos") == tree(mini_hmdb51 / "videos")
     assert not part.exists() and (dl / VIDEOS).read_bytes() == data
+
+
+def test_a_full_disk_stops_at_once_naming_the_part(server, packed, tmp_path, monkeypatch):
+    import errno
+
+    import lsvit.data.hmdb51.download as download
+
+    class FullDisk:
+        def __init__(self, f) -> None:
+            self.f = f
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __getattr__(self, name: str):
+            return getattr(self.f, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.f.close()
+
+    monkeypatch.setattr(download, "open", lambda *a, **k: FullDisk(open(*a, **k)), raising=False)
+    with pytest.raises(DownloadError, match=rf"{VIDEOS}.part: No space left on device after 0 bytes"):
+        download_file(server.url(VIDEOS), tmp_path / VIDEOS, retries=3, retry_wait=0, log=lambda _: None)
+    assert len(server.requests) == 1  # not retried: the disk, not the connection

@@ -25,6 +25,7 @@ How a download behaves:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -51,6 +52,7 @@ SPLITS_MD5 = "md5:15e67781e70dcfbdce2d7dbb9b3344b5"
 _CHECKSUM = re.compile(r"^(?P<algo>md5|sha1|sha256|sha512):(?P<hex>[0-9a-fA-F]+)$")
 _CONTENT_RANGE = re.compile(r"^bytes\s+(?:(?P<start>\d+)-(?P<end>\d+)|\*)/(?P<total>\d+|\*)$")
 _TRANSIENT_HTTP = {408, 429, 500, 502, 503, 504}
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES}
 
 
 class DownloadError(LsvitError):
@@ -200,7 +202,12 @@ def _transfer_once(url: str, part: Path, timeout: float, chunk_size: int,
                     bar.update(len(chunk))
                 f.flush()
                 os.fsync(f.fileno())
-        except (OSError, HTTPException) as exc:
+        except OSError as exc:
+            if exc.errno in _DISK_ERRORS:  # the disk, not the connection: retrying cannot help
+                raise DownloadError(f"{part}: {exc.strerror} after {have + received:,} bytes (the .part is kept: free "
+                                    "space or choose downloads=, then rerun to continue)", url) from exc
+            raise _Cut(f"connection lost after {have + received:,} bytes ({type(exc).__name__}: {exc})") from exc
+        except HTTPException as exc:
             raise _Cut(f"connection lost after {have + received:,} bytes ({type(exc).__name__}: {exc})") from exc
     if expected is not None and received < expected:  # http.client returns a short body without raising
         raise _Cut(f"connection closed after {have + received:,} of {total:,} bytes")
