@@ -31,7 +31,7 @@ class ArchiveServer:
         honor_range: answer ``Range`` with 206 (False: ignore it and send the whole file with 200).
         cut_after: name -> for each of the next responses, the bytes sent before the connection is closed.
         stall_after: name -> bytes of the next response sent before the handler hangs until :meth:`close`
-            (used once; bounded by 10 s so no test can hang on it).
+            (used once; bounded by 60 s so no test can hang on it).
         requests: ``(name, Range header or None, status, body bytes sent)`` per request.
     """
 
@@ -80,7 +80,7 @@ class ArchiveServer:
                 self.wfile.write(sent)
                 self.wfile.flush()
                 if stall is not None:
-                    srv.release.wait(10)
+                    srv.release.wait(60)
                 self.close_connection = True
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -259,15 +259,18 @@ def test_killed_download_leaves_only_part_and_the_rerun_continues(server, packed
     server.stall_after[VIDEOS] = 1000
     args = tool(f"out={tmp_path / 'hmdb51'}", f"videos_url={server.url(VIDEOS)}", f"splits_url={server.url(SPLITS)}",
                 f"videos_checksum={md5(data)}", f"splits_checksum={md5(packed[SPLITS])}", "check_counts=false",
-                "timeout=30")
+                "timeout=60")
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    part, deadline = dl / f"{VIDEOS}.part", time.monotonic() + 15
-    while not (part.exists() and part.stat().st_size == 1000) and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    # the bytes are on disk while the connection still hangs (well before the 30 s timeout)
-    assert time.monotonic() < deadline and proc.poll() is None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(10)
+    try:
+        part, deadline = dl / f"{VIDEOS}.part", time.monotonic() + 15
+        while not (part.exists() and part.stat().st_size == 1000) and time.monotonic() < deadline \
+                and proc.poll() is None:
+            time.sleep(0.02)
+        # the bytes are on disk while the connection still hangs (the server holds it up to 60 s, the client 60 s)
+        assert time.monotonic() < deadline and proc.poll() is None
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
     assert part.read_bytes() == data[:1000]
     assert not (dl / VIDEOS).exists()  # never a half file under the final name
     server.release.set()
