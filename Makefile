@@ -6,7 +6,7 @@ export HF_HUB_OFFLINE ?= 1
 # Tests and the demo never talk to wandb's servers.
 export WANDB_MODE ?= offline
 
-.PHONY: install install-dev demo demo-data demo-control demo-long demo-keypoints demo-bilstm test test-fast bench prepare-hmdb51
+.PHONY: install install-dev demo demo-data demo-control demo-long demo-keypoints demo-bilstm test test-fast bench prepare-hmdb51 download-hmdb51
 
 install:
 	$(PYTHON) scripts/install.py --venv $(VENV)
@@ -81,6 +81,11 @@ DOWNLOADS ?= $(HOME)/Downloads
 prepare-hmdb51:
 	$(PYTHON) scripts/install.py --venv $(VENV) --extras hmdb51
 	$(PY) tools/prepare_hmdb51.py videos=$(DOWNLOADS)/hmdb51_org.rar splits=$(DOWNLOADS)/test_train_splits.rar
+
+## make download-hmdb51: download the official archives (resumable, checksum-verified), then extract + check them
+download-hmdb51:
+	$(PYTHON) scripts/install.py --venv $(VENV) --extras hmdb51
+	$(PY) tools/download_hmdb51.py
 
 ## make bench: every performance figure side by side (tools/benchmark.py), with PASS/FAIL against the targets
 bench:

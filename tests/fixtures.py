@@ -1,4 +1,4 @@
-"""Test fixtures that write data: a miniature HMDB51 in the prepared layout."""
+"""Test fixtures that write data: a miniature HMDB51 in the prepared layout, and packed like the download."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from rar_writer import write_rar
 
 from lsvit.data.hmdb51.splits import SPLITS, TAG_TEST, TAG_TRAIN, TAG_UNUSED
 
@@ -51,3 +52,23 @@ def make_mini_hmdb51(root: str | Path, classes: Iterable[str] = ("clap", "jump",
     for (cls, split), rows in lines.items():
         (root / "splits" / f"{cls}_test_split{split}.txt").write_text("\n".join(rows) + "\n")
     return root
+
+
+def pack_official_archives(mini: Path, dest: Path) -> tuple[Path, Path]:
+    """The miniature packed like the real download: a RAR of per-class RARs, and the split RAR."""
+    dest.mkdir(parents=True, exist_ok=True)
+    inner = {}
+    for d in sorted((mini / "videos").iterdir()):
+        rar = write_rar(dest / f"{d.name}.rar", {f"{d.name}/{f.name}": f.read_bytes() for f in sorted(d.iterdir())})
+        inner[f"{d.name}.rar"] = rar.read_bytes()
+        rar.unlink()
+    videos = write_rar(dest / "hmdb51_org.rar", inner)
+    splits = write_rar(dest / "test_train_splits.rar", {f"testTrainMulti_7030_splits/{f.name}": f.read_bytes()
+                                                        for f in sorted((mini / "splits").iterdir())})
+    return videos, splits
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (hidden parts skipped): relative path -> bytes."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}

@@ -12,31 +12,12 @@ import numpy as np
 import pytest
 import torch
 from conftest import ROOT, tiny_overrides
-from rar_writer import write_rar
+from fixtures import pack_official_archives, tree
 
 from lsvit import LsvitError
 from lsvit.config import build, compose
 from lsvit.data.hmdb51.prepare import prepare_hmdb51, verify_hmdb51
 from lsvit.data.hmdb51.splits import HMDB51_CLASSES, TAG_TEST, TAG_TRAIN, load_split, read_split_files, source_of
-
-
-def pack_official_archives(mini: Path, dest: Path) -> tuple[Path, Path]:
-    """The miniature packed like the real download: a RAR of per-class RARs, and the split RAR."""
-    dest.mkdir(parents=True, exist_ok=True)
-    inner = {}
-    for d in sorted((mini / "videos").iterdir()):
-        rar = write_rar(dest / f"{d.name}.rar", {f"{d.name}/{f.name}": f.read_bytes() for f in sorted(d.iterdir())})
-        inner[f"{d.name}.rar"] = rar.read_bytes()
-        rar.unlink()
-    videos = write_rar(dest / "hmdb51_org.rar", inner)
-    splits = write_rar(dest / "test_train_splits.rar", {f"testTrainMulti_7030_splits/{f.name}": f.read_bytes()
-                                                        for f in sorted((mini / "splits").iterdir())})
-    return videos, splits
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)}
 
 
 def hmdb_overrides(root: Path, run_dir: Path, *extra: str) -> list[str]:
