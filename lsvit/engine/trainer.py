@@ -30,18 +30,19 @@ from lsvit.checkpoint.folder import disk_errors, load_weights, save_best
 from lsvit.checkpoint.meta import model_spec
 from lsvit.config import build
 from lsvit.contracts import DataModule
-from lsvit.data.dataset import SeededSampler, to_model_input
+from lsvit.data.dataset import SeededSampler, WithSeeds, to_model_input
 from lsvit.device import build_accelerator
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
 from lsvit.engine.guards import NonFiniteGuard, StopSignals, check_disk_space, checkpoint_bytes
 from lsvit.engine.loggers import init_trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
 from lsvit.engine.resume import load_last, save_last
-from lsvit.engine.rundir import open_run_dir
+from lsvit.engine.rundir import open_run_dir, remove_if_empty
 from lsvit.engine.settings import EngineSettings, TrainSettings, train_settings
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
 from lsvit.locks import WriterLock
+from lsvit.models.stochastic import per_sample_seeds, seed_stochastic_layers, unseeded_randomness
 from lsvit.provenance import run_info
 from lsvit.reports import write_run_reports
 
@@ -218,7 +219,8 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     try:
         return _prepared_run(cfg, settings, accelerator, run_dir, lock, dm, class_names, spec, model)
     except BaseException:
-        if lock is not None:
+        if lock is not None:  # the main process: a run that never started leaves no empty folder behind
+            remove_if_empty(run_dir)
             lock.release()
         raise
 
@@ -260,8 +262,15 @@ def _prepared_run(cfg: DictConfig, settings: TrainSettings, accelerator: Acceler
     loader = dict(collate_fn=dm.collate_fn, num_workers=e.num_workers, prefetch=e.prefetch_factor,
                   pin_memory=_pin_memory(e, accelerator), persistent=e.persistent_workers)
     sampler = SeededSampler(len(dm.train_dataset), seed=settings.seed, shuffle=True)
-    train_dl = make_loader(dm.train_dataset, batch_size, sampler=sampler,
+    # the samples carry their seeds, and the model's dropout / stochastic depth draw from them (not from each
+    # process's RNG): one sample gets the same masks on whichever rank it lands, so 1 and N processes agree
+    train_dl = make_loader(WithSeeds(dm.train_dataset), batch_size, sampler=sampler,
                            drop_last=len(dm.train_dataset) >= batch_size, **loader)
+    seed_stochastic_layers(model)
+    unseeded = unseeded_randomness(model)
+    if unseeded and accelerator.num_processes > 1:
+        accelerator.print(f"note: {', '.join(unseeded)}: dropout inside nn.LSTM draws from each process's RNG, "
+                          "so runs on 1 and N processes differ slightly (set the LSTM's dropout to 0 to align them)")
     val_dl = make_loader(dm.val_dataset, e.eval_batch_size or batch_size, **loader)
 
     o = cfg.optim
@@ -333,7 +342,7 @@ def train_one_epoch(run: Run, state: RunState, epoch: int, errors: set[str]) -> 
     for i, batch in enumerate(bar, start=skip):
         errors.update(batch.get("error", []))
         with acc.accumulate(model):
-            with acc.autocast():
+            with acc.autocast(), per_sample_seeds(batch.get("seed")):
                 logits = model(to_model_input(batch["inputs"], batch.get("color")))
                 loss = run.criterion(logits.float(), batch["label"])
             finite = guard.observe(loss)

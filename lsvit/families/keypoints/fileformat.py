@@ -121,7 +121,7 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
         LsvitError: not a complete lsvit keypoint file, or attributes that do not make sense (naming the file).
     """
     path = Path(path)
-    f = open_h5(path, KIND)
+    f = open_h5(path, KIND, member="sequences")
     try:
         where = str(path)
         label_map = read_json_attr(f, "label_map", where)
