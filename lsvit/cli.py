@@ -42,7 +42,15 @@ def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def fail(message: str) -> None:
-    """Print ``error: <message>`` on stderr and exit with status 2."""
+    """Print ``error: <message>`` on stderr and exit with status 2.
+
+    An error raised in a DataLoader worker comes back wrapped in the worker's traceback ("Caught VideoReadError
+    in DataLoader worker process 0. Original Traceback ..."): only its own last line is the message.
+    """
+    if "\nOriginal Traceback" in message:
+        last = [ln for ln in message.splitlines() if ln.strip()][-1]
+        message = last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].endswith(("Error", "Exception"))\
+            else last
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
 
