@@ -355,3 +355,24 @@ def test_missing_mediapipe_is_one_message_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", SimpleNamespace(__version__="1.2.2"))  # no solutions API
     with pytest.raises(LsvitError, match=r"mediapipe 1\.2\.2 has no `solutions` API"):
         import_mediapipe()
+
+
+def test_a_finished_import_is_kept_or_refused_never_silently_replaced(tmp_path):
+    """The run-folder rule for keypoint files (issue 24.9): the same import again leaves the file; another
+    (here other settings: visibility kept) is refused without overwrite."""
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
+
+    root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=2, test_per_class=1, min_frames=6,
+                                                          max_frames=8), verbose=False)
+    out = tmp_path / "kp.h5"
+    import_csv(root / "train/csv", out, drop_visibility=True)
+    before = out.read_bytes()
+    import_csv(root / "train/csv", out, drop_visibility=True)
+    assert out.read_bytes() == before
+    with pytest.raises(LsvitError, match=r"kp.h5 already holds a keypoint file made with other settings "
+                                         r"\(differing: content, settings\); give overwrite=true"):
+        import_csv(root / "train/csv", out, drop_visibility=False)
+    assert out.read_bytes() == before
+    import_csv(root / "train/csv", out, drop_visibility=False, overwrite=True)
+    assert read_keypoint_index(out).layout != read_keypoint_index(import_csv(root / "train/csv", tmp_path / "b.h5",
+                                                                             drop_visibility=True)).layout
