@@ -83,7 +83,8 @@ def run_tool(main: Callable[[Any], Any], config_name: str, *, registry: bool = T
     import hydra
 
 
-    if registry:  # torch, timm and the families: only for tools that rebuild models or data
+    # torch, timm and the families: only for tools that rebuild models or data, and not to print --help
+    if registry and not {"--help", "-h", "--hydra-help"} & set(sys.argv[1:]):
         guarded(setup)
     if env:
         sys.argv[1:] = guarded(merge_env_overrides, sys.argv[1:])

@@ -207,6 +207,9 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     set_seed(settings.seed)
     dm = build(cfg.data, "data")
     class_names = list(dm.class_names)
+    if len(class_names) < 2:  # one class trains to top-1 1.000 and says nothing
+        raise LsvitError(f"the data has {len(class_names)} class(es) {class_names}: a classifier needs at least 2 "
+                         "(one sub-folder per class under data.root)")
     # the model's settings that the data decides (e.g. the feature count of a keypoint file), then what
     # best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
     model_cfg = model_config(cfg.model, dm)
@@ -239,7 +242,7 @@ def model_config(node: DictConfig, dm: DataModule) -> dict[str, Any]:
         if cfg.get(key) is None:
             cfg[key] = value
         elif cfg[key] != value:
-            raise LsvitError(f"invalid configuration:\n  model.{key}={cfg[key]} but the data gives {value} (leave "
+            raise LsvitError(f"invalid configuration: model.{key}={cfg[key]} but the data gives {value} (leave "
                              f"model.{key} unset to take the data's)")
     return cfg
 
@@ -396,6 +399,10 @@ def end_of_epoch(run: Run, state: RunState, row: dict[str, Any], outputs: dict[s
     if is_epoch_scheduler(run.scheduler):
         run.scheduler.step(row[run.monitor])
     errors.update(outputs["errors"])
+    if not row.get("val/num_samples") and outputs["errors"]:
+        raise LsvitError(f"none of the {len(outputs['errors'])} validation inputs could be read (e.g. "
+                         f"{outputs['errors'][0]}): no checkpoint can be selected; fix or replace them, or give "
+                         "another validation set")
     improved = state.record(row, run.monitor, run.mode)
     if improved and run.main:
         meta = {"model": run.model_spec, "class_names": run.class_names, "data": run.dm.meta(), "metrics": row,
