@@ -62,7 +62,8 @@ def refuse_foreign_file(input_type: InputType, path: Path) -> None:
     readers = sorted(t.name for t in input_types().values() if suffix in t.file_suffixes)
     reads = ", ".join(["videos or folders of them", *input_type.file_suffixes])
     raise LsvitError(f"data_root={path}: a '{input_type.name}' checkpoint reads {reads}, not {suffix or 'this'} "
-                     "files" + (f" ({suffix} files are read by '{' and '.join(readers)}' checkpoints)" if readers else ""))
+                     "files" + (f" ({suffix} files are read by {' and '.join(repr(r) for r in readers)} checkpoints)"
+                              if readers else ""))
 
 
 def check_labelled_file(dataset: Any, path: Path, class_names: list[str]) -> None:

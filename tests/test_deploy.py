@@ -719,3 +719,27 @@ def test_realtime_runtime_onnx_gives_the_pytorch_predictions_csv(families, sampl
         assert {k: x[k] for k in ("frame", "predicted", "label")} == {k: y[k] for k in ("frame", "predicted", "label")}
         for k in ("probability", "confidence"):  # written with 4 decimals: 1e-4 apart at a rounding edge
             assert (x[k] == y[k] == "") or abs(float(x[k]) - float(y[k])) <= 1e-4 + 1e-9
+
+
+def test_files_given_to_the_wrong_checkpoint_or_of_other_classes_get_one_line(trained, families, tmp_path):
+    """Issue 24.4 and 24.10: an LS-ViT checkpoint given an embedding cache, a keypoint checkpoint given one, and an
+    evaluation on a cache made for other classes say what is wrong, instead of 'none of the videos could be read',
+    "attribute 'label_map' is missing" or a top-1 of 0 over 'unreadable' videos."""
+    import h5py
+
+    from lsvit.inference import evaluate_checkpoint, predict
+
+    cache = families["caches"] / "test.h5"
+    with pytest.raises(LsvitError, match=r"test.h5: a 'clips' checkpoint reads videos or folders of them, not .h5 "
+                                         r"files \(.h5 files are read by 'embeddings' and 'keypoints' checkpoints\)"):
+        predict(trained, cache, progress=False)
+    with pytest.raises(LsvitError, match=r"test.h5: not a keypoint file: it has no 'sequences'; it is an embedding "
+                                         r"cache \(tools/extract_features.py\)"):
+        predict(families["keypoint_lstm"]["best"], cache, progress=False)
+    other = tmp_path / "other_classes.h5"
+    shutil.copy(cache, other)
+    with h5py.File(other, "a") as f:
+        names = json.loads(f.attrs["class_names"])
+        f.attrs["class_names"] = json.dumps([f"not_{c}" for c in names])
+    with pytest.raises(LsvitError, match=r"other_classes.h5: none of its \d+ inputs is of the checkpoint's 8 classes"):
+        evaluate_checkpoint(families["bilstm_attention"]["best"], data_root=other, progress=False)
