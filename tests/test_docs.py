@@ -19,27 +19,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 MAX_README_LINES = 210
-# [text](target) outside code; images too. Targets with a scheme (https:, mailto:) or a bare #anchor are skipped.
+# [text](target) outside code; images too. Targets with a scheme (https:, mailto:) or a bare #anchor are
+# skipped.
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 CODE_SPAN = re.compile(r"`[^`\n]*`")
 
 
 def markdown_files() -> list[Path]:
-    return [README, *sorted(DOCS.rglob("*.md")),
-            *[ROOT / d / "README.md" for d in ("datasets", "weights", "outputs") if (ROOT / d / "README.md").is_file()]]
+    others = [ROOT / d / "README.md" for d in ("datasets", "weights", "outputs")]
+    return [README, *sorted(DOCS.rglob("*.md")), *[p for p in others if p.is_file()]]
 
 
 def relative_links(path: Path) -> list[str]:
     """The relative link targets of a Markdown file (code blocks and code spans left out)."""
     text = CODE_SPAN.sub("", FENCE.sub("", path.read_text()))
-    return [t for t in LINK.findall(text) if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.I) and not t.startswith("#")]
+    return [t for t in LINK.findall(text)
+            if not re.match(r"^[a-z][a-z0-9+.-]*:", t, re.I) and not t.startswith("#")]
 
 
 def test_readme_is_short():
     lines = README.read_text().count("\n")
-    assert lines <= MAX_README_LINES, (f"README.md has {lines} lines (at most {MAX_README_LINES}): move the detail "
-                                       "into a page under docs/ and link it")
+    assert lines <= MAX_README_LINES, (f"README.md has {lines} lines (at most {MAX_README_LINES}): move the "
+                                       "detail into a page under docs/ and link it")
 
 
 def test_every_relative_link_points_to_an_existing_file():
@@ -55,14 +57,16 @@ def test_every_relative_link_points_to_an_existing_file():
 def test_the_link_finder_sees_links():
     # a guard on the guard: if the pattern stopped matching, the test above would pass on anything
     targets = relative_links(README)
-    assert "docs/getting-started.md" in targets and any(t.startswith("docs/") and "#" not in t for t in targets)
+    assert "docs/getting-started.md" in targets
+    assert any(t.startswith("docs/") and "#" not in t for t in targets)
     assert relative_links(DOCS / "index.md"), "docs/index.md links to no page"
 
 
 def test_every_page_is_in_the_nav():
     # MkDocs reports pages left out of nav (validation.omitted_files: warn); this says which, without MkDocs
     nav = (ROOT / "mkdocs.yml").read_text()
-    missing = [p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md") if p.relative_to(DOCS).as_posix() not in nav]
+    pages = [p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md")]
+    missing = [p for p in pages if p not in nav]
     assert not missing, f"pages missing from mkdocs.yml's nav: {missing}"
 
 
@@ -75,8 +79,8 @@ def test_the_site_builds_strictly(tmp_path: Path):
     assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
     assert "WARNING" not in proc.stderr, proc.stderr
     assert (site / "index.html").is_file() and (site / "adding-a-family" / "index.html").is_file()
-    # MkDocs checks the anchors of links between pages; links from outside docs/ (the READMEs) are checked here
-    # against the ids of the built pages
+    # MkDocs checks the anchors of links between pages; links from outside docs/ (the READMEs) are checked
+    # here against the ids of the built pages
     broken = []
     for md in markdown_files():
         if DOCS in md.parents:
@@ -102,15 +106,16 @@ def family_skeleton() -> str:
 
 
 def test_the_family_skeleton_in_the_docs_keeps_the_contracts(tiny_dataset: Path):
-    """The page's toy family, executed as a module (not registered: the process's registries stay as they are),
-    still offers what lsvit.contracts asks for, and its data and model fit together."""
+    """The page's toy family, executed as a module (not registered: the process's registries stay as they
+    are), still offers what lsvit.contracts asks for, and its data and model fit together."""
     import torch
 
     from lsvit.contracts import DataModule, FrameAdapter, InputType
 
     source = family_skeleton()
     names = {n.name for n in ast.parse(source).body if isinstance(n, (ast.ClassDef, ast.FunctionDef))}
-    assert {"ColourDataset", "ColourDataModule", "ColourInput", "ColourGRU", "colour_gru", "register"} <= names
+    assert {"ColourDataset", "ColourDataModule", "ColourInput", "ColourGRU", "colour_gru",
+            "register"} <= names
     ns: dict = {"__name__": "colour_family_from_docs"}
     exec(compile(source, "docs/adding-a-family.md", "exec"), ns)
     assert isinstance(ns["COLOUR"], InputType) and isinstance(ns["ColourFrames"](8), FrameAdapter)
