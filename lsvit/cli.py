@@ -42,7 +42,15 @@ def guarded(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def fail(message: str) -> None:
-    """Print ``error: <message>`` on stderr and exit with status 2."""
+    """Print ``error: <message>`` on stderr and exit with status 2.
+
+    An error raised in a DataLoader worker comes back wrapped in the worker's traceback ("Caught VideoReadError
+    in DataLoader worker process 0. Original Traceback ..."): only its own last line is the message.
+    """
+    if "\nOriginal Traceback" in message:
+        last = [ln for ln in message.splitlines() if ln.strip()][-1]
+        message = last.split(": ", 1)[1] if ": " in last and last.split(": ", 1)[0].endswith(("Error", "Exception"))\
+            else last
     print(f"error: {message}", file=sys.stderr)
     sys.exit(2)
 
@@ -75,7 +83,8 @@ def run_tool(main: Callable[[Any], Any], config_name: str, *, registry: bool = T
     import hydra
 
 
-    if registry:  # torch, timm and the families: only for tools that rebuild models or data
+    # torch, timm and the families: only for tools that rebuild models or data, and not to print --help
+    if registry and not {"--help", "-h", "--hydra-help"} & set(sys.argv[1:]):
         guarded(setup)
     if env:
         sys.argv[1:] = guarded(merge_env_overrides, sys.argv[1:])

@@ -8,6 +8,7 @@ win: an environment value is dropped when the command line sets the same key.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,22 +51,26 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> list[str]:
     """Hydra overrides from ``APPCONFIG__*`` variables.
 
     Raises:
-        LsvitError: an unknown ``APPCONFIG__`` name (a typo would otherwise do nothing).
+        LsvitError: an unknown ``APPCONFIG__`` name (a typo would otherwise do nothing), or two names of one key
+            set to different values (``APPCONFIG__CHECKPOINT_DIR`` and ``APPCONFIG__RUN_DIR``).
     """
     environ = os.environ if environ is None else environ
-    out = []
+    out: dict[str, tuple[str, str]] = {}
     for name, value in sorted(environ.items()):
         if not name.startswith(PREFIX):
             continue
         key = name[len(PREFIX):].upper()
         if key in _IGNORED:
-            print(f"note: {name} is ignored: {_IGNORED[key]}")
+            print(f"note: {name} is ignored: {_IGNORED[key]}", file=sys.stderr)  # not into a printed config
             continue
         if key not in APPCONFIG_KEYS:
             raise LsvitError(f"{name}: unknown setting; known: "
                              + ", ".join(PREFIX + k for k in sorted(APPCONFIG_KEYS)))
-        out.append(f"{APPCONFIG_KEYS[key]}={value}")
-    return out
+        target = APPCONFIG_KEYS[key]
+        if target in out and out[target][1] != value:
+            raise LsvitError(f"{out[target][0]}={out[target][1]} and {name}={value} both set {target}: keep one")
+        out[target] = (name, value)
+    return [f"{target}={value}" for target, (_, value) in out.items()]
 
 
 def _key(override: str) -> str:
@@ -73,9 +78,10 @@ def _key(override: str) -> str:
 
 
 def merge_env_overrides(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
-    """``argv`` with environment overrides put first; keys given in ``argv`` win."""
+    """``argv`` with the environment overrides after it (Hydra's flags such as ``--cfg job`` keep their place);
+    keys given in ``argv`` win."""
     given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
-    return [o for o in env_overrides(environ) if _key(o) not in given] + list(argv)
+    return list(argv) + [o for o in env_overrides(environ) if _key(o) not in given]
 
 
 def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> "DictConfig":  # noqa: F821

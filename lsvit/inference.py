@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ from lsvit.checkpoint.card import add_evaluation
 from lsvit.checkpoint.meta import read_meta
 from lsvit.contracts import InputType
 from lsvit.data.dataset import collate
-from lsvit.data.discovery import VideoItem, discover_classes, discover_unlabelled
+from lsvit.data.discovery import VIDEO_EXTS, VideoItem, discover_classes, discover_unlabelled
 from lsvit.data.hmdb51.splits import load_split
 from lsvit.deploy.runtime import load_model, runtime_precision
 from lsvit.device import build_accelerator
 from lsvit.engine.evaluation import make_loader, score
 from lsvit.io import atomic_write_text
-from lsvit.registry import type_of
+from lsvit.registry import input_types, type_of
 from lsvit.reports import write_reports
 
 
@@ -48,10 +49,43 @@ def reads_file(input_type: InputType, path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in input_type.file_suffixes
 
 
+def refuse_foreign_file(input_type: InputType, path: Path) -> None:
+    """A file that is neither a video nor a file of the checkpoint's input type is one clear error, not a video
+    that cannot be read (an LS-ViT checkpoint given an embedding cache, a keypoint checkpoint given a ``.npz``).
+
+    Raises:
+        LsvitError: naming the file, what this checkpoint reads, and which registered types read such files.
+    """
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix in VIDEO_EXTS:
+        return
+    readers = sorted(t.name for t in input_types().values() if suffix in t.file_suffixes)
+    reads = ", ".join(["videos or folders of them", *input_type.file_suffixes])
+    raise LsvitError(f"data_root={path}: a '{input_type.name}' checkpoint reads {reads}, not {suffix or 'this'} "
+                     "files" + (f" ({suffix} files are read by '{' and '.join(readers)}' checkpoints)" if readers else ""))
+
+
+def check_labelled_file(dataset: Any, path: Path, class_names: list[str]) -> None:
+    """A labelled file must hold inputs of the checkpoint's classes (else every one would count as unreadable).
+
+    Raises:
+        LsvitError: none of its labelled inputs has one of the checkpoint's classes.
+    """
+    labels = list(getattr(dataset, "labels", []))
+    if labels and all(lab < 0 for lab in labels):
+        raise LsvitError(f"data_root={path}: none of its {len(labels)} inputs is of the checkpoint's "
+                         f"{len(class_names)} classes ({', '.join(class_names[:6])}{', ...' if len(class_names) > 6 else ''}): "
+                         "it was made for other classes")
+    unknown = sum(lab < 0 for lab in labels)
+    if unknown:
+        warnings.warn(f"{path}: {unknown} of its {len(labels)} inputs are of classes the checkpoint does not know; "
+                      "they are left out of the metrics", stacklevel=3)
+
+
 def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, items: list[VideoItem] | None = None,
                      batch_size: int = 8, num_workers: int = 0, strict: bool = False, device: str = "auto",
                      mixed_precision: str = "auto", backend: str | None = None, num_clips: int = 1,
-                     num_crops: int = 1, progress: bool = True, runtime: str = "pytorch"
+                     num_crops: int = 1, progress: bool = True, runtime: str = "pytorch", labelled: bool = False
                      ) -> tuple[dict[str, Any], dict[str, Any], int]:
     """Rebuild a checkpoint and score inputs with the engine's scoring loop (one precision rule).
 
@@ -63,6 +97,7 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
         mixed_precision: ``auto`` (bf16 on capable CUDA, fp16 on MPS, fp32 on CPU) | ``no`` | ``bf16`` | ``fp16``.
         runtime: ``pytorch``, or ``onnx``: the checkpoint's exported ``model.onnx`` on ONNX Runtime
             (same readers, transforms and scoring loop; see :mod:`lsvit.deploy.runtime`).
+        labelled: ``source`` is a labelled file to evaluate on: it must hold inputs of the checkpoint's classes.
 
     Returns:
         ``(outputs of lsvit.engine.evaluation.score, meta, views per input)``.
@@ -74,7 +109,10 @@ def score_checkpoint(checkpoint: str | Path, source: str | Path | None = None, i
         itype = type_of(meta)
         if reads_file(itype, src):  # a pre-extracted file (embeddings, keypoints) of this checkpoint's input type
             ds = itype.from_file(meta, src, strict)
+            if labelled:
+                check_labelled_file(ds, src, list(meta["class_names"]))
         else:
+            refuse_foreign_file(itype, src)
             items = discover_unlabelled(src)
             if not items:
                 raise LsvitError(f"data_root={src}: no videos or frame folders found")
@@ -208,7 +246,8 @@ def evaluate_checkpoint(checkpoint: str | Path, data_root: str | Path | None = N
         items = load_split(hmdb51_root, int(split), classes=names, strict=strict).test  # type: ignore[arg-type]
         name = f"hmdb51_split{split}_test"
     out, _, views = score_checkpoint(checkpoint, data_root if cached else None, items, batch_size, num_workers,
-                                     strict, device, mixed_precision, backend, num_clips, num_crops, progress, runtime)
+                                     strict, device, mixed_precision, backend, num_clips, num_crops, progress, runtime,
+                                     labelled=True)
     target = Path(out_dir) if out_dir else Path(checkpoint).parent / "eval" / name
     labels = out["labels"].clone()
     labels[~out["valid"]] = -1

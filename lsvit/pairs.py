@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lsvit import LsvitError
-from lsvit.data.synthetic import REVERSAL_PAIRS
+from lsvit.data.labelmaps import reversal_pairs
 
 
 def pair_direction_accuracy(labels: Sequence[int], predictions: Sequence[int], class_names: Sequence[str],
@@ -53,18 +53,38 @@ def pair_direction_accuracy(labels: Sequence[int], predictions: Sequence[int], c
             "direction_correct": correct, "direction_accuracy": correct / in_pair if in_pair else None}
 
 
-def csv_direction_accuracy(csv_path: str | Path, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+def csv_direction_accuracy(csv_path: str | Path, pairs: Sequence[Sequence[str]] | None = None,
+                           class_names: Sequence[str] | None = None) -> dict[str, Any]:
     """:func:`pair_direction_accuracy` of a predictions file.
 
     Reads a run's ``{val,test}_predictions.csv`` (``label`` and ``prediction`` columns) or a
     ``submission.csv`` whose ids start with the true class folder (``class`` column). Also returns
     ``top1`` and ``rows``.
+
+    Args:
+        csv_path: the file.
+        pairs: the reversal pairs; None: found from the class names (:func:`lsvit.data.labelmaps.reversal_pairs`).
+        class_names: the classes of the model (a submission.csv's ids name only the classes it holds).
+
+    Raises:
+        LsvitError: no such file, or a file without true labels (a submission.csv of unlabelled videos).
     """
-    with open(csv_path, newline="") as f:
+    path = Path(csv_path)
+    if not path.is_file():
+        raise LsvitError(f"{path}: no such file (give run folders, or their *_predictions.csv / submission.csv)")
+    with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
+    if rows and "label" not in rows[0] and not all("/" in r.get("id", "") for r in rows):
+        raise LsvitError(f"{path}: no true labels (its ids do not start with a class folder, and it has no 'label' "
+                         "column): nothing to score")
+    if rows and "prediction" not in rows[0] and "class" not in rows[0]:
+        raise LsvitError(f"{path}: neither a 'prediction' nor a 'class' column: not a predictions file")
     truth = [r["label"] if "label" in r else r["id"].split("/", 1)[0] for r in rows]
     preds = [r["prediction"] if "prediction" in r else r["class"] for r in rows]
-    names = sorted(set(truth) | set(preds) | {c for p in pairs for c in p})
+    names = sorted(set(truth) | set(preds) | set(class_names or ()))
+    if pairs is None:
+        pairs = reversal_pairs(names)
+    names = sorted(set(names) | {c for p in pairs for c in p})
     idx = {c: i for i, c in enumerate(names)}
     out = pair_direction_accuracy([idx[t] for t in truth], [idx[p] for p in preds], names, pairs)
     out["top1"] = sum(t == p for t, p in zip(truth, preds)) / len(rows) if rows else None
@@ -72,7 +92,7 @@ def csv_direction_accuracy(csv_path: str | Path, pairs: Sequence[Sequence[str]])
     return out
 
 
-def run_pair_summary(run_dir: str | Path, pairs: Sequence[Sequence[str]]) -> dict[str, Any]:
+def run_pair_summary(run_dir: str | Path, pairs: Sequence[Sequence[str]] | None = None) -> dict[str, Any]:
     """What a finished run folder says about motion: top-1 and within-pair direction accuracy, val and test.
 
     Read from the files the engine writes (``summary.json``, ``best/meta.json``, the best checkpoint's
@@ -88,18 +108,20 @@ def run_pair_summary(run_dir: str | Path, pairs: Sequence[Sequence[str]]) -> dic
         raise LsvitError(f"{run}: no summary.json (the run did not finish)")
     summary = json.loads(summary_path.read_text())
     meta_path = run / "best" / "meta.json"
-    model = json.loads(meta_path.read_text()).get("model", {}).get("name") if meta_path.is_file() else None
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    model = meta.get("model", {}).get("name")
+    classes = [str(c) for c in meta.get("class_names") or []]
     out: dict[str, Any] = {"run": str(run), "model": model,
                            "val_top1": (summary.get("best_metrics") or {}).get("val/top1"),
                            "test_top1": (summary.get("test_metrics") or {}).get("test/top1"),
                            "minutes": summary.get("train_minutes")}
     for split in ("val", "test"):
         path = run / f"{split}_predictions.csv"
-        out[f"{split}_direction"] = csv_direction_accuracy(path, pairs) if path.is_file() else None
+        out[f"{split}_direction"] = csv_direction_accuracy(path, pairs, classes) if path.is_file() else None
     return out
 
 
-def compare_runs(run_dirs: Sequence[str | Path], pairs: Sequence[Sequence[str]]) -> str:
+def compare_runs(run_dirs: Sequence[str | Path], pairs: Sequence[Sequence[str]] | None = None) -> str:
     """A side-by-side text table of :func:`run_pair_summary` for several runs (the demo prints it)."""
     def num(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
@@ -116,11 +138,26 @@ def compare_runs(run_dirs: Sequence[str | Path], pairs: Sequence[Sequence[str]])
                      direction(r["test_direction"]), "-" if r["minutes"] is None else f"{r['minutes']:.1f}"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    note = ("direction = right class among the clips predicted inside their own reversal pair "
-            "(0.5 is what a model blind to frame order gets)")
+    note = ("direction = right class among the clips predicted inside their own reversal pair (pairs found from the "
+            "class names: move_left/move_right, grow/shrink, ...; 0.5 is what a model blind to frame order gets)")
     return "\n".join([lines[0], "  ".join("-" * w for w in widths), *lines[1:], note])
 
 
-def synthetic_reversal_pairs() -> list[list[str]]:
-    """The built-in motion dataset's reversal pairs (``lsvit.data.synthetic.REVERSAL_PAIRS``), for configs."""
-    return [list(p) for p in REVERSAL_PAIRS]
+def describe_paths(paths: Sequence[str | Path], pairs: Sequence[Sequence[str]] | None = None) -> str:
+    """``tools/pair_accuracy.py``: run folders side by side, then one line per predictions file.
+
+    Raises:
+        LsvitError: no path given, or a path that is neither a run folder nor a predictions file.
+    """
+    if not paths:
+        raise LsvitError("give run folders (outputs/demo outputs/demo_frame_avg) or predictions files "
+                         "(submission.csv, *_predictions.csv)")
+    runs = [p for p in paths if Path(p).is_dir()]
+    out = [compare_runs(runs, pairs)] if runs else []
+    for path in (p for p in paths if not Path(p).is_dir()):
+        r = csv_direction_accuracy(path, pairs)
+        direction = "-" if r["direction_accuracy"] is None else f"{r['direction_accuracy']:.3f}"
+        out.append(f"{path}: top-1 {r['top1']:.3f} ({r['rows']} videos); prediction in the right pair "
+                   f"{'-' if r['pair_accuracy'] is None else format(r['pair_accuracy'], '.3f')}; right direction "
+                   f"within the pair {direction} ({r['direction_correct']}/{r['in_pair']})")
+    return "\n".join(out)

@@ -228,7 +228,8 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
         runtime: ``pytorch`` or ``onnx`` (the checkpoint's exported graphs on ONNX Runtime).
 
     Returns:
-        ``{"frames", "predictions", "fps", "output", "csv", "last_label"}``.
+        ``{"frames", "predictions", "fps", "output", "csv", "last_label", "note"}`` (``note`` says why there was no
+        prediction, when there was none).
     """
     pred = RealtimePredictor(checkpoint, stride, threshold, smooth, device, skip_empty, runtime)
     frames, fps, name = open_source(source)
@@ -288,8 +289,14 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
     w.writerows(rows)
     csv_file.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(csv_file, buf.getvalue())
+    note = None
+    if n_pred == 0:  # say why nothing was predicted, instead of "0 predictions, last shown: None"
+        kept = len(pred.pieces)
+        note = (f"no prediction: the window needs {pred.adapter.window} frames"
+                + (f" with detections, and {kept} of the {n} frames had one" if pred.adapter.skip_empty
+                   else f" and the source has {n}") + "; use a longer clip, or whole_video=true")
     return {"frames": n, "predictions": n_pred, "fps": n / elapsed if elapsed > 0 else 0.0,
-            "output": None if show else str(out_path), "csv": str(csv_file), "last_label": pred.label}
+            "output": None if show else str(out_path), "csv": str(csv_file), "last_label": pred.label, "note": note}
 
 
 def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path, device: str = "cpu",

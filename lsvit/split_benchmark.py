@@ -25,6 +25,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lsvit import LsvitError
 from lsvit.device import resolve_device
 from lsvit.engine import train
+from lsvit.engine.rundir import remove_if_empty
 from lsvit.io import atomic_write_text
 from lsvit.locks import lock_for_job
 from lsvit.provenance import code_version
@@ -108,6 +109,10 @@ def run_split_benchmark(cfg: DictConfig) -> dict[str, Any]:
                         "benchmark.out_dir=", state)
     try:
         return _run_splits(cfg, splits, out_dir)
+    except BaseException:
+        if lock is not None:  # a benchmark that failed before writing anything leaves no empty folder behind
+            remove_if_empty(out_dir)
+        raise
     finally:
         if lock is not None:
             lock.release()

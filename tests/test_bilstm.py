@@ -479,3 +479,22 @@ def test_real_imagenet_weights_on_real_footage(tmp_path):
     # (random weights would put a street class in a frame's top 5 about 15 % of the time)
     assert sum(bool(set(t) & STREET) for t in top5) >= 3, top5
     assert not torch.allclose(emb[:, 0], emb[:, 1])  # left and right halves are different views
+
+
+def test_a_finished_cache_is_kept_or_refused_never_silently_replaced(tiny_dataset, tmp_path, capsys):
+    """The run-folder rule for extraction outputs (issue 24.9): the same settings again leave the finished file as it
+    is; other settings (here augmented copies over a plain cache) are refused without overwrite=true."""
+    from lsvit.families.embeddings.cache import CacheIndex
+
+    out = tmp_path / "test.h5"
+    _extract(tiny_dataset / "test", out)
+    before = out.read_bytes()
+    res = _extract(tiny_dataset / "test", out)  # the same extraction again: nothing to do
+    assert res["extracted"] == 0 and res["complete"] and out.read_bytes() == before
+    assert "already extracted with these settings" in capsys.readouterr().err
+    with pytest.raises(LsvitError, match=r"test.h5 already holds an embedding cache made with other settings "
+                                         r"\(differing: aug\); give overwrite=true"):
+        _extract(tiny_dataset / "test", out, aug="gesture_strong", aug_args={"size": 32}, aug_copies=1)
+    assert out.read_bytes() == before
+    _extract(tiny_dataset / "test", out, aug="gesture_strong", aug_args={"size": 32}, aug_copies=1, overwrite=True)
+    assert len(CacheIndex(out).ids) == 2 * len(CacheIndex(tmp_path / "test.h5").originals())

@@ -431,3 +431,28 @@ def test_multi_view_evaluation_decodes_once_and_stacks_views(tiny_dataset, monke
     single = VideoDataset(items[:1], ClipTransform(32), num_frames=4, frame_stride=2)[0]["inputs"]
     assert not torch.equal(s["inputs"][0], s["inputs"][3])  # two temporal views differ
     assert single.shape == (4, 32, 32, 3)
+
+
+def test_flat_frames_side_by_side_are_one_video_each_for_training_and_inference(tmp_path):
+    """``<class>/<video_id>_frame_<n>.jpg``: every video gets its own row in inference, as in training (issue 24.1:
+    inference used to take each class folder for one frame folder and wrote one row per class)."""
+    import cv2
+
+    from lsvit.data.discovery import discover_classes, discover_unlabelled
+
+    img = np.zeros((8, 8, 3), np.uint8)
+    for cls in ("bikes", "person"):
+        for vid in ("clip1", "clip2"):
+            for n in range(3):
+                (tmp_path / "test" / cls).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(tmp_path / "test" / cls / f"{cls}_{vid}_frame_{n}.jpg"), img)
+    # one video whose frames sit in their own folder, named after it: still one video
+    (tmp_path / "test" / "person" / "walk").mkdir()
+    for n in range(3):
+        cv2.imwrite(str(tmp_path / "test" / "person" / "walk" / f"walk_frame_{n}.jpg"), img)
+    want = ["bikes/bikes_clip1", "bikes/bikes_clip2", "person/person_clip1", "person/person_clip2", "person/walk"]
+    unlabelled = discover_unlabelled(tmp_path / "test")
+    assert [it.id for it in unlabelled] == want
+    assert all(len(it.source) == 3 for it in unlabelled)
+    names, items = discover_classes(tmp_path / "test")
+    assert names == ["bikes", "person"] and sorted(it.id for it in items) == want

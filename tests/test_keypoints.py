@@ -15,12 +15,13 @@ import pytest
 import torch
 
 from lsvit import LsvitError
-from lsvit.families.keypoints.augment import KeypointAugment, mirror_label_map
+from lsvit.data.labelmaps import mirror_map as mirror_label_map
+from lsvit.families.keypoints.augment import KeypointAugment
 from lsvit.families.keypoints.fileformat import KeypointRecord, read_keypoint_index, write_keypoint_h5
-from lsvit.families.keypoints.sequences import fix_length, normalize_sequence
 from lsvit.families.keypoints.importers import import_csv, import_npy
 from lsvit.families.keypoints.layout import Layout, mirror_index, mode_layout, seed004_layout
 from lsvit.families.keypoints.mediapipe import assign_hand_slots, landmarks_to_array
+from lsvit.families.keypoints.sequences import fix_length, normalize_sequence
 
 
 def _hand(x0: float, y0: float) -> SimpleNamespace:
@@ -290,8 +291,8 @@ def test_final_state_is_the_last_step_forward_and_the_first_step_backward():
 # ------------------------------------------------------------------------------------------- end to end
 def test_import_train_best_inference_csv_end_to_end(tmp_path, capsys):
     from lsvit.config import compose
-    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.engine import train
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.inference import predict, run_inference
 
     root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=4, test_per_class=1, min_frames=8,
@@ -354,3 +355,24 @@ def test_missing_mediapipe_is_one_message_with_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", SimpleNamespace(__version__="1.2.2"))  # no solutions API
     with pytest.raises(LsvitError, match=r"mediapipe 1\.2\.2 has no `solutions` API"):
         import_mediapipe()
+
+
+def test_a_finished_import_is_kept_or_refused_never_silently_replaced(tmp_path):
+    """The run-folder rule for keypoint files (issue 24.9): the same import again leaves the file; another
+    (here other settings: visibility kept) is refused without overwrite."""
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
+
+    root = make_keypoint_demo(tmp_path / "demo", DemoSpec(train_per_class=2, test_per_class=1, min_frames=6,
+                                                          max_frames=8), verbose=False)
+    out = tmp_path / "kp.h5"
+    import_csv(root / "train/csv", out, drop_visibility=True)
+    before = out.read_bytes()
+    import_csv(root / "train/csv", out, drop_visibility=True)
+    assert out.read_bytes() == before
+    with pytest.raises(LsvitError, match=r"kp.h5 already holds a keypoint file made with other settings "
+                                         r"\(differing: content, settings\); give overwrite=true"):
+        import_csv(root / "train/csv", out, drop_visibility=False)
+    assert out.read_bytes() == before
+    import_csv(root / "train/csv", out, drop_visibility=False, overwrite=True)
+    assert read_keypoint_index(out).layout != read_keypoint_index(import_csv(root / "train/csv", tmp_path / "b.h5",
+                                                                             drop_visibility=True)).layout

@@ -219,3 +219,33 @@ def test_low_resolution_smif_in_token_space_equals_the_pixel_path(patch, size, s
     assert torch.allclose(fast, slow, atol=1e-5)
     fast.square().mean().backward()
     assert m.smif.fuse[0].weight.grad.abs().sum() > 0 and m.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+def test_dropout_and_stochastic_depth_follow_each_samples_seed():
+    """The property that makes 1 and N processes train alike with drop_path/dropout on (issue 24.3): a sample's
+    masks depend on its own seed, not on which other samples share its batch (i.e. which rank holds it)."""
+    import timm
+
+    from lsvit.models.stochastic import per_sample_seeds, seed_stochastic_layers
+
+    torch.manual_seed(0)
+    model = timm.create_model("lsvit_test", num_classes=4, num_frames=4, smif_window=3, drop_path_rate=0.5,
+                              drop_rate=0.5)
+    keys = set(model.state_dict())
+    assert seed_stochastic_layers(model) >= 5 and set(model.state_dict()) == keys  # no parameters: same checkpoint
+    model.train()
+    x = torch.randn(3, 4, 3, 32, 32)
+    seeds = torch.tensor([11, 22, 33])
+    with per_sample_seeds(seeds):
+        whole = model(x)
+    with per_sample_seeds(seeds[1:]):  # another "rank": the last two samples alone
+        part = model(x[1:])
+    torch.testing.assert_close(whole[1:], part)
+    with per_sample_seeds(torch.tensor([11, 99, 33])):  # another seed: another mask for that sample only
+        other = model(x)
+    torch.testing.assert_close(other[[0, 2]], whole[[0, 2]])
+    assert not torch.allclose(other[1], whole[1])
+    # outside the context (and in eval mode) the layers are the ones they replace
+    assert not torch.allclose(model(x), model(x))
+    model.eval()
+    torch.testing.assert_close(model(x), model(x))

@@ -6,6 +6,8 @@
 `... runtime=onnx`: the checkpoint's exported graphs on ONNX Runtime (python tools/export.py checkpoint=... first)
 """
 
+import sys
+
 from omegaconf import DictConfig
 
 from lsvit.cli import run_tool
@@ -23,6 +25,8 @@ def main(cfg: DictConfig) -> None:
                      cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime)
     print(f"{r['frames']} frames, {r['predictions']} predictions, {r['fps']:.1f} fps; last shown: {r['last_label']}"
           + (f"; wrote {r['output']}" if r["output"] else "") + f" and {r['csv']}")
+    if r["note"]:
+        print(r["note"], file=sys.stderr)
 
 
 if __name__ == "__main__":

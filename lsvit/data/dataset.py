@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from einops import rearrange
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
 
 from lsvit import LsvitError
 
@@ -59,6 +59,31 @@ class SeededSampler(Sampler):
         seeds = rng.integers(0, 2**31 - 1, size=self.length)
         for i, s in zip(order.tolist(), seeds.tolist()):
             yield (i, s)
+
+
+class WithSeeds(Dataset):
+    """A training dataset whose samples carry their seed (``"seed"``), for the model's own randomness.
+
+    The sampler's ``(index, seed)`` key already drives every random choice of the sample's data; with the seed
+    in the batch, dropout and stochastic depth draw from it too (:mod:`lsvit.models.stochastic`), so 1 and N
+    processes train alike. Any other attribute is the wrapped dataset's.
+    """
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: Key) -> dict[str, Any]:
+        sample = self.dataset[key]
+        _, seed = split_key(key)
+        return sample if seed is None else {**sample, "seed": seed}
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":  # not set yet (unpickling in a worker): no recursion
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
 
 def sample_or_stand_in(load: Callable[[int], dict[str, Any]], index: int, seed: int | None, count: int, train: bool,
@@ -110,6 +135,8 @@ def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
     }
     if "color" in samples[0]:  # uint8 clips: their colour maps, applied on the device
         batch["color"] = torch.stack([s["color"] for s in samples])
+    if "seed" in samples[0]:  # training: the model's own randomness follows each sample's seed too
+        batch["seed"] = torch.tensor([int(s["seed"]) for s in samples], dtype=torch.int64)
     errors = [s["error"] for s in samples if s.get("error")]
     if errors:
         batch["error"] = errors

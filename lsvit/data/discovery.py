@@ -111,8 +111,27 @@ def is_image(p: Path) -> bool:
     return p.suffix.lower() in IMAGE_EXTS
 
 
-def scan_folder(folder: Path, root: Path) -> list[tuple[str, str | tuple[str, ...]]]:
+def holds_flat_frames(folder_name: str, images: Iterable[Path]) -> bool:
+    """Whether a folder's images are the frames of several videos side by side (``<video_id>_frame_<n>.jpg``),
+    i.e. a folder of videos (a class folder), rather than the frames of one video.
+
+    A folder whose frames are all named after the folder itself (``clip7/clip7_frame_1.jpg``) is one video.
+    """
+    vids = set()
+    for q in images:
+        m = _FLAT_FRAME.match(q.stem)
+        if m is None:
+            return False
+        vids.add(m.group("vid"))
+    return bool(vids) and vids != {folder_name}
+
+
+def scan_folder(folder: Path, root: Path, nested: bool = False) -> list[tuple[str, str | tuple[str, ...]]]:
     """Video items directly inside ``folder`` as ``(id, source)``; ids are relative to ``root``.
+
+    With ``nested`` (a tree of any depth, :func:`discover_unlabelled`), a sub-folder whose images are the frames of
+    several videos side by side (:func:`holds_flat_frames`, e.g. ``test/<class>/<video_id>_frame_<n>.jpg``) is a
+    folder of videos to walk into, not one frame folder; in a class folder every sub-folder is one video.
 
     Zero-byte files are kept: the reader reports them by name when they are loaded,
     so a broken file is counted once, in one place.
@@ -128,7 +147,7 @@ def scan_folder(folder: Path, root: Path) -> list[tuple[str, str | tuple[str, ..
         rel = p.relative_to(root)
         if entry.is_dir():
             frames = sorted((q for q in p.iterdir() if q.is_file() and is_image(q)), key=frame_key)
-            if frames:
+            if frames and not (nested and holds_flat_frames(p.name, frames)):
                 items.append((rel.as_posix(), tuple(str(q) for q in frames)))
         elif p.suffix.lower() in VIDEO_EXTS:
             items.append((rel.with_suffix("").as_posix(), str(p)))
@@ -201,7 +220,7 @@ def discover_unlabelled(root: str | Path) -> list[VideoItem]:
     for dirpath, dirnames, _ in os.walk(root):
         dirnames.sort()
         folder = Path(dirpath)
-        for vid, src in scan_folder(folder, root):
+        for vid, src in scan_folder(folder, root, nested=True):
             if isinstance(src, tuple) and (root / vid).is_dir():
                 dirnames[:] = [d for d in dirnames if (folder / d) != root / vid]  # a frame folder is a leaf
             items.append(VideoItem(vid, -1, src))

@@ -48,11 +48,22 @@ def mark_complete(f: Any) -> None:
     f.attrs[COMPLETE_ATTR] = True
 
 
-def open_h5(path: str | Path, kind: str = "HDF5 file") -> Any:
-    """Open a cache for reading, refusing files that are not a complete lsvit cache.
+# what a file holding one of these top-level members is, for messages about a file given in the wrong place
+MEMBER_HINTS = {"embeddings": "an embedding cache (tools/extract_features.py)",
+                "sequences": "a keypoint file (tools/extract_keypoints.py, tools/import_keypoints.py)"}
+
+
+def open_h5(path: str | Path, kind: str = "HDF5 file", member: str | None = None) -> Any:
+    """Open a cache for reading, refusing files that are not a complete lsvit cache of the expected kind.
+
+    Args:
+        path: the file.
+        kind: what it should be, in words (messages).
+        member: a top-level dataset or group every file of that kind has: a file without it is another kind.
 
     Raises:
-        LsvitError: missing, not HDF5, truncated/corrupt, or still being written.
+        LsvitError: missing, not HDF5, truncated/corrupt, of another kind (saying which, when known), or still
+            being written.
     """
     import h5py
 
@@ -64,6 +75,12 @@ def open_h5(path: str | Path, kind: str = "HDF5 file") -> Any:
     except OSError as exc:
         raise LsvitError(f"{path}: not a readable {kind} (truncated, corrupt or not HDF5: "
                          f"{str(exc).splitlines()[0][:160]})") from exc
+    if member is not None and member not in f:
+        held = sorted(f.keys())
+        what = next((MEMBER_HINTS[m] for m in held if m in MEMBER_HINTS), None)
+        f.close()
+        raise LsvitError(f"{path}: not a {kind}: it has no '{member}'" + (f"; it is {what}" if what else
+                         f" (it holds {', '.join(held[:6]) or 'nothing'})"))
     if not bool(f.attrs.get(COMPLETE_ATTR, False)):
         f.close()
         raise LsvitError(f"{path}: incomplete {kind} (its writer did not finish: still being written, or "

@@ -165,3 +165,54 @@ class ExtractionStore:
                 tmp.unlink()
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.out
+
+
+# ------------------------------------------------------------------------------------ finished outputs
+RECIPE_ATTR = "lsvit_recipe"
+
+
+def read_recipe(out: Path) -> Any:
+    """The recipe a finished HDF5 output records (what made it: settings, sources), or None (none, or unreadable)."""
+    import h5py
+
+    try:
+        with h5py.File(out, "r") as f:
+            raw = f.attrs.get(RECIPE_ATTR)
+            return json.loads(str(raw)) if raw is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def reuse_or_replace(out: str | Path, recipe: Any, overwrite: bool, what: str) -> bool:
+    """The same rule as run folders, for extraction and import outputs: never replace a finished file silently.
+
+    Args:
+        out: the output file.
+        recipe: everything that decides its content (settings, sources), JSON-able; it is recorded in the file
+            (:data:`RECIPE_ATTR`) by the writer.
+        overwrite: replace a finished file made another way (``overwrite=true``).
+        what: what the file is, in words.
+
+    Returns:
+        True when ``out`` is already the finished result of ``recipe`` (nothing to do); False when it has to
+        be written (it did not exist, or ``overwrite`` removed it).
+
+    Raises:
+        LsvitError: ``out`` holds a file made with other settings (named) and ``overwrite`` is off.
+    """
+    out = Path(out)
+    if not out.exists():
+        return False
+    have, want = read_recipe(out), json.loads(json.dumps(recipe))
+    if have == want:
+        return True
+    if not overwrite:
+        if isinstance(have, dict) and isinstance(want, dict):
+            diff = sorted(k for k in set(have) | set(want) if have.get(k) != want.get(k))
+            how = f"with other settings (differing: {', '.join(diff)})"
+        else:
+            how = "by another run or tool (it records no settings to compare)"
+        raise LsvitError(f"out={out} already holds {'an' if what[:1] in 'aeiou' else 'a'} {what} made {how}; give overwrite=true to replace it, or "
+                         "another out=")
+    out.unlink()
+    return False

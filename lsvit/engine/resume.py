@@ -63,4 +63,11 @@ def load_last(accelerator: Any, last: Path, class_names: list[str]) -> RunState 
     except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a pickled object
         raise LsvitError(f"resume=true: {last} holds a file that is not plain tensors and was refused "
                          f"(weights_only loading): {str(exc).splitlines()[0][:200]}") from exc
+    except RuntimeError as exc:  # load_state_dict's size mismatch / missing keys: another model than last/ holds
+        if "state_dict" not in str(exc) and "size mismatch" not in str(exc):
+            raise
+        detail = next((ln.strip() for ln in str(exc).splitlines() if "size mismatch" in ln or "Missing key" in ln
+                       or "Unexpected key" in ln), str(exc).splitlines()[0])
+        raise LsvitError(f"resume=true: {last} holds another model than this configuration builds ({detail[:160]}); "
+                         "resume with the settings it was trained with, or start again with overwrite=true") from None
     return state

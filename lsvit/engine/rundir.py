@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -73,6 +74,12 @@ def open_run_dir(run_dir: str, accelerator: Accelerator, resume: bool, overwrite
         raise LsvitError(error)
     accelerator.wait_for_everyone()
     return path, lock
+
+
+def remove_if_empty(path: Path) -> None:
+    """Remove the folder ``path`` when it holds nothing (a run that failed before writing anything)."""
+    with contextlib.suppress(OSError):  # not empty, gone already, or not ours to remove: leave it
+        path.rmdir()
 
 
 def _prepare(path: Path, resume: bool, overwrite: bool) -> None:

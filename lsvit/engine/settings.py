@@ -167,7 +167,7 @@ def train_settings(cfg: DictConfig | Mapping[str, Any]) -> TrainSettings:
     problems += _unknown(logger.keys(), LOGGER_KEYS, "logger.")
     problems += engine.check() + evals.check()
     if problems:
-        raise LsvitError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise LsvitError("invalid configuration: " + "; ".join(problems))
     return TrainSettings(engine, evals, int(node.get("seed", 42)), str(node.get("run_dir")),
                          bool(node.get("resume", False)), bool(node.get("overwrite", False)), node.get("init_from"),
                          logger.get("wandb") or None)

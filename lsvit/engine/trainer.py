@@ -30,18 +30,19 @@ from lsvit.checkpoint.folder import disk_errors, load_weights, save_best
 from lsvit.checkpoint.meta import model_spec
 from lsvit.config import build
 from lsvit.contracts import DataModule
-from lsvit.data.dataset import SeededSampler, to_model_input
+from lsvit.data.dataset import SeededSampler, WithSeeds, to_model_input
 from lsvit.device import build_accelerator
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
 from lsvit.engine.guards import NonFiniteGuard, StopSignals, check_disk_space, checkpoint_bytes
 from lsvit.engine.loggers import init_trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
 from lsvit.engine.resume import load_last, save_last
-from lsvit.engine.rundir import open_run_dir
+from lsvit.engine.rundir import open_run_dir, remove_if_empty
 from lsvit.engine.settings import EngineSettings, TrainSettings, train_settings
 from lsvit.engine.state import RunState
 from lsvit.io import atomic_write_text
 from lsvit.locks import WriterLock
+from lsvit.models.stochastic import per_sample_seeds, seed_stochastic_layers, unseeded_randomness
 from lsvit.provenance import run_info
 from lsvit.reports import write_run_reports
 
@@ -206,6 +207,9 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     set_seed(settings.seed)
     dm = build(cfg.data, "data")
     class_names = list(dm.class_names)
+    if len(class_names) < 2:  # one class trains to top-1 1.000 and says nothing
+        raise LsvitError(f"the data has {len(class_names)} class(es) {class_names}: a classifier needs at least 2 "
+                         "(one sub-folder per class under data.root)")
     # the model's settings that the data decides (e.g. the feature count of a keypoint file), then what
     # best/meta.json will record: a registered family with plain arguments (refused now, not at the first save)
     model_cfg = model_config(cfg.model, dm)
@@ -218,7 +222,8 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     try:
         return _prepared_run(cfg, settings, accelerator, run_dir, lock, dm, class_names, spec, model)
     except BaseException:
-        if lock is not None:
+        if lock is not None:  # the main process: a run that never started leaves no empty folder behind
+            remove_if_empty(run_dir)
             lock.release()
         raise
 
@@ -237,7 +242,7 @@ def model_config(node: DictConfig, dm: DataModule) -> dict[str, Any]:
         if cfg.get(key) is None:
             cfg[key] = value
         elif cfg[key] != value:
-            raise LsvitError(f"invalid configuration:\n  model.{key}={cfg[key]} but the data gives {value} (leave "
+            raise LsvitError(f"invalid configuration: model.{key}={cfg[key]} but the data gives {value} (leave "
                              f"model.{key} unset to take the data's)")
     return cfg
 
@@ -260,8 +265,15 @@ def _prepared_run(cfg: DictConfig, settings: TrainSettings, accelerator: Acceler
     loader = dict(collate_fn=dm.collate_fn, num_workers=e.num_workers, prefetch=e.prefetch_factor,
                   pin_memory=_pin_memory(e, accelerator), persistent=e.persistent_workers)
     sampler = SeededSampler(len(dm.train_dataset), seed=settings.seed, shuffle=True)
-    train_dl = make_loader(dm.train_dataset, batch_size, sampler=sampler,
+    # the samples carry their seeds, and the model's dropout / stochastic depth draw from them (not from each
+    # process's RNG): one sample gets the same masks on whichever rank it lands, so 1 and N processes agree
+    train_dl = make_loader(WithSeeds(dm.train_dataset), batch_size, sampler=sampler,
                            drop_last=len(dm.train_dataset) >= batch_size, **loader)
+    seed_stochastic_layers(model)
+    unseeded = unseeded_randomness(model)
+    if unseeded and accelerator.num_processes > 1:
+        accelerator.print(f"note: {', '.join(unseeded)}: dropout inside nn.LSTM draws from each process's RNG, "
+                          "so runs on 1 and N processes differ slightly (set the LSTM's dropout to 0 to align them)")
     val_dl = make_loader(dm.val_dataset, e.eval_batch_size or batch_size, **loader)
 
     o = cfg.optim
@@ -333,7 +345,7 @@ def train_one_epoch(run: Run, state: RunState, epoch: int, errors: set[str]) -> 
     for i, batch in enumerate(bar, start=skip):
         errors.update(batch.get("error", []))
         with acc.accumulate(model):
-            with acc.autocast():
+            with acc.autocast(), per_sample_seeds(batch.get("seed")):
                 logits = model(to_model_input(batch["inputs"], batch.get("color")))
                 loss = run.criterion(logits.float(), batch["label"])
             finite = guard.observe(loss)
@@ -387,6 +399,10 @@ def end_of_epoch(run: Run, state: RunState, row: dict[str, Any], outputs: dict[s
     if is_epoch_scheduler(run.scheduler):
         run.scheduler.step(row[run.monitor])
     errors.update(outputs["errors"])
+    if not row.get("val/num_samples") and outputs["errors"]:
+        raise LsvitError(f"none of the {len(outputs['errors'])} validation inputs could be read (e.g. "
+                         f"{outputs['errors'][0]}): no checkpoint can be selected; fix or replace them, or give "
+                         "another validation set")
     improved = state.record(row, run.monitor, run.mode)
     if improved and run.main:
         meta = {"model": run.model_spec, "class_names": run.class_names, "data": run.dm.meta(), "metrics": row,

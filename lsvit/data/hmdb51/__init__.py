@@ -19,11 +19,29 @@ Modules, one job each: :mod:`~lsvit.data.hmdb51.splits` (the split files and the
 """
 
 # light modules only (no torch): preparing or downloading the archives needs neither torch nor a data module
-from lsvit.data.hmdb51.download import (Archive, DownloadError, Unreachable, download_file, download_hmdb51,
-                                        hmdb51_archives)
+from lsvit.data.hmdb51.download import (
+                                        Archive,
+                                        DownloadError,
+                                        Unreachable,
+                                        download_file,
+                                        download_hmdb51,
+                                        hmdb51_archives,
+)
 from lsvit.data.hmdb51.prepare import PrepareReport, prepare_hmdb51, verify_hmdb51
-from lsvit.data.hmdb51.splits import (HMDB51_CLASSES, NUM_CLIPS, SPLIT_COUNTS, SPLITS, TAG_TEST, TAG_TRAIN, TAG_UNUSED,
-                                      SplitSets, load_split, read_split_files, resolve_clip, source_of)
+from lsvit.data.hmdb51.splits import (
+                                        HMDB51_CLASSES,
+                                        NUM_CLIPS,
+                                        SPLIT_COUNTS,
+                                        SPLITS,
+                                        TAG_TEST,
+                                        TAG_TRAIN,
+                                        TAG_UNUSED,
+                                        SplitSets,
+                                        load_split,
+                                        read_split_files,
+                                        resolve_clip,
+                                        source_of,
+)
 
 __all__ = ["HMDB51_CLASSES", "NUM_CLIPS", "SPLITS", "SPLIT_COUNTS", "Archive", "DownloadError", "PrepareReport",
            "SplitSets", "TAG_TEST", "TAG_TRAIN", "TAG_UNUSED", "Unreachable", "download_file", "download_hmdb51",

@@ -43,7 +43,7 @@ class CacheIndex:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        f = open_h5(self.path, KIND)
+        f = open_h5(self.path, KIND, member="embeddings")
         try:
             for key in ("embeddings", "labels", "ids", "copies"):
                 if key not in f:

@@ -10,6 +10,7 @@ import numpy as np
 
 from lsvit import LsvitError
 from lsvit.data.dataset import collate
+from lsvit.data.labelmaps import reversal_map
 from lsvit.data.splits import (
     check_validation,
     compile_group_pattern,
@@ -50,8 +51,9 @@ class FeatureDataModule:
         name: dataset name (run folder names, reports).
         extract: extraction settings used when ``train_file`` does not exist (keys of
             ``configs/extract_features.yaml``: ``source``, ``embed``, ``aug``, ``aug_copies``, ...).
-        reverse_pairs: classes that are each other's time reversal (``[[move_left, move_right], ...]``):
-            training clips of these classes are played backwards with ``reverse_prob`` and take the partner's
+        reverse_pairs: classes that are each other's time reversal (``[[move_left, move_right], ...]``, or ``auto``:
+            found from the class names, :func:`lsvit.data.labelmaps.reversal_map`): training clips of these classes
+            are played backwards with ``reverse_prob`` and take the partner's
             label (a time-reversal augmentation with a class map; it removes any shortcut but order).
         reverse_prob: probability of that reversal.
         group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
@@ -62,7 +64,7 @@ class FeatureDataModule:
                  split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
                  num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None, in_memory: bool = False,
                  strict: bool = False, seed: int = 0, name: str = "features",
-                 extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | None = None,
+                 extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | str | None = None,
                  reverse_prob: float = 0.5, group_pattern: str | None = None) -> None:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
@@ -95,12 +97,16 @@ class FeatureDataModule:
                 self._check_same(idx)
                 self.indices[part] = idx
         self.rows = self._select_rows()
-        self.reverse_map: dict[int, int] = {}
-        for pair in reverse_pairs or []:
-            if len(pair) != 2 or any(c not in self.class_names for c in pair):
-                raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
-            a, b = (self.class_names.index(c) for c in pair)
-            self.reverse_map[a], self.reverse_map[b] = b, a
+        # the one label-map mechanism of every family (lsvit.data.labelmaps): pairs found from the class names
+        # (reverse_pairs=auto: move_left/move_right, grow/shrink, ...) or given explicitly
+        if reverse_pairs is None:
+            self.reverse_map: dict[int, int] = {}
+        else:
+            for pair in [] if reverse_pairs == "auto" else reverse_pairs:
+                if len(pair) != 2 or any(c not in self.class_names for c in pair):
+                    raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
+            lab = reversal_map(self.class_names, None if reverse_pairs == "auto" else reverse_pairs)
+            self.reverse_map = {i: j for i, j in enumerate(lab) if j >= 0}
         self.reverse_prob = float(reverse_prob)
         self.train_dataset: FeatureH5Dataset | None = None
         self.val_dataset: FeatureH5Dataset | None = None

@@ -32,19 +32,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import torch
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from lsvit import LsvitError, __version__
 from lsvit.data.augment import make_aug
 from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
-from lsvit.data.h5 import mark_complete, write_json_attr
+from lsvit.data.h5 import mark_complete, read_json_attr, write_json_attr
 from lsvit.data.hmdb51.splits import load_split, source_of
 from lsvit.data.readers import VideoReadError, read_clip
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES, sample_indices
-from lsvit.data.store import ExtractionStore
+from lsvit.data.store import RECIPE_ATTR, ExtractionStore, reuse_or_replace
 from lsvit.device import resolve_device
 from lsvit.families.embeddings.backbones import FrameEmbedder, build_embedder, frame_views
 from lsvit.locks import lock_for_job
@@ -268,9 +271,6 @@ class ExtractionJob:
 
 def _write_h5(tmp: Path, finished: list[str], job: ExtractionJob, store: Any, settings: dict[str, Any],
               extra_attrs: dict[str, Any]) -> None:
-    import h5py
-
-
     by_id = {it.id: i for i, it in enumerate(job.items)}
     t, c, d = settings["num_frames"], settings["num_channels"], settings["dim"]
     dtype = np.dtype(settings["dtype"])
@@ -313,7 +313,7 @@ def _write_h5(tmp: Path, finished: list[str], job: ExtractionJob, store: Any, se
 def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: str | None = None,
                   aug_args: Mapping[str, Any] | None = None, aug_seed: int = 0, batch_videos: int = 4,
                   num_workers: int = 2, device: str = "auto", backend: str = "auto", progress: bool = True,
-                  stop_after: int | None = None) -> dict[str, Any]:
+                  stop_after: int | None = None, overwrite: bool = False) -> dict[str, Any]:
     """Extract ``job``'s videos into the HDF5 file ``out`` (resumable; sharded under ``accelerate launch``).
 
     Args:
@@ -330,13 +330,12 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
         progress: show a progress bar (videos/s).
         stop_after: extract at most this many videos in this run, then leave without assembling
             (tests of resumption; time-sliced jobs).
+        overwrite: replace a finished ``out`` made with other settings (else refused; one made with the same
+            settings is kept and nothing is extracted).
 
     Returns:
         ``{"out", "num_videos", "num_rows", "unreadable": {id: reason}, "extracted": n, "complete": bool}``.
     """
-    from accelerate import PartialState
-
-
     dev = resolve_device(device)
     # cpu=True: ranks of `accelerate launch --multi_gpu` on a machine without GPUs form a gloo group
     # (plain PartialState() would leave each rank thinking it is alone)
@@ -356,13 +355,22 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
         store_settings = dict(settings, aug={"name": aug, "args": dict(aug_args or {}), "seed": int(aug_seed),
                                              "copies": list(copies)},
                               videos=[it.id for it in job.items])
+        keys = [it.id for it in job.items]
+        done = reuse_or_replace(out, store_settings, overwrite, "embedding cache") if state.is_main_process else False
+        if state.num_processes > 1:
+            done = broadcast_object_list([done])[0]
+        if done:
+            print(f"{out}: already extracted with these settings; nothing to do", file=sys.stderr)
+            with h5py.File(out, "r") as f:
+                unreadable = read_json_attr(f, "unreadable", str(out), default={})
+            return {"out": str(out), "num_videos": len(keys), "extracted": 0, "complete": True,
+                    "unreadable": unreadable}
         store = ExtractionStore(out, store_settings, state.process_index, state.num_processes)
         if state.is_main_process:
             store.open()
         state.wait_for_everyone()
         if not state.is_main_process:
             store.open()
-        keys = [it.id for it in job.items]
         todo = set(store.todo(keys))
         if stop_after is not None:
             todo = set(sorted(todo, key=keys.index)[:int(stop_after)])
@@ -386,7 +394,7 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
                   "complete": complete}
         if complete and state.is_main_process:
             extra = {"aug": store_settings["aug"] | {"copies": int(max(copies, default=0))},
-                     "unreadable": unreadable}
+                     "unreadable": unreadable, RECIPE_ATTR: store_settings}
             store.finish(keys, lambda tmp, fin: _write_h5(tmp, fin, job, store, settings, extra))
             if unreadable:
                 print(f"{len(unreadable)} unreadable video(s) skipped (listed in the file's 'unreadable' attribute):",
@@ -464,16 +472,15 @@ def job_from_source(root: str | None = None, list_file: str | None = None, hmdb5
 def run_extraction(out: str, source: Mapping[str, Any], embed: Mapping[str, Any], aug: str | None = None,
                    aug_args: Mapping[str, Any] | None = None, aug_copies: int = 0, aug_seed: int = 0,
                    batch_videos: int = 4, num_workers: int = 2, device: str = "auto", backend: str = "auto",
-                   progress: bool = True, stop_after: int | None = None) -> dict[str, Any]:
-    """``tools/extract_features.py``: a source (see :func:`job_from_source`) -> one HDF5 file."""
+                   progress: bool = True, stop_after: int | None = None, overwrite: bool = False) -> dict[str, Any]:
+    """``tools/extract_features.py``: a source (see :func:`job_from_source`) -> one HDF5 file (see
+    :func:`extract_to_h5`; ``overwrite`` replaces a finished file made with other settings)."""
     src = dict(source)
     job = job_from_source(src.get("root"), src.get("list_file"), src.get("hmdb51_root"),
                           tuple(src.get("splits") or (1, 2, 3)), src.get("classes"), int(aug_copies),
                           bool(src.get("strict", False)))
     res = extract_to_h5(out, job, EmbedConfig.from_mapping(dict(embed)), aug, aug_args, aug_seed, batch_videos,
-                        num_workers, device, backend, progress, stop_after)
-    from accelerate import PartialState
-
+                        num_workers, device, backend, progress, stop_after, overwrite)
     if PartialState().is_main_process:
         if res["complete"]:
             print(f"{out}: {res['num_videos'] - len(res['unreadable'])} of {res['num_videos']} videos")

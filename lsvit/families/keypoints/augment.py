@@ -3,57 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from lsvit import LsvitError
 from lsvit.families.keypoints.layout import Layout, mirror_index
 from lsvit.families.keypoints.sequences import _present, _xy
-
-
-def mirror_label_map(class_names: Sequence[str], mirror_map: dict[str, str] | None = None) -> list[int]:
-    """Label index -> label index under a horizontal mirror.
-
-    ``mirror_map`` pairs classes explicitly (either direction); otherwise a class whose name has the
-    word ``left`` or ``right`` (``swipe_left``, ``Left-Turn``) pairs with the class named with the other
-    word. Other classes keep their label (``_R``/``_W`` suffixes mean right/wrong, not a side).
-
-    Raises:
-        LsvitError: a class names a side but has no partner, or the map names unknown classes.
-    """
-    index = {c: i for i, c in enumerate(class_names)}
-    out = list(range(len(class_names)))
-    if mirror_map:
-        for a, b in dict(mirror_map).items():
-            if a not in index or b not in index:
-                raise LsvitError(f"data.mirror_map: {a!r} -> {b!r} names a class that is not in the data "
-                                 f"({list(class_names)[:10]})")
-            out[index[a]], out[index[b]] = index[b], index[a]
-        return out
-    for c, i in index.items():
-        words = re.split(r"[_\-\s.]+", c)
-        sides = [w for w in words if w.lower() in SIDE_WORDS]
-        if not sides:
-            continue
-        swapped = [(_swap_case(w, SIDE_WORDS[w.lower()]) if w.lower() in SIDE_WORDS else w) for w in words]
-        candidates = [c2 for c2 in class_names if re.split(r"[_\-\s.]+", c2) == swapped]
-        if not candidates:
-            raise LsvitError(f"data.mirror > 0 but class {c!r} names a side and has no mirrored partner "
-                             "(a mirrored clip would carry the wrong label): give data.mirror_map, or set "
-                             "data.mirror=0")
-        out[i] = index[candidates[0]]
-    return out
-
-
-def _swap_case(word: str, other: str) -> str:
-    if word.isupper():
-        return other.upper()
-    if word[:1].isupper():
-        return other.capitalize()
-    return other
 
 
 @dataclass
@@ -62,7 +17,7 @@ class KeypointAugment:
 
     Args:
         mirror: probability of a horizontal mirror (x -> 1 - x, hands and pose sides swapped, labels
-            mapped by :func:`mirror_label_map`).
+            mapped by :func:`lsvit.data.labelmaps.mirror_map`).
         rotate: maximum rotation in degrees about the sequence's centre.
         scale: maximum relative scale change.
         shift: maximum shift, in units of the frame.
@@ -124,4 +79,3 @@ def _centre(pts: dict[str, np.ndarray], layout: Layout) -> tuple[float, float]:
     return (float(x.mean()), float(y.mean())) if len(x) else (0.5, 0.5)
 
 
-SIDE_WORDS = {"left": "right", "right": "left"}

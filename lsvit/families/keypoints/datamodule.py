@@ -6,8 +6,9 @@ from typing import Any
 
 from lsvit import LsvitError
 from lsvit.data.dataset import collate
+from lsvit.data.labelmaps import mirror_map as mirror_label_map
 from lsvit.data.splits import check_validation, split_summary, stratified_split
-from lsvit.families.keypoints.augment import KeypointAugment, mirror_label_map
+from lsvit.families.keypoints.augment import KeypointAugment
 from lsvit.families.keypoints.dataset import KeypointH5Dataset
 from lsvit.families.keypoints.fileformat import KeypointIndex, read_keypoint_index
 from lsvit.families.keypoints.layout import mirror_index

@@ -53,7 +53,7 @@ class KeypointH5Dataset(Dataset):
         normalize: ``none`` or ``anchor``.
         train: seeded augmentation and a random truncation window.
         augment: the augmentation (training).
-        mirror_labels: label map under a mirror (:func:`mirror_label_map`).
+        mirror_labels: label map under a mirror (:func:`lsvit.data.labelmaps.mirror_map`).
         in_memory: load the selected sequences once, in this process (small files; no HDF5 reads
             in workers). Otherwise each process opens the file lazily (:class:`LazyH5`).
         random_crop: training takes a random ``num_frames`` window of a longer sequence (``pad``).

@@ -12,6 +12,7 @@ import numpy as np
 
 from lsvit import LsvitError
 from lsvit.data.h5 import mark_complete, open_h5, read_json_attr, write_json_attr
+from lsvit.data.store import RECIPE_ATTR
 from lsvit.families.keypoints.layout import Layout, guess_layout
 
 KIND = "keypoint file"
@@ -38,8 +39,11 @@ def dataset_name(rel: str) -> str:
 
 def write_keypoint_h5(path: str | Path, records: Sequence[KeypointRecord], class_names: Sequence[str],
                       layout: Layout, source: str, settings: dict[str, Any] | None = None,
-                      skipped: dict[str, str] | None = None) -> Path:
+                      skipped: dict[str, str] | None = None, recipe: Any = None) -> Path:
     """Write the keypoint file (see the module docstring); ``lsvit_complete`` goes last.
+
+    ``recipe`` (everything that decided the content: settings and sources) is recorded so that a rerun can tell
+    the same file from one made another way (:func:`lsvit.data.store.reuse_or_replace`).
 
     Callers write to a temporary name and rename (the extraction store and the importers do).
 
@@ -59,6 +63,8 @@ def write_keypoint_h5(path: str | Path, records: Sequence[KeypointRecord], class
         f.attrs["source"] = source
         write_json_attr(f, "settings", settings or {})
         write_json_attr(f, "skipped", skipped or {})
+        if recipe is not None:
+            write_json_attr(f, RECIPE_ATTR, recipe)
         grp = f.create_group("sequences")
         for r in records:
             seq = np.asarray(r.sequence, dtype=np.float32)
@@ -121,7 +127,7 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
         LsvitError: not a complete lsvit keypoint file, or attributes that do not make sense (naming the file).
     """
     path = Path(path)
-    f = open_h5(path, KIND)
+    f = open_h5(path, KIND, member="sequences")
     try:
         where = str(path)
         label_map = read_json_attr(f, "label_map", where)

@@ -17,6 +17,7 @@ numbers. Bad input is one error naming the file and the row or frame.
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -26,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from lsvit import LsvitError
-from lsvit.families.keypoints.fileformat import KeypointRecord, read_keypoint_index, write_keypoint_h5
+from lsvit.data.store import reuse_or_replace
+from lsvit.families.keypoints.fileformat import KIND, KeypointRecord, read_keypoint_index, write_keypoint_h5
 from lsvit.families.keypoints.layout import Layout, guess_layout, mode_layout, points_layout, seed004_layout
 from lsvit.locks import WriterLock
 
@@ -54,12 +56,24 @@ def named_layout(name: str, feature_count: int) -> Layout:
 
 
 def _write(out: Path, records: list[KeypointRecord], class_names: list[str], layout: Layout, source: str,
-           settings: dict) -> Path:
+           settings: dict, overwrite: bool = False) -> Path:
+    """Write the imported keypoint file atomically, unless it already holds exactly this import.
+
+    The recipe it records is the import's settings and a digest of the sequences read: the same import again
+    leaves the file as it is; another one (other settings, changed sources) is refused unless ``overwrite``.
+    """
+    digest = hashlib.sha256()
+    for r in records:
+        digest.update(f"{r.id}\0{r.label}\0".encode())
+        digest.update(np.ascontiguousarray(r.sequence, dtype=np.float32).tobytes())
+    recipe = {"source": source, "settings": settings, "classes": list(class_names), "content": digest.hexdigest()}
     out.parent.mkdir(parents=True, exist_ok=True)
     with WriterLock(out, "output"):
+        if reuse_or_replace(out, recipe, overwrite, KIND):
+            return out
         tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
         try:
-            write_keypoint_h5(tmp, records, class_names, layout, source, settings)
+            write_keypoint_h5(tmp, records, class_names, layout, source, settings, recipe=recipe)
             os.replace(tmp, out)
         finally:
             if tmp.exists():
@@ -128,18 +142,19 @@ def read_npy_sequences(root: str | Path) -> tuple[list[str], list[KeypointRecord
     return actions, records
 
 
-def import_npy(root: str | Path, out: str | Path, layout: str = "auto") -> Path:
+def import_npy(root: str | Path, out: str | Path, layout: str = "auto", overwrite: bool = False) -> Path:
     """Seed 002's ``MP_Data`` tree -> a keypoint HDF5 file.
 
     Args:
         root: the ``MP_Data`` folder.
         out: the ``.h5`` file to write (atomically).
         layout: ``auto`` (recognised by the vector length: 1662 is Holistic) or a name (see :func:`named_layout`).
+        overwrite: replace a finished ``out`` made by another import (else refused).
     """
     class_names, records = read_npy_sequences(root)
     lay = named_layout(layout, records[0].sequence.shape[1])
     return _write(Path(out), records, class_names, lay, "npy", {"format": "mp_data_npy", "root": str(root),
-                                                                  "layout": lay.to_json()})
+                                                                  "layout": lay.to_json()}, overwrite)
 
 
 def _csv_files(files: Sequence[str | Path] | str | Path) -> list[Path]:
@@ -277,12 +292,14 @@ def read_csv_sequences(files: Sequence[str | Path] | str | Path, drop_visibility
     return labels, records, layout
 
 
-def import_csv(files: Sequence[str | Path] | str | Path, out: str | Path, drop_visibility: bool = False) -> Path:
-    """Seed 004's landmark CSV file(s) (or a folder of them) -> a keypoint HDF5 file."""
+def import_csv(files: Sequence[str | Path] | str | Path, out: str | Path, drop_visibility: bool = False,
+               overwrite: bool = False) -> Path:
+    """Seed 004's landmark CSV file(s) (or a folder of them) -> a keypoint HDF5 file (``overwrite``: replace a
+    finished ``out`` made by another import, else refused)."""
     class_names, records, layout = read_csv_sequences(files, drop_visibility)
     return _write(Path(out), records, class_names, layout, "csv",
                   {"format": "landmark_csv", "files": [str(p) for p in _csv_files(files)],
-                   "drop_visibility": drop_visibility, "layout": layout.to_json()})
+                   "drop_visibility": drop_visibility, "layout": layout.to_json()}, overwrite)
 
 
 def import_tool(cfg: Mapping[str, Any]) -> str:
@@ -295,12 +312,13 @@ def import_tool(cfg: Mapping[str, Any]) -> str:
     Raises:
         LsvitError: an unknown format, or what the importer refuses.
     """
-    fmt = cfg["format"]
+    fmt, overwrite = cfg["format"], bool(cfg.get("overwrite", False))
     if fmt == "npy":
-        out = import_npy(cfg["src"], cfg["out"], cfg["layout"])
+        out = import_npy(cfg["src"], cfg["out"], cfg["layout"], overwrite)
     elif fmt == "csv":
         src = cfg["src"]
-        out = import_csv(src if isinstance(src, str) else list(src), cfg["out"], bool(cfg["drop_visibility"]))
+        out = import_csv(src if isinstance(src, str) else list(src), cfg["out"], bool(cfg["drop_visibility"]),
+                         overwrite)
     else:
         raise LsvitError(f"format={fmt}: choose npy (seed 002's MP_Data) or csv (seed 004)")
     idx = read_keypoint_index(out)

@@ -37,11 +37,14 @@ from typing import Any
 
 import cv2
 import numpy as np
+from accelerate import PartialState
+from accelerate.utils import broadcast_object_list
+from tqdm.auto import tqdm
 
 from lsvit import LsvitError
 from lsvit.data.discovery import discover_classes, discover_unlabelled
-from lsvit.data.store import ExtractionStore
-from lsvit.families.keypoints.fileformat import KeypointRecord, write_keypoint_h5
+from lsvit.data.store import ExtractionStore, reuse_or_replace
+from lsvit.families.keypoints.fileformat import KIND, KeypointRecord, write_keypoint_h5
 from lsvit.families.keypoints.layout import Layout, mode_layout
 from lsvit.locks import lock_for_job
 
@@ -440,12 +443,16 @@ def _worker_video(job: tuple[str, str | tuple[str, ...], ExtractionStore]) -> tu
 
 
 def _worker_arrays(job: tuple[str, str | tuple[str, ...]]) -> tuple[str, dict[str, np.ndarray] | str]:
-    """Extract one video and hand its arrays back (or the error message)."""
+    """Extract one video and hand its arrays back (or the error message: unreadable, or nothing detected in any
+    frame, which extraction skips too: such a video gets no prediction rather than a guess from zeros)."""
     key, source = job
     try:
-        return key, extract_video(source, _WORKER["extractor"], key)
+        arrays = extract_video(source, _WORKER["extractor"], key)
     except (LsvitError, cv2.error, OSError) as exc:
         return key, str(exc)
+    if not arrays["detected"].any():
+        return key, f"{key}: no detection in any of its {len(arrays['keypoints'])} frames"
+    return key, arrays
 
 
 def extract_items(jobs: Sequence[tuple[str, str | tuple[str, ...]]], settings: ExtractionSettings,
@@ -458,8 +465,6 @@ def extract_items(jobs: Sequence[tuple[str, str | tuple[str, ...]]], settings: E
         num_workers: processes (None: up to 4, and none below 4 videos, where starting them costs more).
         progress: show a progress bar.
     """
-    from tqdm.auto import tqdm
-
     workers = num_workers if num_workers is not None else (1 if len(jobs) < 4 else min(4, os.cpu_count() or 1))
     workers = max(1, min(workers, len(jobs)))
     out: dict[str, dict[str, np.ndarray] | str] = {}
@@ -496,7 +501,8 @@ class ExtractionReport:
 
 
 def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSettings, num_workers: int = 1,
-                   labelled: bool = True, max_videos: int | None = None, progress: bool = True) -> ExtractionReport:
+                   labelled: bool = True, max_videos: int | None = None, progress: bool = True,
+                   overwrite: bool = False) -> ExtractionReport:
     """Extract every video under ``root`` into one keypoint HDF5 file (resumable, sharded, locked).
 
     Args:
@@ -508,14 +514,16 @@ def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSet
         max_videos: extract at most this many videos in this run and leave without assembling (a time
             slice; rerun to continue): what a killed run leaves, on purpose.
         progress: show a progress bar.
+        overwrite: replace a finished ``output`` made with other settings (else refused; one made with the same
+            settings from the same videos is kept and nothing is extracted).
 
     Under ``accelerate launch`` every process takes its share of the videos and the main process
     assembles the file. The output's writer lock is held for the whole run.
+
+    Raises:
+        LsvitError: no video had a detection in any frame (nothing is written: a keypoint file of zero
+            sequences trains nothing), or a finished output of other settings without ``overwrite``.
     """
-    from accelerate import PartialState
-    from tqdm.auto import tqdm
-
-
     output = Path(output)
     if output.suffix.lower() not in (".h5", ".hdf5"):
         raise LsvitError(f"output={output}: expected a .h5 file")
@@ -530,6 +538,12 @@ def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSet
     lock = lock_for_job(output, "output", state=state)
     try:
         meta = dict(settings.to_json(), classes=class_names)
+        recipe = dict(meta, videos=[it.id for it in items])
+        done = reuse_or_replace(output, recipe, overwrite, KIND) if state.is_main_process else False
+        if state.num_processes > 1:
+            done = broadcast_object_list([done])[0]
+        if done:
+            return ExtractionReport(output, 0, {}, {}, True)
         store = ExtractionStore(output, meta, state.process_index, state.num_processes)
         if state.is_main_process:
             store.open()
@@ -576,6 +590,11 @@ def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSet
         out_path = None
         if state.is_main_process:
             skipped = store.failures(keys)
+            if not any(store.done(k) for k in keys):
+                reasons = "; ".join(list(skipped.values())[:3])
+                raise LsvitError(f"root={root}: none of its {len(keys)} video(s) gave keypoints with mode="
+                                 f"{settings.mode} ({reasons}); nothing was written to {output}. Check mode= (hands "
+                                 "needs visible hands), roi= and min_detection_confidence=")
             layout = settings.to_layout()
 
             def write(tmp: Path, finished: list[str]) -> None:
@@ -588,7 +607,7 @@ def extract_folder(root: str | Path, output: str | Path, settings: ExtractionSet
                         class_name=class_names[it.label] if labelled else "", original_path=it.path,
                         detected=arrays["detected"], frame_size=tuple(int(v) for v in arrays["frame_size"])))
                 write_keypoint_h5(tmp, records, class_names, layout, source="mediapipe",
-                                  settings=settings.to_json(), skipped=skipped)
+                                  settings=settings.to_json(), skipped=skipped, recipe=recipe)
 
             out_path = store.finish(keys, write)
             if skipped:
@@ -611,7 +630,9 @@ def extract_tool(cfg: Mapping[str, Any]) -> str:
     names = {f.name for f in fields(ExtractionSettings)} - {"layout"}
     settings = ExtractionSettings(**{k: cfg[k] for k in names if k in cfg})
     rep = extract_folder(cfg["root"], cfg["out"], settings, int(cfg["num_workers"]), bool(cfg["labelled"]),
-                         cfg["max_videos"])
+                         cfg["max_videos"], overwrite=bool(cfg.get("overwrite", False)))
+    if rep.finished and not rep.done:
+        return f"{rep.output}: already extracted with these settings from these videos; nothing to do"
     rates = list(rep.detection_rates.values())
     mean = f", frames with detections {sum(rates) / len(rates):.1%} on average" if rates else ""
     return (f"{rep.done} video(s) extracted in this run{mean}; {len(rep.skipped)} skipped; "
