@@ -78,10 +78,18 @@ def _key(override: str) -> str:
 
 
 def merge_env_overrides(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> list[str]:
-    """``argv`` with the environment overrides after it (Hydra's flags such as ``--cfg job`` keep their place);
-    keys given in ``argv`` win."""
+    """``argv`` with the environment's overrides beside its own; keys given in ``argv`` win.
+
+    They go right after the command line's last override (or at the end when it has none), so Hydra's flags keep
+    working wherever they stand (``--cfg job experiment=demo`` and ``experiment=demo --cfg job`` alike), and
+    as ``++key=value``: a model setting of ``APPCONFIG__DEPTH`` exists in the model's constructor even when no
+    config file spells it out.
+    """
     given = {_key(a) for a in argv if "=" in a and not a.startswith("-")}
-    return list(argv) + [o for o in env_overrides(environ) if _key(o) not in given]
+    env = [f"++{o}" for o in env_overrides(environ) if _key(o) not in given]
+    argv = list(argv)
+    last = max((i for i, a in enumerate(argv) if "=" in a and not a.startswith("-")), default=len(argv) - 1)
+    return argv[:last + 1] + env + argv[last + 1:]
 
 
 def compose(config_name: str = "train", overrides: Sequence[str] = ()) -> "DictConfig":  # noqa: F821

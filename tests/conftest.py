@@ -53,8 +53,8 @@ def sample_video(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.nda
 # a tiny random-weight frame embedder for tools/extract_features.py (two backbones, 32 px, 4 frames)
 TINY_EMBED_ARGS = ["embed.vit=vit_tiny_patch16_224", "embed.cnn=resnet10t", "embed.image_size=32", "embed.dim=32",
                    "embed.pretrained=false", "embed.num_frames=4", "num_workers=0",
-                   "embed.vit_args={depth:1,patch_size:8,embed_dim:32,num_heads:2}",
-                   "embed.cnn_args={channels:[8,16,32,96]}"]
+                   "++embed.vit_args={depth:1,patch_size:8,embed_dim:32,num_heads:2}",
+                   "++embed.cnn_args={channels:[8,16,32,96]}"]
 
 
 def tiny_overrides(data_root: Path, run_dir: Path, *extra: str) -> list[str]:

@@ -36,9 +36,9 @@ SHRINK = {
 
 def recipe(target: str) -> list[list[str]]:
     """The tool commands of a Makefile target, as ``make -n`` prints them (continuation lines joined)."""
-    out = subprocess.run(["make", "-n", "-B", target, "PY=@PY@"], cwd=ROOT, capture_output=True, text=True,
+    out = subprocess.run(["make", "-n", "-B", target, "PY=PYX"], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.replace("\\\n", " ")
-    return [line.split()[1:] for line in out.splitlines() if line.startswith("@PY@ tools/")]
+    return [line.split()[1:] for line in out.splitlines() if line.startswith("PYX tools/")]
 
 
 def workdir(tmp: Path) -> Path:
@@ -197,9 +197,11 @@ def test_user_mistakes_get_one_line(tmp_path, tiny_dataset):
     base = ["tools/train.py", "experiment=demo", f"data.root={tiny_dataset / 'train'}", "data.test_root=null"]
     line = one_line_error(run([*base, "+engine.epoch=1"], w, shrink=False, check=False))
     assert "engine.epoch: no such setting (did you mean engine.epochs?)" in line
-    r = run(["tools/train.py", "--cfg", "job", "experiment=demo"], w, shrink=False,
-            env=dict(ENV, APPCONFIG__EPOCHS="3", APPCONFIG__NUM_CLASSES="8"))
-    assert "epochs: 3" in r.stdout and "NUM_CLASSES" not in r.stdout and "NUM_CLASSES" in r.stderr
+    for argv in (["--cfg", "job", "experiment=demo"], ["experiment=demo", "--cfg", "job"]):
+        r = run(["tools/train.py", *argv], w, shrink=False,
+                env=dict(ENV, APPCONFIG__EPOCHS="3", APPCONFIG__NUM_CLASSES="8", APPCONFIG__DEPTH="3"))
+        assert "epochs: 3" in r.stdout and "depth: 3" in r.stdout, r.stderr
+        assert "NUM_CLASSES" not in r.stdout and "NUM_CLASSES" in r.stderr
     one = w / "one" / "only_class"
     shutil.copytree(tiny_dataset / "train" / "grow", one)
     line = one_line_error(run(["tools/train.py", "experiment=demo", f"data.root={one.parent}", "data.test_root=null"],
@@ -209,3 +211,21 @@ def test_user_mistakes_get_one_line(tmp_path, tiny_dataset):
     assert r.stdout.startswith("usage:") and "reversal" in r.stdout
     line = one_line_error(run(["tools/pair_accuracy.py", "nowhere.csv"], w, shrink=False, check=False))
     assert "nowhere.csv: no such file" in line
+
+
+@pytest.mark.slow
+def test_plugins_named_in_the_environment_are_registered_by_setup(tmp_path):
+    """A family of one's own reaches every stock tool: lsvit.setup() calls the plugins LSVIT_PLUGINS names (and the
+    installed packages' ``lsvit.plugins`` entry points); one that cannot be loaded is one line naming it."""
+    (tmp_path / "my_family.py").write_text(
+        "from test_new_family import COLOUR\n"
+        "from lsvit.registry import register_input_type\n"
+        "def register():\n    register_input_type(COLOUR)\n")
+    env = dict(ENV, LSVIT_PLUGINS="my_family:register", PYTHONPATH=f"{tmp_path}{os.pathsep}{ROOT / 'tests'}")
+    r = subprocess.run([PY, "-c", "import lsvit; lsvit.setup(); from lsvit.registry import input_types; "
+                                  "print(sorted(input_types()))"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.stdout.strip() == "['clips', 'colour', 'embeddings', 'keypoints']", r.stderr[-2000:]
+    w = workdir(tmp_path / "w")
+    line = one_line_error(run(["tools/inference.py", "checkpoint=x", "data_root=y"], w, shrink=False, check=False,
+                              env=dict(ENV, LSVIT_PLUGINS="no_such_module:register")))
+    assert "plugin no_such_module:register" in line and "No module named 'no_such_module'" in line

@@ -321,16 +321,19 @@ def test_env_overrides():
 
     env = {"APPCONFIG__BATCH_SIZE": "16", "APPCONFIG__LR": "0.01", "APPCONFIG__SMIF_WINDOW": "3", "HOME": "/x"}
     out = merge_env_overrides(["optim.lr=0.5"], env)
-    assert out == ["optim.lr=0.5", "engine.batch_size=16", "model.smif_window=3"]
-    # Hydra's flags keep their place: the environment's overrides go after the command line (issue 24.11)
+    assert out == ["optim.lr=0.5", "++engine.batch_size=16", "++model.smif_window=3"]
+    # Hydra's flags keep working wherever they stand: the environment's overrides join the command line's own
+    # (issue 24.11)
     assert merge_env_overrides(["--cfg", "job", "experiment=demo"], {"APPCONFIG__EPOCHS": "3"}) == \
-        ["--cfg", "job", "experiment=demo", "engine.epochs=3"]
+        ["--cfg", "job", "experiment=demo", "++engine.epochs=3"]
+    assert merge_env_overrides(["experiment=demo", "--cfg", "job"], {"APPCONFIG__EPOCHS": "3"}) == \
+        ["experiment=demo", "++engine.epochs=3", "--cfg", "job"]
     with pytest.raises(LsvitError, match="APPCONFIG__BATCHSIZE"):
         merge_env_overrides([], {"APPCONFIG__BATCHSIZE": "3"})
     # two names of one key: one line naming both, not one of them silently winning
     with pytest.raises(LsvitError, match=r"APPCONFIG__CHECKPOINT_DIR=a and APPCONFIG__RUN_DIR=b both set run_dir"):
         merge_env_overrides([], {"APPCONFIG__CHECKPOINT_DIR": "a", "APPCONFIG__RUN_DIR": "b"})
-    assert merge_env_overrides([], {"APPCONFIG__CHECKPOINT_DIR": "a", "APPCONFIG__RUN_DIR": "a"}) == ["run_dir=a"]
+    assert merge_env_overrides([], {"APPCONFIG__CHECKPOINT_DIR": "a", "APPCONFIG__RUN_DIR": "a"}) == ["++run_dir=a"]
 
 
 @pytest.mark.parametrize("sched", ["plateau", "onecycle", "cosine"])

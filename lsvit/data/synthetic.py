@@ -129,9 +129,14 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
         with av.open(str(tmp), mode="w") as out:
             stream = out.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-            stream.options = {"crf": "18", "preset": "veryfast"}
+            # the same frames give the same file every time (the built-in dataset, and so the demo's figures,
+            # are reproducible): one encoder thread, whose output does not depend on timing
+            stream.options = {"crf": "18", "preset": "veryfast", "threads": "1",
+                              "x264-params": "threads=1:lookahead_threads=1"}
             for f in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                # converted to YUV by OpenCV: PyAV's own conversion (swscale) gave other pixels from run to run
+                yuv = av.VideoFrame.from_ndarray(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+                for packet in stream.encode(yuv):
                     out.mux(packet)
             for packet in stream.encode():
                 out.mux(packet)
