@@ -1,7 +1,7 @@
 """Config helpers: environment overrides (``APPCONFIG__*``) and composing configs in code.
 
 Seed 003's users configure through the environment; each ``APPCONFIG__<NAME>`` maps onto
-one hydra key (see :data:`APPCONFIG_KEYS` and the README table). Command-line overrides
+one hydra key (see :data:`APPCONFIG_KEYS` and docs/configuration.md). Command-line overrides
 win: an environment value is dropped when the command line sets the same key.
 """
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Drawing on frames for the realtime loop and the frame adapters: labels on a band, right/wrong colours."""
 
 from __future__ import annotations
 

@@ -275,8 +275,8 @@ def test_data_module_splits_checks_sizes_and_reverses_pairs(caches):
 
 
 def test_hmdb51_cache_holds_every_split_with_membership(mini_hmdb51, tmp_path):
-    from lsvit.families.embeddings.datamodule import FeatureDataModule
     from lsvit.data.hmdb51.splits import load_split
+    from lsvit.families.embeddings.datamodule import FeatureDataModule
     from lsvit.families.embeddings.extract import run_extraction
 
     out = tmp_path / "hmdb.h5"
@@ -410,9 +410,8 @@ def test_every_bilstm_preset_composes_and_builds(caches, tmp_path):
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from lsvit.engine.trainer import model_config
-
     from lsvit.config import compose
+    from lsvit.engine.trainer import model_config
 
     for name, extra in (("gestures_bilstm", []), ("bilstm_demo", []), ("hmdb51_bilstm", ["data=features"])):
         cfg = compose("benchmark_hmdb51" if name.startswith("hmdb51") else "train",

@@ -13,14 +13,13 @@ import torch
 from lsvit import LsvitError
 from lsvit.data.dataset import SeededSampler, to_model_input
 from lsvit.data.discovery import discover_classes, discover_unlabelled, read_list_file
-from lsvit.data.readers import VideoReadError, read_clip
+from lsvit.data.readers import OpenCVReader, PyAVReader, VideoReadError, read_clip
 from lsvit.data.sampling import sample_indices
 from lsvit.data.splits import stratified_split
+from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
 from lsvit.families.clips.datamodule import VideoDataModule
 from lsvit.families.clips.dataset import VideoDataset
 from lsvit.families.clips.transforms import ClipTransform
-from lsvit.data.readers import OpenCVReader, PyAVReader
-from lsvit.data.synthetic import REVERSAL_PAIRS, render_video, write_video
 
 
 # ------------------------------------------------------------------------------------------- readers

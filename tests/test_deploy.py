@@ -16,11 +16,10 @@ import torch
 from conftest import ROOT, tiny_overrides
 
 from lsvit import LsvitError
-from lsvit.config import compose
-from lsvit.checkpoint.card import EVALUATIONS, parse_card, render_card, write_card
-from lsvit.checkpoint.card import add_evaluation
-from lsvit.registry import input_contract
+from lsvit.checkpoint.card import EVALUATIONS, add_evaluation, parse_card, render_card, write_card
 from lsvit.checkpoint.folder import build_from_checkpoint, read_meta, save_best
+from lsvit.config import compose
+from lsvit.registry import input_contract
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -449,10 +448,10 @@ def test_input_descriptions_and_limitations_of_the_new_families_in_their_cards(f
 
 
 def test_frame_embedder_is_a_second_verified_graph_with_its_input_documented(families, tiny_dataset):
-    from lsvit.families.embeddings.graph import EMBED_RTOL, build_checkpoint_embedder
-    from lsvit.deploy.export import describe
     from lsvit.data.discovery import discover_unlabelled
+    from lsvit.deploy.export import describe
     from lsvit.families.embeddings.extract import EmbedConfig, VideoViews
+    from lsvit.families.embeddings.graph import EMBED_RTOL, build_checkpoint_embedder
 
     best, record = families["bilstm_attention"]["best"], families["bilstm_attention"]["record"]
     meta = read_meta(best)

@@ -24,9 +24,9 @@ from lsvit import LsvitError
 from lsvit.checkpoint.meta import read_meta
 from lsvit.device import resolve_precision
 from lsvit.engine import train
-from lsvit.metrics import classification_metrics
 from lsvit.engine.optim import cosine_with_warmup, param_groups
 from lsvit.inference import folder_accuracy, predict, rows_to_csv, run_inference
+from lsvit.metrics import classification_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -272,8 +272,8 @@ def _assert_scheduler_follows_config(sched: Any, sched_cfg: DictConfig, total_st
 def test_every_preset_composes_and_builds(tiny_dataset, mini_hmdb51, tiny_keypoints, tmp_path):
     from hydra.utils import get_class, get_method, instantiate
 
-    from lsvit.config import compose
     from lsvit.checkpoint.meta import model_spec
+    from lsvit.config import compose
     from lsvit.engine.optim import build_optimizer
     from lsvit.models import FAMILIES
 

@@ -17,7 +17,14 @@ from fixtures import pack_official_archives, tree
 from lsvit import LsvitError
 from lsvit.config import build, compose
 from lsvit.data.hmdb51.prepare import prepare_hmdb51, verify_hmdb51
-from lsvit.data.hmdb51.splits import HMDB51_CLASSES, TAG_TEST, TAG_TRAIN, load_split, read_split_files, source_of
+from lsvit.data.hmdb51.splits import (
+    HMDB51_CLASSES,
+    TAG_TEST,
+    TAG_TRAIN,
+    load_split,
+    read_split_files,
+    source_of,
+)
 
 
 def hmdb_overrides(root: Path, run_dir: Path, *extra: str) -> list[str]:
@@ -167,9 +174,9 @@ def test_unknown_class_names_warn(mini_hmdb51, tmp_path):
 
 # ------------------------------------------------------------------------------------------ multi-view
 def test_multi_view_inputs_are_the_single_views(mini_hmdb51):
-    from lsvit.families.clips.dataset import VideoDataset
     from lsvit.data.readers import read_clip
     from lsvit.data.sampling import sample_indices
+    from lsvit.families.clips.dataset import VideoDataset
     from lsvit.families.clips.transforms import ClipTransform
 
     items = load_split(mini_hmdb51, 1).test[:2]
@@ -258,8 +265,7 @@ def test_inference_multi_view_equals_mean_of_single_views(hmdb_run, mini_hmdb51,
     folder = mini_hmdb51 / "videos" / "clap"
     multi = predict(run / "best", folder, num_clips=2, num_crops=3, progress=False)
     from lsvit.checkpoint.folder import build_from_checkpoint
-    from lsvit.data.dataset import collate
-    from lsvit.data.dataset import to_model_input
+    from lsvit.data.dataset import collate, to_model_input
     from lsvit.inference import checkpoint_dataset, discover_unlabelled
 
     model, meta = build_from_checkpoint(run / "best")

@@ -141,9 +141,9 @@ def _video_tree(root: Path, carphone: Path) -> Path:
 
 
 def test_interrupted_extraction_resumed_equals_an_uninterrupted_one(tmp_path, carphone):
+    from lsvit.data.store import parts_dir
     from lsvit.families.keypoints.fileformat import read_keypoint_index
     from lsvit.families.keypoints.mediapipe import ExtractionSettings, extract_folder
-    from lsvit.data.store import parts_dir
 
     root = _video_tree(tmp_path / "videos", carphone)
     s = ExtractionSettings(mode="pose_hands")
@@ -172,8 +172,8 @@ def keypoint_best(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny keypoint LSTM ``best/`` on the demo's seed-002 import, cut to pose + hands (258 numbers, as
     pose_hands extracts)."""
     from lsvit.config import compose
-    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.engine import train
+    from lsvit.families.keypoints.demo import DemoSpec, make_keypoint_demo
     from lsvit.families.keypoints.importers import import_npy
 
     tmp = tmp_path_factory.mktemp("keypoint_best")

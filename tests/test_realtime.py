@@ -42,8 +42,8 @@ def test_lsvit_checkpoint_headless_video_csv_and_the_window_matches_evaluation(t
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and cap.read()[1].shape[:2] == (48, 48)
     # the window is the clip evaluation reads: decoded the same way, the same model input
-    from lsvit.data.sampling import sample_indices
     from lsvit.data.dataset import to_model_input
+    from lsvit.data.sampling import sample_indices
 
     pred = RealtimePredictor(best)
     decoded = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in open_source(str(video))[0]]

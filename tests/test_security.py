@@ -11,8 +11,8 @@ import torch
 from conftest import tiny_overrides
 
 from lsvit import LsvitError
-from lsvit.config import compose
 from lsvit.checkpoint.folder import build_from_checkpoint, read_meta
+from lsvit.config import compose
 from lsvit.inference import predict
 
 

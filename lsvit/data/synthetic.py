@@ -14,7 +14,7 @@ Why camera motion, not objects moving over a background (the dataset before Nove
 one small object among high-contrast clutter carried the whole label, and a from-scratch ViT did not
 find it within the demo's budget (test top-1 0.17 after 24 epochs, chance 0.125), while the same
 model learns whole-image motion in a few hundred steps. Camera work is also the motion every real
-video has (README, "The demo and its result").
+video has (docs/lsvit.md, the demo and its levers).
 
 Videos are real files (H.264 ``.mp4`` through PyAV, or MJPEG ``.avi`` through OpenCV),
 written atomically; generation is seeded and deterministic.

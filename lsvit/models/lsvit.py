@@ -397,7 +397,7 @@ def _create(variant: str, size: str, control: bool, pretrained: bool = False, pr
     if args.get("temporal_init", "auto") == "auto":
         # an ImageNet backbone already sees: the temporal branches start shut so that LS-ViT is that ViT at
         # step 0; from scratch nothing sees yet, and a shut branch would random-walk while the ViT learns
-        # (README, "The demo and its result"), so it starts open and motion reaches the tokens at once
+        # (docs/lsvit.md, the demo and its levers), so it starts open and motion reaches the tokens at once
         args["temporal_init"] = "identity" if pretrained else "active"
     model = LSViT(**args)
     cfg = dict(_CFG, architecture=variant, input_size=(3, *model.patch_embed.img_size))

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Clips decoded on the fly from videos or frame folders, sampled and transformed (:class:`VideoDataset`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The clips family's realtime step: frames resized, cropped and normalised like the checkpoint's evaluation."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Training on cached frame embeddings: ``FeatureH5Dataset`` and ``FeatureDataModule`` (``data=features``).
 
 The cache files are written by ``tools/extract_features.py`` (:mod:`lsvit.families.embeddings.extract`; layout
-in the README). Each process opens a file lazily (:class:`lsvit.data.h5.LazyH5`: never a handle
+in docs/bilstm.md). Each process opens a file lazily (:class:`lsvit.data.h5.LazyH5`: never a handle
 inherited through ``fork``); ``in_memory=true`` reads the rows it needs once instead. Samples
 follow the engine's contract: ``{"inputs": float32 (T, C, D), "label", "id"}``.
 

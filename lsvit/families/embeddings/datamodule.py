@@ -1,4 +1,8 @@
-"""TODO docstring."""
+"""``FeatureDataModule``: embedding caches (:mod:`lsvit.families.embeddings.extract`) split for training.
+
+One cache holds every video (and augmented copies); training, validation and test are rows of it (a held-out share
+grouped by source, a membership column, or separate files). The model's channels and width follow the cache.
+"""
 
 from __future__ import annotations
 

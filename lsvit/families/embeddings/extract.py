@@ -8,7 +8,7 @@ at once by :class:`lsvit.data.store.ExtractionStore` (a rerun after any kill ski
 ``accelerate launch`` the videos are sharded over the ranks and the main process assembles the
 file in list order, so 1 and N processes write the same datasets.
 
-HDF5 layout (one file; see the README):
+HDF5 layout (one file; docs/bilstm.md):
 
 * ``embeddings`` ``(N, T, C, D)`` float16 (default) or float32, gzip + shuffle filter, one chunk per row;
 * ``labels`` ``(N,)`` int64 (index into the ``class_names`` attribute; -1 unlabelled);

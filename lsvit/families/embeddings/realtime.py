@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The frame-embedding family's realtime step: each frame's views through the recorded frame embedder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO docstring."""
+"""Keypoint augmentation drawn once per sequence from the sample's seed: mirror (hands swapped, side-named labels
+mapped by :func:`lsvit.data.labelmaps.mirror_map`), rotation, scale, shift and time warp, so the whole sequence moves
+together.
+"""
 
 from __future__ import annotations
 

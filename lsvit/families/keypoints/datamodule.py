@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""``KeypointDataModule``: keypoint files split into training, validation and test sequences for the engine."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ class KeypointDataModule:
         num_frames: T (seed default 30).
         sampling: ``pad`` (centre truncation / zero padding at the end) or ``uniform``.
         normalize: ``anchor`` (relative to shoulders / wrists, in units of their size) or ``none``.
-        feature_count: the file's features per frame (the config reads it from the file; a different
-            value is an error naming both).
+        feature_count: None: the file's features per frame (the model's ``input_size`` follows it,
+            :meth:`model_args`); set, a check of the file against a number (a different value is an error
+            naming both).
         mirror: mirror probability in training (hands and side-named labels swapped).
         mirror_map: explicit class pairs for the mirror (``{swipe_left: swipe_right}``).
         rotate: max rotation (degrees), training.

@@ -1,22 +1,9 @@
-"""Keypoint sequences: the HDF5 file (seed 000's layout), fixed-length sequences, augmentation, the data module.
-
-**File layout** (written by extraction and by both importers, :func:`write_keypoint_h5`)::
-
-    /                     attrs: label_map (JSON {class: index}), layout (JSON [[group, points, channels]]),
-                                 feature_count, source (mediapipe | npy | csv), settings (JSON: extraction or
-                                 import settings), skipped (JSON {id: reason}), detection_rate (mean),
-                                 num_sequences, lsvit_complete (written last)
-    /sequences/<name>     float32 (T, F): every frame of one video (T varies); <name> from the video's
-                          relative path ("class/clip_01" -> "class_clip_01", as seed 000 did)
-                          attrs: label, original_path, class_name, id, num_frames, detection_rate,
-                                 detection_rates (JSON {group: share of frames}), frame_size [w, h]
-
-Sequences keep every frame; the data module makes them ``num_frames`` long (centre truncation /
-zero padding at the end, or uniform sampling), so one extraction serves any T.
+"""Keypoint datasets: sequences of a keypoint file (:class:`KeypointH5Dataset`, training and evaluation), raw
+videos through MediaPipe (:class:`KeypointVideoDataset`, inference), and the readers of files given to inference.
 
 Training samples are a function of their seed (:class:`lsvit.data.dataset.SeededSampler`): mirror
 (hands and left/right-named labels swapped), rotation/scale/shift and time warp are drawn once per
-sequence, so the whole sequence moves together.
+sequence, so the whole sequence moves together. The file format: :mod:`lsvit.families.keypoints.fileformat`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,18 @@
-"""TODO docstring."""
+"""The keypoint HDF5 file (seed 000's layout), written and read.
+
+**File layout** (written by extraction and by both importers, :func:`write_keypoint_h5`)::
+
+    /                     attrs: label_map (JSON {class: index}), layout (JSON [[group, points, channels]]),
+                                 feature_count, source (mediapipe | npy | csv), settings (JSON: extraction or
+                                 import settings), skipped (JSON {id: reason}), detection_rate (mean),
+                                 num_sequences, lsvit_recipe (what made it), lsvit_complete (written last)
+    /sequences/<name>     float32 (T, F): every frame of one video (T varies); <name> from the video's
+                          relative path ("class/clip_01" -> "class_clip_01", as seed 000 did)
+                          attrs: label, original_path, class_name, id, num_frames, detection_rate,
+                                 detection_rates (JSON {group: share of frames}), frame_size [w, h]
+
+Sequences keep every frame; the data module makes them ``num_frames`` long, so one extraction serves any T.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""The keypoint family's realtime step: MediaPipe keypoints per frame with the checkpoint's settings, drawn."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TODO docstring."""
+"""Keypoint sequences made model inputs: fixed length (centre truncation, zero padding or uniform sampling), normalised."""
 
 from __future__ import annotations
 
