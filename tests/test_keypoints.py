@@ -376,3 +376,23 @@ def test_a_finished_import_is_kept_or_refused_never_silently_replaced(tmp_path):
     import_csv(root / "train/csv", out, drop_visibility=False, overwrite=True)
     assert read_keypoint_index(out).layout != read_keypoint_index(import_csv(root / "train/csv", tmp_path / "b.h5",
                                                                              drop_visibility=True)).layout
+
+
+def test_capture_key_timelines_and_the_csv_they_append_to(tmp_path):
+    from lsvit.families.keypoints.capture import HEADER, SequenceCsv, capture_keypoints, parse_keys
+
+    assert parse_keys("r@10, s@40,w@55,q@90") == {10: "r", 40: "s", 55: "w", 90: "q"} and parse_keys(None) == {}
+    with pytest.raises(LsvitError, match=r"keys=x@3: 'x@3' is not <key>@<frame>"):
+        parse_keys("x@3")
+    with pytest.raises(LsvitError, match="no display to press keys in: give a key timeline"):
+        capture_keypoints(str(tmp_path / "v.mp4"), "wave", tmp_path / "c.csv", headless=True)
+    sink = SequenceCsv(tmp_path / "c.csv", "wave")
+    assert sink.write(True, [np.zeros(300)] * 2) == 1 and sink.write(False, [np.ones(300)]) == 2
+    again = SequenceCsv(tmp_path / "c.csv", "clap")  # a later run continues the numbering, no second header
+    assert again.write(True, [np.zeros(300)]) == 3
+    rows = (tmp_path / "c.csv").read_text().splitlines()
+    assert rows[0] == ",".join(HEADER) and len(rows) == 5 and rows[4].startswith("clap,1,3,")
+    # what it wrote imports as seed 004's CSV
+    _, records, layout = __import__("lsvit.families.keypoints.importers", fromlist=["x"]).read_csv_sequences(
+        tmp_path / "c.csv")
+    assert [r.class_name for r in records] == ["wave_R", "wave_W", "clap_R"] and layout.feature_count == 300

@@ -22,7 +22,8 @@ def main(cfg: DictConfig) -> None:
         print(f"{r['label']} ({r['probability']:.3f}) over {r['frames']} frames -> {r['output']}")
         return
     r = run_realtime(cfg.checkpoint, cfg.source, int(cfg.stride), float(cfg.threshold), int(cfg.smooth), cfg.headless,
-                     cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime)
+                     cfg.output, cfg.csv, cfg.max_frames, cfg.device, cfg.skip_empty, runtime=cfg.runtime,
+                     mirror=bool(cfg.mirror))
     print(f"{r['frames']} frames, {r['predictions']} predictions, {r['fps']:.1f} fps; last shown: {r['last_label']}"
           + (f"; wrote {r['output']}" if r["output"] else "") + f" and {r['csv']}")
     if r["note"]:
