@@ -129,3 +129,18 @@ def build(node: "DictConfig", where: str = "", **kwargs: "object") -> "object": 
         if isinstance(cause, ValueError) and where:
             raise LsvitError(f"invalid configuration: {where}: {cause}") from exc
         raise LsvitError(str(exc).replace("\n", " ")) from exc
+
+
+def run_dir_of(default: str) -> str:
+    """The ``${run_dir_of:...}`` resolver of ``configs/train.yaml``: ``default`` in a single run; in a Hydra sweep
+    (``-m``) the job's own folder, ``<hydra.sweep.dir>/<hydra.sweep.subdir>`` (``outputs/sweeps/<name>/<job
+    number>``), so that the jobs of one sweep never share a run folder."""
+    from hydra.core.hydra_config import HydraConfig  # on call: composing a config in code needs no Hydra runtime
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return default
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return default
+    return f"{hc.sweep.dir}/{hc.sweep.subdir}"

@@ -4,7 +4,7 @@
 
 * the model families (every ``ENTRY_POINTS`` of :mod:`lsvit.models`) with timm and the checkpoint allowlist;
 * the input types of the built-in families (:mod:`lsvit.families`: clips, frame embeddings, keypoints);
-* the config resolvers (``${keypoint_features:<file>}``).
+* the config resolvers (``${run_dir_of:...}``: a sweep job's own run folder; ``${keypoint_features:<file>}``).
 
 Every entry point passes through it: the tools through :func:`lsvit.cli.run_tool`, the test suite through
 ``tests/conftest.py``, a notebook through ``lsvit.setup()``. Importing a module never registers anything, so
@@ -27,6 +27,7 @@ from importlib.metadata import entry_points
 from omegaconf import OmegaConf
 
 from lsvit import LsvitError
+from lsvit.config import run_dir_of
 from lsvit.families.clips import CLIPS
 from lsvit.families.embeddings import EMBEDDINGS
 from lsvit.families.keypoints import KEYPOINTS
@@ -38,7 +39,7 @@ from lsvit.registry import register_input_type
 BUILTIN_INPUT_TYPES = (CLIPS, EMBEDDINGS, KEYPOINTS)
 BUILTIN_MODEL_MODULES = (lsvit, bilstm_attention, keypoint_lstm)
 # name -> function: configs may write ${name:...}
-RESOLVERS = {"keypoint_features": keypoint_feature_count}
+RESOLVERS = {"keypoint_features": keypoint_feature_count, "run_dir_of": run_dir_of}
 
 
 PLUGIN_GROUP = "lsvit.plugins"

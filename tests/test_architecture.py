@@ -32,7 +32,7 @@ LAYERS = [
     ("lsvit.engine",),
     ("lsvit.deploy",),
     ("lsvit.families",),
-    ("lsvit.inference", "lsvit.realtime", "lsvit.split_benchmark", "lsvit.pairs"),
+    ("lsvit.inference", "lsvit.realtime", "lsvit.split_benchmark", "lsvit.pairs", "lsvit.sweeps"),
     ("lsvit.bench",),
     ("lsvit.plugins", "lsvit.cli"),
 ]
