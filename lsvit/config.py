@@ -135,7 +135,9 @@ def run_dir_of(default: str) -> str:
     """The ``${run_dir_of:...}`` resolver of ``configs/train.yaml``: ``default`` in a single run; in a Hydra sweep
     (``-m``) the job's own folder, ``<hydra.sweep.dir>/<hydra.sweep.subdir>`` (``outputs/sweeps/<name>/<job
     number>``), so that the jobs of one sweep never share a run folder."""
-    from hydra.core.hydra_config import HydraConfig  # on call: composing a config in code needs no Hydra runtime
+    from hydra.core.hydra_config import (
+        HydraConfig,  # on call: composing a config in code needs no Hydra runtime
+    )
     from hydra.types import RunMode
 
     if not HydraConfig.initialized():

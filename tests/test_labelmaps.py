@@ -47,3 +47,44 @@ def test_predictions_files_are_scored_with_pairs_found_from_their_classes(tmp_pa
         describe_paths([str(plain)])
     with pytest.raises(LsvitError, match=r"missing.csv: no such file"):
         describe_paths([str(tmp_path / "missing.csv")])
+
+
+def test_a_flipped_or_reversed_sample_takes_the_partners_label_in_every_family(tiny_dataset, tiny_keypoints, tmp_path):
+    """One mechanism (MotionAugment) for clips, frame embeddings and keypoints: the data is flipped / played backwards
+    and the label follows the class map; with the augmentation off the sample is the plain one."""
+    import torch
+
+    from lsvit.data.discovery import discover_classes
+    from lsvit.data.labelmaps import MotionAugment
+    from lsvit.families.clips.dataset import VideoDataset
+    from lsvit.families.clips.transforms import ClipTransform
+
+    names, items = discover_classes(tiny_dataset / "train")
+    item = next(it for it in items if names[it.label] == "move_left")
+    tf = ClipTransform(32, train=True, hflip=0.0, color_jitter=0.0)
+    kw = dict(num_frames=4, frame_stride=2, train=True)
+    plain = VideoDataset([item], tf, **kw)[(0, 5)]
+    flip = VideoDataset([item], tf, motion=MotionAugment.build(names, flip_prob=1.0), **kw)[(0, 5)]
+    back = VideoDataset([item], tf, motion=MotionAugment.build(names, reverse_prob=1.0), **kw)[(0, 5)]
+    assert names[flip["label"]] == "move_right" and torch.equal(flip["inputs"], plain["inputs"].flip(2))
+    assert names[back["label"]] == "move_right" and torch.equal(back["inputs"], plain["inputs"].flip(0))
+    rot = next(it for it in items if names[it.label] == "rotate_cw")
+    assert names[VideoDataset([rot], tf, motion=MotionAugment.build(names, flip_prob=1.0), **kw)[(0, 5)]["label"]] \
+        == "rotate_ccw"  # a mirrored clockwise roll turns counter-clockwise
+
+    # keypoints: a reversed sequence of a paired class (swipe_left <-> swipe_right when played backwards)
+    from lsvit.families.keypoints.datamodule import KeypointDataModule
+
+    dm = KeypointDataModule(str(tiny_keypoints), num_frames=8, sampling="uniform", rotate=0, scale=0, shift=0,
+                            time_warp=0, random_crop=False, val_ratio=0.34, reverse=1.0)
+    dm.setup()
+    ds = dm.train_dataset
+    i = next(k for k, y in enumerate(ds.labels) if dm.class_names[y] == "swipe_left")
+    s = ds[(i, 3)]
+    assert dm.class_names[s["label"]] == "swipe_right"
+    j = next(k for k, y in enumerate(ds.labels) if dm.class_names[y] == "clap")
+    assert dm.class_names[ds[(j, 3)]["label"]] == "clap"  # no partner: never reversed
+    off = KeypointDataModule(str(tiny_keypoints), num_frames=8, sampling="uniform", rotate=0, scale=0, shift=0,
+                             time_warp=0, random_crop=False, val_ratio=0.34)
+    off.setup()
+    assert torch.allclose(s["inputs"], off.train_dataset[(i, 3)]["inputs"].flip(0), atol=1e-6)

@@ -10,13 +10,16 @@ frame by frame would draw new flips, distortions and blurs per frame and destroy
 models must see. The draw is seeded (``seed`` -> the same augmented clip in 1 or N processes,
 and on a resumed extraction).
 
-Note the seed's flip probability of 1.0: every training clip is mirrored. That is harmless for
-classes that are mirror-symmetric and wrong when left/right is part of the label (``move_left``
-vs ``move_right``); pass ``hflip=0`` (``data.aug_args={hflip: 0}``) there.
+The flip is not the pipeline's own: a flipped clip of a side-named class must take its mirrored partner's label
+(``swipe_left`` -> ``swipe_right``), which albumentations cannot know. Callers build the pipeline without it
+(:meth:`ClipAugment.without_flip`) and flip with the label map (:mod:`lsvit.data.labelmaps`): the clip loader
+with ``data.hflip``, the extraction of augmented copies with the preset's own flip probability (1.0 in seed 001:
+every copy mirrored, :func:`flip_probability`).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -84,9 +87,22 @@ class ClipAugment:
             self._pipeline.set_random_seed(int(seed) % (2**32))
         return np.ascontiguousarray(self._pipeline(images=np.ascontiguousarray(frames))["images"])
 
+    def without_flip(self) -> ClipAugment:
+        """The same preset without its horizontal flip (the caller flips, mapping the label)."""
+        return ClipAugment(self.name, self.train, {**self.args, "hflip": 0.0})
+
     def __getstate__(self) -> dict[str, Any]:
         # the pipeline is rebuilt in each worker process
         return {"name": self.name, "train": self.train, "args": self.args, "_pipeline": None}
+
+
+def flip_probability(name: str | None, args: Mapping[str, Any] | None = None) -> float:
+    """The flip probability of preset ``name`` with ``args`` (its ``hflip`` argument, else the preset's default)."""
+    if not name or name not in _BUILDERS:
+        return 0.0
+    default = inspect.signature(_BUILDERS[name]).parameters.get("hflip")
+    value = dict(args or {}).get("hflip", default.default if default is not None else 0.0)
+    return float(value)
 
 
 def make_aug(name: str | None, train: bool = True, args: Mapping[str, Any] | None = None) -> ClipAugment | None:

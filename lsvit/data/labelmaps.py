@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from lsvit import LsvitError
 
@@ -128,3 +131,64 @@ def reversal_pairs(class_names: Sequence[str]) -> list[tuple[str, str]]:
     """The reversal pairs among ``class_names``, each once, as names (``[("move_left", "move_right"), ...]``)."""
     m = reversal_map(class_names)
     return [(class_names[i], class_names[j]) for i, j in enumerate(m) if j > i]
+
+
+@dataclass(frozen=True)
+class MotionAugment:
+    """A horizontal flip and a time reversal drawn once per training sample, with the label they imply.
+
+    The one mechanism of every family: each draws ``flip, reverse, label = augment.draw(label, rng)`` and applies
+    the flip and the reversal to its own data (clips: frames mirrored and played backwards; frame embeddings: the
+    left and right views swapped and the frames reversed; keypoints: points mirrored and sides swapped, frames
+    reversed). Only classes with a reversal partner are ever reversed; a flip maps side-named classes.
+
+    Attributes:
+        mirror: label -> label under a flip (None: never flip).
+        flip_prob: probability of a flip.
+        reverse: label -> label played backwards, ``-1`` for classes that are never reversed (None: never).
+        reverse_prob: probability of a reversal (for classes that have a partner).
+    """
+
+    mirror: tuple[int, ...] | None = None
+    flip_prob: float = 0.0
+    reverse: tuple[int, ...] | None = None
+    reverse_prob: float = 0.0
+
+    @classmethod
+    def build(cls, class_names: Sequence[str], flip_prob: float = 0.0, reverse_prob: float = 0.0,
+              mirror_pairs: Iterable[Sequence[str]] | Mapping[str, str] | None = None,
+              reverse_pairs: Iterable[Sequence[str]] | Mapping[str, str] | str | None = "auto",
+              prefix: str = "data") -> MotionAugment:
+        """The maps of ``class_names`` (found from the names, or the explicit pairs), for the probabilities given.
+
+        Raises:
+            LsvitError: a probability outside [0, 1], a side-named class without a partner while flipping, pairs
+                naming unknown classes (each naming the setting).
+        """
+        for key, p in (("hflip", flip_prob), ("reverse", reverse_prob)):
+            if not 0.0 <= float(p) <= 1.0:
+                raise LsvitError(f"{prefix}.{key}={p}: a probability in [0, 1]")
+        mirror = tuple(mirror_map(class_names, mirror_pairs, f"{prefix}.mirror_map")) if flip_prob > 0 else None
+        reverse = None
+        if reverse_prob > 0 and reverse_pairs is not None:
+            pairs = None if reverse_pairs == "auto" else reverse_pairs
+            reverse = tuple(reversal_map(class_names, pairs, f"{prefix}.reverse_pairs"))  # type: ignore[arg-type]
+        return cls(mirror, float(flip_prob), reverse, float(reverse_prob))
+
+    @property
+    def active(self) -> bool:
+        """Whether it can change anything."""
+        return (self.mirror is not None and self.flip_prob > 0) or (self.reverse is not None and self.reverse_prob > 0)
+
+    def draw(self, label: int, rng: np.random.Generator) -> tuple[bool, bool, int]:
+        """``(flip, reverse, new label)`` for a sample of ``label`` (unlabelled samples, label < 0, stay as they are)."""
+        if label < 0:
+            return False, False, label
+        flip = self.mirror is not None and self.flip_prob > 0 and rng.random() < self.flip_prob
+        if flip:
+            label = self.mirror[label]  # type: ignore[index]
+        rev = (self.reverse is not None and self.reverse_prob > 0 and self.reverse[label] >= 0
+               and rng.random() < self.reverse_prob)
+        if rev:
+            label = self.reverse[label]  # type: ignore[index]
+        return flip, rev, label

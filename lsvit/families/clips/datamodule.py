@@ -17,6 +17,7 @@ from lsvit import LsvitError
 from lsvit.data.augment import make_aug
 from lsvit.data.dataset import collate
 from lsvit.data.discovery import VideoItem, dataset_info, dataset_name, discover_classes, read_list_file
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.readers import resolve_backend
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES
 from lsvit.data.splits import (
@@ -60,7 +61,13 @@ class VideoDataModule:
         backend: ``auto|decord|pyav|opencv``.
         decode_threads: decoder threads per worker.
         scale: random-resized-crop area range (training).
-        hflip: horizontal flip probability (training); 0 when left/right is in the label.
+        hflip: horizontal flip probability (training). A flipped clip of a side-named class takes its mirrored
+            partner's label (``swipe_left`` <-> ``swipe_right``, ``rotate_cw`` <-> ``rotate_ccw``; found from the
+            class names, or ``mirror_map``); a class naming a side without a partner is refused while flipping.
+        mirror_map: explicit mirror partners (``[[a, b], ...]`` or ``{a: b}``).
+        reverse: probability that a training clip of a class with a reversal partner is played backwards and
+            takes the partner's label (``move_left`` <-> ``move_right``, ``grow`` <-> ``shrink``).
+        reverse_pairs: ``auto`` (found from the class names) or explicit pairs.
         color_jitter: colour jitter probability (training).
         aug: a named albumentations preset applied to each training clip with one draw
             (:mod:`lsvit.data.augment`, e.g. ``gesture_strong``), before the crop; None: off.
@@ -81,7 +88,8 @@ class VideoDataModule:
                  backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
                  hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
                  name: str = "videos", group_pattern: str | None = None, aug: str | None = None,
-                 aug_args: dict[str, Any] | None = None) -> None:
+                 aug_args: dict[str, Any] | None = None, mirror_map: Any = None, reverse: float = 0.0,
+                 reverse_pairs: Any = "auto") -> None:
         if num_frames < 1:
             raise LsvitError(f"data.num_frames={num_frames}: must be >= 1")
         if frame_stride < 1:
@@ -108,9 +116,12 @@ class VideoDataModule:
         self.image_size, self.backend, self.decode_threads = image_size, backend, decode_threads
         self.scale, self.hflip, self.color_jitter = tuple(scale), hflip, color_jitter
         self.strict, self.seed, self.name = strict, seed, name
-        self.aug = make_aug(aug, True, {"size": None, **dict(aug_args or {})})
+        # the preset's own flip would not map labels: flips are data.hflip's (the motion-aware augmentation)
+        self.aug = make_aug(aug, True, {"size": None, **dict(aug_args or {}), "hflip": 0.0})
         self.test_items: list[VideoItem] = []
         self.class_names, self.train_items, self.val_items = self._select_items()
+        # motion-aware augmentation (lsvit.data.labelmaps): flips and reversals with the labels they imply
+        self.motion = MotionAugment.build(self.class_names, hflip, reverse, mirror_map, reverse_pairs)
         self.train_dataset: VideoDataset | None = None
         self.val_dataset: VideoDataset | None = None
         self.mean: tuple[float, ...] = IMAGENET_MEAN
@@ -172,7 +183,7 @@ class VideoDataModule:
         common = self._dataset_kwargs()
         train_tf = ClipTransform(self.image_size, self.mean, self.std, train=True, scale=self.scale,
                                  hflip=self.hflip, color_jitter=self.color_jitter, aug=self.aug)
-        self.train_dataset = VideoDataset(self.train_items, train_tf, train=True, **common)
+        self.train_dataset = VideoDataset(self.train_items, train_tf, train=True, motion=self.motion, **common)
         self.val_dataset = VideoDataset(self.val_items, self.eval_transform(), train=False, **common)
 
     def make_test_dataset(self, num_clips: int = 1, num_crops: int = 1) -> VideoDataset | None:

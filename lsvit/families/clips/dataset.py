@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from lsvit.data.dataset import Key, sample_or_stand_in, split_key
 from lsvit.data.discovery import VideoItem
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.readers import VideoReadError, read_clip
 from lsvit.data.sampling import sample_indices
 from lsvit.families.clips.transforms import ClipTransform
@@ -32,6 +33,8 @@ class VideoDataset(Dataset):
         decode_threads: decoder threads per worker.
         num_clips: temporal views per video for evaluation (``inputs`` gains a leading V axis).
         num_crops: spatial views per clip for evaluation.
+        motion: training: a horizontal flip and a time reversal drawn per clip, with the label they imply
+            (:class:`lsvit.data.labelmaps.MotionAugment`; flips then come from it, not from the transform's ``hflip``).
 
     Broken videos: in training another video takes the broken one's place (so every
     batch stays full and every process takes the same number of steps); in evaluation
@@ -42,8 +45,9 @@ class VideoDataset(Dataset):
     def __init__(self, items: Sequence[VideoItem], transform: ClipTransform, num_frames: int = 16,
                  frame_stride: int = 2, sampling: str = "dense", short: str = "loop", train: bool = False,
                  backend: str = "auto", strict: bool = False, decode_threads: int = 1,
-                 num_clips: int = 1, num_crops: int = 1) -> None:
+                 num_clips: int = 1, num_crops: int = 1, motion: MotionAugment | None = None) -> None:
         self.items = list(items)
+        self.motion = motion if motion is not None and motion.active and train else None
         self.transform = transform
         self.num_frames = num_frames
         self.frame_stride = frame_stride
@@ -69,7 +73,8 @@ class VideoDataset(Dataset):
         """Label of every item, in order."""
         return [it.label for it in self.items]
 
-    def _load(self, item: VideoItem, seed: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _load(self, item: VideoItem, seed: int | None, flip: bool | None = None, reverse: bool = False
+              ) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng(seed) if self.train else None
         views = 1 if self.train else self.num_clips
 
@@ -80,12 +85,14 @@ class VideoDataset(Dataset):
                                    for v in range(views)])
 
         frames, _ = read_clip(item.source, pick, self.backend, self.decode_threads, name=item.id)
+        if reverse:  # the clip played backwards (its label is the reversal partner's)
+            frames = frames[::-1]
         clips = []
         for v in range(views):
             clip = frames[v * self.num_frames:(v + 1) * self.num_frames]
             if self.train or self.num_crops == 1:
                 tseed = int(rng.integers(2**31 - 1)) if rng is not None else None
-                clips.append(self.transform(clip, seed=tseed))
+                clips.append(self.transform(clip, seed=tseed, flip=flip))
             else:
                 clips.extend(self.transform(clip, crop_index=c, num_crops=self.num_crops)
                              for c in range(self.num_crops))
@@ -95,8 +102,11 @@ class VideoDataset(Dataset):
         return torch.stack([c[0] for c in clips]), clips[0][1]
 
     def _sample(self, item: VideoItem, seed: int | None) -> dict[str, Any]:
-        inputs, color = self._load(item, seed)
-        return {"inputs": inputs, "color": color, "label": item.label, "id": item.id}
+        flip, reverse, label = None, False, item.label
+        if self.motion is not None:  # motion-aware flip / reversal: its own stream, the others' draws unchanged
+            flip, reverse, label = self.motion.draw(item.label, np.random.default_rng([int(seed or 0) % 2**32, 13]))
+        inputs, color = self._load(item, seed, flip, reverse)
+        return {"inputs": inputs, "color": color, "label": label, "id": item.id}
 
     def __getitem__(self, key: Key) -> dict[str, Any]:
         index, seed = split_key(key)

@@ -65,7 +65,7 @@ class ClipTransform:
         self._std = torch.tensor(self.std, dtype=torch.float64) * 255.0
 
     def __call__(self, frames: np.ndarray, seed: int | None = None, crop_index: int | None = None,
-                 num_crops: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+                 num_crops: int = 1, flip: bool | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Transform one clip.
 
         Args:
@@ -74,6 +74,8 @@ class ClipTransform:
                 ``(seed, epoch, sample)`` and so identical however many processes load data.
             crop_index: for evaluation with ``num_crops`` > 1, which spatial view to take.
             num_crops: number of evaluation views spread along the long side.
+            flip: training: a flip decided by the caller (the dataset's motion-aware augmentation, which also
+                maps the label); None: drawn here with probability ``hflip``.
 
         Returns:
             ``(frames, color)``: uint8 ``(T, S, S, 3)`` and float32 ``(3, 6)``.
@@ -89,7 +91,8 @@ class ClipTransform:
             frames = self.aug(frames, seed=int(rng.integers(2**31 - 1)))
             h, w = frames.shape[1:3]
         box = random_resized_crop_box(rng, h, w, self.scale, self.ratio)
-        flip = self.hflip > 0 and rng.random() < self.hflip
+        if flip is None:
+            flip = self.hflip > 0 and rng.random() < self.hflip
         out = crop_resize(frames, box, s, flip)
         jitter = self.color_jitter > 0 and rng.random() < self.color_jitter
         if not jitter:

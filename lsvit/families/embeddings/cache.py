@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 from lsvit import LsvitError
 from lsvit.data.dataset import sample_or_stand_in, split_key
 from lsvit.data.h5 import LazyH5, open_h5, read_json_attr
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.readers import VideoReadError
 from lsvit.device import resolve_device
 from lsvit.families.embeddings.extract import EmbedConfig, cache_settings, check_compatible, embed_items
@@ -98,20 +99,23 @@ class FeatureH5Dataset(Dataset):
         in_memory: read the needed rows once (into this process's memory) instead of per sample.
         label_map: file label -> label in the model's class list (default: unchanged).
         strict: an unreadable row raises instead of giving an error sample.
-        reverse_map: training only: label -> label of the same clip played backwards (reversal pairs).
-        reverse_prob: probability that a training clip of a paired class is reversed in time and
-            relabelled (drawn from the sample seed).
+        motion: training only: a horizontal flip (the left and right views swapped: ImageNet backbones, trained
+            with flips, embed a mirrored half close to the half itself) and a time reversal drawn per video, with
+            the label they imply (:class:`lsvit.data.labelmaps.MotionAugment`).
+        flip_channels: the channel permutation of a flip (left <-> right views, from the cache's layout).
     """
 
     def __init__(self, path: str | Path, rows: Sequence[int] | None = None, index: CacheIndex | None = None,
                  train: bool = False, in_memory: bool = False, label_map: Mapping[int, int] | None = None,
-                 strict: bool = False, reverse_map: Mapping[int, int] | None = None, reverse_prob: float = 0.0) -> None:
+                 strict: bool = False, motion: MotionAugment | None = None,
+                 flip_channels: Sequence[int] | None = None) -> None:
         self.index = index or CacheIndex(path)
         self.path = Path(path)
         self.rows = list(rows) if rows is not None else self.index.originals()
         self.train, self.strict = train, strict
         self.label_map = dict(label_map) if label_map is not None else None
-        self.reverse_map, self.reverse_prob = dict(reverse_map or {}), float(reverse_prob)
+        self.motion = motion if train and motion is not None and motion.active else None
+        self.flip_channels = list(flip_channels) if flip_channels is not None else None
         copies = self.index.copy_rows() if train else {}
         self.choices = [[r] + copies.get(self.index.ids[r], []) for r in self.rows]
         self.h5 = LazyH5(path, KIND)
@@ -164,9 +168,12 @@ class FeatureH5Dataset(Dataset):
         except (OSError, KeyError, ValueError) as exc:  # a corrupt chunk: one sample, named, never the run
             raise LsvitError(f"{self.path}: row {row} ({self.index.ids[row]}) is unreadable ({exc})") from exc
         label = self._label(row)
-        if self.train and label in self.reverse_map and rng.random() < self.reverse_prob:
-            # the clip played backwards is a clip of the partner class (move_left <-> move_right)
-            x, label = x[::-1], self.reverse_map[label]
+        if self.motion is not None:  # its own stream: the copy chosen above is drawn as before
+            flip, reverse, label = self.motion.draw(label, np.random.default_rng([int(seed or 0) % 2**32, 13]))
+            if flip:  # the left and right views swap places (the whole-frame view stays)
+                x = x[:, self.flip_channels]
+            if reverse:  # the clip played backwards is a clip of the partner class (move_left <-> move_right)
+                x = x[::-1]
         return {"inputs": torch.from_numpy(np.ascontiguousarray(x)), "label": label, "id": self.index.ids[row]}
 
 

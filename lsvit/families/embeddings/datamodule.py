@@ -14,7 +14,7 @@ import numpy as np
 
 from lsvit import LsvitError
 from lsvit.data.dataset import collate
-from lsvit.data.labelmaps import reversal_map
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.splits import (
     check_validation,
     compile_group_pattern,
@@ -24,6 +24,25 @@ from lsvit.data.splits import (
 )
 from lsvit.families.embeddings.cache import CacheIndex, FeatureH5Dataset
 from lsvit.families.embeddings.extract import check_compatible, run_extraction
+
+
+def view_flip(layout: Sequence[str] | None) -> list[int]:
+    """The channel permutation of a mirrored frame: each ``.../left/...`` channel and its ``.../right/...`` twin swap.
+
+    Raises:
+        LsvitError: a layout without left and right views (nothing a flip could swap).
+    """
+    names = list(layout or [])
+    index = {n: i for i, n in enumerate(names)}
+    perm = []
+    for n in names:
+        parts = n.split("/")
+        twin = "/".join({"left": "right", "right": "left"}.get(p, p) for p in parts)
+        perm.append(index.get(twin, index[n]))
+    if perm == list(range(len(names))):
+        raise LsvitError(f"data.hflip > 0 needs left and right views in the cache's channels (layout {names}): "
+                         "set data.hflip=0")
+    return perm
 
 
 class FeatureDataModule:
@@ -60,6 +79,9 @@ class FeatureDataModule:
             are played backwards with ``reverse_prob`` and take the partner's
             label (a time-reversal augmentation with a class map; it removes any shortcut but order).
         reverse_prob: probability of that reversal.
+        hflip: probability of a horizontal flip of a training video: its left and right views swap places and a
+            side-named class takes its mirrored partner's label (``mirror_map`` or found from the names).
+        mirror_map: explicit mirror partners.
         group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
             validation hold-out, instead of the file's groups (as ``data.group_pattern`` of video folders).
     """
@@ -69,7 +91,8 @@ class FeatureDataModule:
                  num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None, in_memory: bool = False,
                  strict: bool = False, seed: int = 0, name: str = "features",
                  extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | str | None = None,
-                 reverse_prob: float = 0.5, group_pattern: str | None = None) -> None:
+                 reverse_prob: float = 0.5, group_pattern: str | None = None, hflip: float = 0.0,
+                 mirror_map: Any = None) -> None:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
                              "(written by tools/extract_features.py)")
@@ -103,15 +126,12 @@ class FeatureDataModule:
         self.rows = self._select_rows()
         # the one label-map mechanism of every family (lsvit.data.labelmaps): pairs found from the class names
         # (reverse_pairs=auto: move_left/move_right, grow/shrink, ...) or given explicitly
-        if reverse_pairs is None:
-            self.reverse_map: dict[int, int] = {}
-        else:
-            for pair in [] if reverse_pairs == "auto" else reverse_pairs:
-                if len(pair) != 2 or any(c not in self.class_names for c in pair):
-                    raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
-            lab = reversal_map(self.class_names, None if reverse_pairs == "auto" else reverse_pairs)
-            self.reverse_map = {i: j for i, j in enumerate(lab) if j >= 0}
-        self.reverse_prob = float(reverse_prob)
+        for pair in reverse_pairs if reverse_pairs not in (None, "auto") else []:
+            if len(pair) != 2 or any(c not in self.class_names for c in pair):
+                raise LsvitError(f"data.reverse_pairs: {list(pair)} is not a pair of classes of {self.train_file}")
+        self.motion = MotionAugment.build(self.class_names, hflip, reverse_prob if reverse_pairs is not None else 0.0,
+                                          mirror_map, reverse_pairs)
+        self.flip_channels = view_flip(self.settings.get("layout")) if hflip > 0 else None
         self.train_dataset: FeatureH5Dataset | None = None
         self.val_dataset: FeatureH5Dataset | None = None
 
@@ -189,8 +209,8 @@ class FeatureDataModule:
     def _dataset(self, part: str, train: bool) -> FeatureH5Dataset:
         path, index = self._file(part)
         return FeatureH5Dataset(path, self.rows[part], index, train=train, in_memory=self.in_memory,
-                                strict=self.strict, reverse_map=self.reverse_map if train else None,
-                                reverse_prob=self.reverse_prob)
+                                strict=self.strict, motion=self.motion if train else None,
+                                flip_channels=self.flip_channels)
 
     def setup(self, model: Any = None) -> None:
         """Build the training and validation datasets (the model is not needed: inputs are embeddings)."""

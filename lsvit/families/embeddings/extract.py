@@ -6,7 +6,8 @@ process runs the backbones on the frames of several videos at once under ``torch
 (bf16 autocast on a GPU) while the workers decode the next videos. Every finished video is saved
 at once by :class:`lsvit.data.store.ExtractionStore` (a rerun after any kill skips it); under
 ``accelerate launch`` the videos are sharded over the ranks and the main process assembles the
-file in list order, so 1 and N processes write the same datasets.
+file in list order, so 1 and N processes write the same rows in the same order (the values agree to float
+rounding: each rank batches other videos together, so the backbones sum in another order).
 
 HDF5 layout (one file; docs/bilstm.md):
 
@@ -41,10 +42,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from lsvit import LsvitError, __version__
-from lsvit.data.augment import make_aug
+from lsvit.data.augment import flip_probability, make_aug
 from lsvit.data.discovery import VideoItem, discover_classes, read_list_file
 from lsvit.data.h5 import mark_complete, read_json_attr, write_json_attr
 from lsvit.data.hmdb51.splits import load_split, source_of
+from lsvit.data.labelmaps import mirror_map
 from lsvit.data.readers import VideoReadError, read_clip
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES, sample_indices
 from lsvit.data.store import RECIPE_ATTR, ExtractionStore, reuse_or_replace
@@ -165,6 +167,14 @@ def check_compatible(have: Mapping[str, Any], want: Mapping[str, Any], have_name
 
 
 # ------------------------------------------------------------------------------------------ decoding
+def copy_draw(aug_seed: int, copy: int, video_id: str, flip_prob: float) -> tuple[int, bool]:
+    """The seed and the flip of augmented copy ``copy`` of a video: one draw per (video, copy), the same in 1 or N
+    processes and after a resume, and again when the file labels the copy."""
+    rng = np.random.default_rng([int(aug_seed), int(copy), *video_id.encode()])
+    seed = int(rng.integers(2**31 - 1))
+    return seed, bool(flip_prob > 0 and rng.random() < flip_prob)
+
+
 class VideoViews(Dataset):
     """Per video: the sampled frames' views (and those of its augmented copies), decoded in a worker.
 
@@ -176,7 +186,10 @@ class VideoViews(Dataset):
                  backend: str = "auto") -> None:
         self.items, self.cfg, self.backend = list(items), cfg, backend
         self.copies = list(copies) if copies is not None else [0] * len(self.items)
-        self.aug = make_aug(aug, True, aug_args) if any(self.copies) else None
+        # the preset's flip is drawn here, beside its seed, so that the file can label a flipped copy
+        aug_fn = make_aug(aug, True, aug_args) if any(self.copies) else None
+        self.aug = aug_fn.without_flip() if aug_fn is not None else None
+        self.flip_prob = flip_probability(aug, aug_args) if aug_fn is not None else 0.0
         self.aug_seed = int(aug_seed)
 
     def __len__(self) -> int:
@@ -192,9 +205,9 @@ class VideoViews(Dataset):
             return {"key": item.id, "views": None, "error": str(exc)}
         clips = [frames]
         for k in range(1, self.copies[i] + 1):
-            # one draw per (video, copy): the same augmented copy in 1 or N processes and after a resume
-            seed = int(np.random.default_rng([self.aug_seed, k, *item.id.encode()]).integers(2**31 - 1))
-            clips.append(self.aug(frames, seed=seed))  # type: ignore[misc]
+            seed, flip = copy_draw(self.aug_seed, k, item.id, self.flip_prob)
+            copy = self.aug(frames, seed=seed)  # type: ignore[misc]
+            clips.append(np.ascontiguousarray(copy[:, :, ::-1]) if flip else copy)
         views = np.stack([frame_views(f, int(c.image_size)) for f in clips])
         return {"key": item.id, "views": views, "error": None}
 
@@ -289,7 +302,14 @@ def _write_h5(tmp: Path, finished: list[str], job: ExtractionJob, store: Any, se
                                compression="gzip", compression_opts=4, shuffle=True)
         for r, (i, k) in enumerate(rows):
             emb[r] = parts[job.items[i].id][k]
-        f.create_dataset("labels", data=np.array([job.items[i].label for i, _ in rows], dtype=np.int64))
+        labels = [job.items[i].label for i, _ in rows]
+        flip_prob = float(extra_attrs.get("aug", {}).get("flip", 0.0))
+        if flip_prob > 0:  # a mirrored copy of a side-named class is a copy of its partner (swipe_left -> right)
+            mirror = mirror_map(job.class_names, None, "aug (the preset flips copies)")
+            aug_seed = int(extra_attrs["aug"].get("seed", 0))
+            labels = [mirror[lab] if k and lab >= 0 and copy_draw(aug_seed, k, job.items[i].id, flip_prob)[1] else lab
+                      for (i, k), lab in zip(rows, labels)]
+        f.create_dataset("labels", data=np.array(labels, dtype=np.int64))
         f.create_dataset("ids", data=[job.items[i].id for i, _ in rows], dtype=str_dt)
         f.create_dataset("copies", data=np.array([k for _, k in rows], dtype=np.int16))
         groups = job.groups or [it.id for it in job.items]
@@ -352,6 +372,8 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
         copies = job.copies or [0] * len(job.items)
         if any(copies) and not aug:
             raise LsvitError("aug_copies > 0 needs an augmentation preset (aug=gesture_strong)")
+        if any(copies) and flip_probability(aug, aug_args) > 0:  # before any work: a flip that cannot be labelled
+            mirror_map(job.class_names, None, "aug_args.hflip")
         store_settings = dict(settings, aug={"name": aug, "args": dict(aug_args or {}), "seed": int(aug_seed),
                                              "copies": list(copies)},
                               videos=[it.id for it in job.items])
@@ -393,7 +415,8 @@ def extract_to_h5(out: str | Path, job: ExtractionJob, cfg: EmbedConfig, aug: st
         result = {"out": str(out), "num_videos": len(keys), "extracted": n_done, "unreadable": unreadable,
                   "complete": complete}
         if complete and state.is_main_process:
-            extra = {"aug": store_settings["aug"] | {"copies": int(max(copies, default=0))},
+            extra = {"aug": store_settings["aug"] | {"copies": int(max(copies, default=0)),
+                                                     "flip": flip_probability(aug, aug_args) if any(copies) else 0.0},
                      "unreadable": unreadable, RECIPE_ATTR: store_settings}
             store.finish(keys, lambda tmp, fin: _write_h5(tmp, fin, job, store, settings, extra))
             if unreadable:

@@ -34,16 +34,22 @@ class KeypointAugment:
     time_warp: float = 0.2
 
     def __call__(self, seq: np.ndarray, layout: Layout, rng: np.random.Generator, aspect: float = 1.0,
-                 mirror_perm: tuple[np.ndarray, list[int]] | None = None) -> tuple[np.ndarray, bool]:
-        """Returns the augmented sequence and whether it was mirrored."""
+                 mirror_perm: tuple[np.ndarray, list[int]] | None = None, mirror: bool | None = None
+                 ) -> tuple[np.ndarray, bool]:
+        """Returns the augmented sequence and whether it was mirrored.
+
+        ``mirror``: a mirror decided by the caller (the motion-aware augmentation, which also maps the label);
+        None: drawn here with probability :attr:`mirror`.
+        """
         out = seq.astype(np.float32, copy=True)
-        mirrored = False
-        if self.mirror > 0 and rng.random() < self.mirror:
+        if mirror is None:
+            mirror = self.mirror > 0 and rng.random() < self.mirror
+        if mirror:
             perm, xs = mirror_perm if mirror_perm is not None else mirror_index(layout)
             out = out[:, perm]
             present = out[:, xs] != 0
             out[:, xs] = np.where(present, 1.0 - out[:, xs], 0.0)
-            mirrored = True
+        mirrored = bool(mirror)
         if layout.spatial and (self.rotate or self.scale or self.shift):
             theta = math.radians(rng.uniform(-self.rotate, self.rotate))
             s = 1.0 + rng.uniform(-self.scale, self.scale)

@@ -6,7 +6,7 @@ from typing import Any
 
 from lsvit import LsvitError
 from lsvit.data.dataset import collate
-from lsvit.data.labelmaps import mirror_map as mirror_label_map
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.splits import check_validation, split_summary, stratified_split
 from lsvit.families.keypoints.augment import KeypointAugment
 from lsvit.families.keypoints.dataset import KeypointH5Dataset
@@ -31,6 +31,9 @@ class KeypointDataModule:
             naming both).
         mirror: mirror probability in training (hands and side-named labels swapped).
         mirror_map: explicit class pairs for the mirror (``{swipe_left: swipe_right}``).
+        reverse: probability that a training sequence of a class with a reversal partner is played backwards and
+            takes the partner's label (``sit_down`` <-> ``stand_up``).
+        reverse_pairs: ``auto`` (found from the class names) or explicit pairs.
         rotate: max rotation (degrees), training.
         scale: max relative scale change, training.
         shift: max shift (frame units), training.
@@ -46,6 +49,7 @@ class KeypointDataModule:
     def __init__(self, path: str | None = None, val_path: str | None = None, test_path: str | None = None,
                  val_ratio: float = 0.2, num_frames: int = 30, sampling: str = "pad", normalize: str = "anchor",
                  feature_count: int | None = None, mirror: float = 0.0, mirror_map: dict[str, str] | None = None,
+                 reverse: float = 0.0, reverse_pairs: Any = "auto",
                  rotate: float = 10.0, scale: float = 0.1, shift: float = 0.05, time_warp: float = 0.2,
                  random_crop: bool = True, in_memory: bool = True, min_detection_rate: float = 0.0,
                  strict: bool = False, seed: int = 0, name: str = "keypoints") -> None:
@@ -77,8 +81,9 @@ class KeypointDataModule:
             raise LsvitError(f"{path}: no classes in its label_map (an unlabelled file cannot be trained on)")
         if mirror > 0:
             mirror_index(self.layout)  # refuses layouts that cannot be mirrored, now rather than in a worker
-        self.mirror_labels = mirror_label_map(self.class_names, dict(mirror_map) if mirror_map else None) \
-            if mirror > 0 else None
+        # the one label-map mechanism of every family (lsvit.data.labelmaps): mirror and reversal partners
+        self.motion = MotionAugment.build(self.class_names, mirror, reverse, dict(mirror_map) if mirror_map else None,
+                                          reverse_pairs, prefix="data")
         keep = [i for i, (lab, rate) in enumerate(zip(self.index.labels, self.index.detection_rates))
                 if lab >= 0 and rate >= min_detection_rate]
         if len(keep) < len(self.index.names):
@@ -126,7 +131,7 @@ class KeypointDataModule:
         common: dict[str, Any] = {"num_frames": self.num_frames, "sampling": self.sampling,
                                   "normalize": self.normalize, "in_memory": self.in_memory, "strict": self.strict}
         self.train_dataset = KeypointH5Dataset(self.index, self.train_rows, train=True, augment=self.augment,
-                                               mirror_labels=self.mirror_labels, random_crop=self.random_crop,
+                                               motion=self.motion, random_crop=self.random_crop,
                                                **common)
         self.val_dataset = KeypointH5Dataset(self.val_index, self.val_rows, **common)
 

@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 from lsvit import LsvitError
 from lsvit.data.dataset import sample_or_stand_in, split_key
 from lsvit.data.h5 import LazyH5, open_h5
+from lsvit.data.labelmaps import MotionAugment
 from lsvit.families.keypoints.augment import KeypointAugment
 from lsvit.families.keypoints.fileformat import KIND, KeypointIndex, read_keypoint_index
 from lsvit.families.keypoints.importers import import_csv
@@ -40,7 +41,8 @@ class KeypointH5Dataset(Dataset):
         normalize: ``none`` or ``anchor``.
         train: seeded augmentation and a random truncation window.
         augment: the augmentation (training).
-        mirror_labels: label map under a mirror (:func:`lsvit.data.labelmaps.mirror_map`).
+        motion: training: the mirror and the time reversal drawn per sequence, with the label they imply
+            (:class:`lsvit.data.labelmaps.MotionAugment`).
         in_memory: load the selected sequences once, in this process (small files; no HDF5 reads
             in workers). Otherwise each process opens the file lazily (:class:`LazyH5`).
         random_crop: training takes a random ``num_frames`` window of a longer sequence (``pad``).
@@ -50,7 +52,7 @@ class KeypointH5Dataset(Dataset):
 
     def __init__(self, index: KeypointIndex, rows: Sequence[int], num_frames: int = 30, sampling: str = "pad",
                  normalize: str = "anchor", train: bool = False, augment: KeypointAugment | None = None,
-                 mirror_labels: Sequence[int] | None = None, in_memory: bool = True, random_crop: bool = True,
+                 motion: MotionAugment | None = None, in_memory: bool = True, random_crop: bool = True,
                  labels: Sequence[int] | None = None, strict: bool = False) -> None:
         self.index = index
         self.rows = list(rows)
@@ -58,8 +60,10 @@ class KeypointH5Dataset(Dataset):
         self.train, self.augment, self.random_crop, self.strict = train, augment, random_crop, strict
         self.layout = index.layout
         self._labels = list(labels) if labels is not None else [index.labels[r] for r in self.rows]
-        self.mirror_labels = list(mirror_labels) if mirror_labels is not None else None
-        self._mirror = mirror_index(self.layout) if train and augment is not None and augment.mirror > 0 else None
+        self.motion = motion if train and motion is not None and motion.active else None
+        flips = self.motion is not None and self.motion.flip_prob > 0
+        self._mirror = mirror_index(self.layout) if train and (flips or (augment is not None and augment.mirror > 0)) \
+            else None
         self._h5 = LazyH5(index.path, KIND)
         self._cache: dict[int, np.ndarray] | None = None
         if in_memory:
@@ -100,10 +104,13 @@ class KeypointH5Dataset(Dataset):
         start = None
         if self.train and seed is not None:
             rng = np.random.default_rng([int(seed) % (2**32), 11])
+            mirror, reverse = None, False
+            if self.motion is not None:  # the mirror and the reversal, with the label they imply
+                mirror, reverse, label = self.motion.draw(label, rng)
             if self.augment is not None:
-                seq, mirrored = self.augment(seq, self.layout, rng, aspect, self._mirror)
-                if mirrored and self.mirror_labels is not None and label >= 0:
-                    label = self.mirror_labels[label]
+                seq, _ = self.augment(seq, self.layout, rng, aspect, self._mirror, mirror)
+            if reverse:  # the sequence played backwards is one of the partner class (sit_down <-> stand_up)
+                seq = seq[::-1]
             if self.random_crop and self.sampling == "pad" and len(seq) > self.num_frames:
                 start = int(rng.integers(0, len(seq) - self.num_frames + 1))
         x = prepare_sequence(seq, self.layout, self.num_frames, self.sampling, self.normalize, aspect, start)
