@@ -153,3 +153,48 @@ def test_the_layer_table_is_what_the_checks_use():
     assert layer_of("lsvit.engine.trainer") == 4 and layer_of("lsvit.families.clips.datamodule") == 6
     assert layer_of("lsvit") == 0 and layer_of("lsvit.data.dataset") == 1 and layer_of("lsvit.cli") == 9
     assert family_of("lsvit.families.keypoints.dataset") == "keypoints" and family_of("lsvit.engine") is None
+
+
+def test_importing_registers_nothing_and_setup_registers_everything():
+    """Registration happens at one explicit place (``lsvit.setup()``), never as a side effect of an import: in a
+    fresh process, every module of the package imported registers no family, input type or config resolver; one
+    call of ``setup()`` registers them all. (Red when any module registers at import, e.g. a resolver registered
+    at the bottom of ``families/keypoints/fileformat.py``, as the keypoint CLI once relied on.)"""
+    import subprocess
+    import sys
+
+    code = """
+import importlib, pkgutil, json
+import lsvit
+from omegaconf import OmegaConf
+skip = ()
+mods = [m.name for m in pkgutil.walk_packages(lsvit.__path__, "lsvit.") if not m.name.startswith(skip)]
+for m in mods:
+    try:
+        importlib.import_module(m)
+    except ImportError as e:  # an optional extra that is not installed: its module cannot register anything
+        if "lsvit" in str(e):
+            raise
+from lsvit import plugins, registry
+from lsvit.models.registry import FAMILIES
+import timm
+def state():
+    return {"resolvers": sorted(n for n in plugins.RESOLVERS if OmegaConf.has_resolver(n)),
+            "types": sorted(registry.input_types()), "families": sorted(FAMILIES),
+            "timm": sorted(n for n in FAMILIES if timm.is_model(n))}
+before = state()
+lsvit.setup()
+print(json.dumps({"n": len(mods), "before": before, "after": state()}))
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "LSVIT_PLUGINS": ""})
+    assert r.returncode == 0, r.stderr[-3000:]
+    import json
+
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["n"] > 80  # every module was imported
+    assert out["before"] == {"resolvers": [], "types": [], "families": [], "timm": []}
+    after = out["after"]
+    assert after["resolvers"] == ["keypoint_features", "run_dir_of"]
+    assert after["types"] == ["clips", "embeddings", "keypoints"]
+    assert {"lsvit_tiny_patch16_224", "bilstm_attention", "keypoint_lstm"} <= set(after["families"]) == set(after["timm"])
