@@ -396,3 +396,95 @@ def test_capture_key_timelines_and_the_csv_they_append_to(tmp_path):
     _, records, layout = __import__("lsvit.families.keypoints.importers", fromlist=["x"]).read_csv_sequences(
         tmp_path / "c.csv")
     assert [r.class_name for r in records] == ["wave_R", "wave_W", "clap_R"] and layout.feature_count == 300
+
+
+# ------------------------------------------------------------------------------------------- seed 000's own files
+def write_seed000_h5(path: Path, videos: dict[str, list[str]], num_frames: int = 12) -> Path:
+    """A keypoint file written as seed 000's ``preprocess_videos_to_hdf5`` writes it (h5py, its names and types).
+
+    The notebook: ``label_map`` of the sorted class folders saved as a JSON string attribute; per video, every frame's
+    84 values (2 hands x 21 x (x, y), float64 numpy as its ``np.concatenate`` gives), the sequence cut to its middle
+    ``NUM_FRAMES_PER_VIDEO`` frames or zero-padded at the end, stored as ``sequences/<dataset_name>`` (the relative
+    path with separators and dots as underscores) with the attributes ``label`` (int), ``original_path`` and
+    ``class_name`` (str). Nothing else: no layout, feature count or completion flag.
+    """
+    rng = np.random.default_rng(3)
+    label_map = {c: i for i, c in enumerate(sorted(videos))}
+    with h5py.File(path, "w") as hf:
+        hf.attrs["label_map"] = json.dumps(label_map)
+        for class_name, names in videos.items():
+            for k, video in enumerate(names):
+                video_path = f"/data/raw/{class_name}/{video}"
+                frames = 7 + 4 * k  # shorter and longer than num_frames
+                seq = rng.random((frames, 84))
+                seq[:, 42:] *= k % 2  # one hand missing in some videos: zeros, as the notebook pads slots
+                if frames > num_frames:
+                    start = (frames - num_frames) // 2
+                    seq = seq[start:start + num_frames]
+                else:
+                    seq = np.concatenate([seq, np.zeros((num_frames - frames, 84))])
+                dataset_name = f"{class_name}/{video}".replace("/", "_").replace(".", "_")
+                dset = hf.create_dataset(f"sequences/{dataset_name}", data=seq)
+                dset.attrs["label"] = label_map[class_name]
+                dset.attrs["original_path"] = video_path
+                dset.attrs["class_name"] = class_name
+    return path
+
+
+def test_seed_000s_hdf5_files_are_read_as_they_are(tmp_path):
+    from lsvit.config import compose
+    from lsvit.engine import train
+    from lsvit.families.keypoints.datamodule import KeypointDataModule
+    from lsvit.inference import predict
+
+    videos = {"sign_A": [f"video{i}.mp4" for i in range(5)], "sign_B": [f"clip{i}.avi" for i in range(5)]}
+    path = write_seed000_h5(tmp_path / "model.h5", videos)
+    idx = read_keypoint_index(path)
+    assert idx.class_names == ["sign_A", "sign_B"] and idx.layout == mode_layout("hands")  # 84: seed 000's hands
+    assert idx.source == "seed000" and set(idx.lengths) == {12} and idx.ids[0] == "sign_A/video0"
+    assert idx.labels == [0] * 5 + [1] * 5
+    for in_memory in (True, False):  # read at once, and lazily per process
+        dm = KeypointDataModule(path=str(path), num_frames=12, normalize="none", val_ratio=0.2, test_ratio=0.2,
+                                in_memory=in_memory)
+        dm.setup()
+        sample = dm.val_dataset[0]
+        row = dm.val_rows[0]
+        with h5py.File(path, "r") as f:
+            stored = f["sequences"][dm.index.names[row]][()].astype(np.float32)
+        torch.testing.assert_close(sample["inputs"], torch.from_numpy(stored))  # unchanged at the seed's length
+    cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={path}", "data.num_frames=12",
+                            "data.test_ratio=0.2", f"run_dir={tmp_path}/run", "engine.epochs=1", "engine.batch_size=4",
+                            "engine.device=cpu", "engine.mixed_precision=no", "model.hidden_sizes=[8]"])
+    summary = train(cfg)
+    meta = json.loads((Path(summary["run_dir"]) / "best" / "meta.json").read_text())
+    assert meta["model"]["args"]["input_size"] == 84 and meta["data"]["source"] == "seed000"
+    assert summary["num_test"] == 2
+    res = predict(Path(summary["run_dir"]) / "best", path, progress=False)  # the seed's file straight into inference
+    assert len(res["ids"]) == 10 and "sign_B/clip4" in res["ids"]
+
+
+def test_foreign_keypoint_files_say_what_they_lack(tmp_path):
+    no_map = tmp_path / "no_map.h5"
+    with h5py.File(no_map, "w") as f:
+        f.create_dataset("sequences/a_v_mp4", data=np.zeros((4, 84)))
+        f["sequences/a_v_mp4"].attrs["label"] = 0
+    with pytest.raises(LsvitError) as err:
+        read_keypoint_index(no_map)
+    msg = str(err.value)
+    assert "lacks the root attribute 'label_map'" in msg and "rerun" not in msg and "seed 000" in msg
+    no_labels = tmp_path / "no_labels.h5"
+    with h5py.File(no_labels, "w") as f:
+        f.attrs["label_map"] = json.dumps({"a": 0})
+        f.create_dataset("sequences/x", data=np.zeros((4, 84)))
+        f.create_dataset("sequences/y", data=np.zeros(4))
+    with pytest.raises(LsvitError, match=r"with a 'label' attribute under 'sequences' \(2 of 2 are not, e.g. "
+                                         r"sequences/x\)") as err:
+        read_keypoint_index(no_labels)
+    assert "rerun" not in str(err.value)
+    # one of ours whose writer did not finish is still that, and says so
+    ours = write_keypoint_h5(tmp_path / "ours.h5", [KeypointRecord("a/v", np.zeros((3, 84), np.float32), 0, "a", "v")],
+                             ["a"], mode_layout("hands"), "npy")
+    with h5py.File(ours, "a") as f:
+        del f.attrs["lsvit_complete"]
+    with pytest.raises(LsvitError, match="incomplete keypoint file.*rerun the extraction"):
+        read_keypoint_index(ours)

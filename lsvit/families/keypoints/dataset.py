@@ -19,10 +19,16 @@ from torch.utils.data import Dataset
 
 from lsvit import LsvitError
 from lsvit.data.dataset import sample_or_stand_in, split_key
-from lsvit.data.h5 import LazyH5, open_h5
+from lsvit.data.h5 import LazyH5
 from lsvit.data.labelmaps import MotionAugment
 from lsvit.families.keypoints.augment import KeypointAugment
-from lsvit.families.keypoints.fileformat import KIND, KeypointIndex, read_keypoint_index
+from lsvit.families.keypoints.fileformat import (
+    KIND,
+    KeypointIndex,
+    open_keypoint_file,
+    read_keypoint_index,
+    seed000_check,
+)
 from lsvit.families.keypoints.importers import import_csv
 from lsvit.families.keypoints.layout import Layout, mirror_index
 from lsvit.families.keypoints.mediapipe import ExtractionSettings, extract_items, import_mediapipe
@@ -64,10 +70,10 @@ class KeypointH5Dataset(Dataset):
         flips = self.motion is not None and self.motion.flip_prob > 0
         self._mirror = mirror_index(self.layout) if train and (flips or (augment is not None and augment.mirror > 0)) \
             else None
-        self._h5 = LazyH5(index.path, KIND)
+        self._h5 = LazyH5(index.path, KIND, foreign=seed000_check)
         self._cache: dict[int, np.ndarray] | None = None
         if in_memory:
-            f = open_h5(index.path, KIND)
+            f = open_keypoint_file(index.path)
             try:
                 grp = f["sequences"]
                 self._cache = {r: grp[index.names[r]][()].astype(np.float32) for r in self.rows}
