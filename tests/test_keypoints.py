@@ -488,3 +488,145 @@ def test_foreign_keypoint_files_say_what_they_lack(tmp_path):
         del f.attrs["lsvit_complete"]
     with pytest.raises(LsvitError, match="incomplete keypoint file.*rerun the extraction"):
         read_keypoint_index(ours)
+
+
+# ------------------------------------------------------------------------------------------- several persons
+class _FakeHands:
+    """MediaPipe Hands as the extractor drives it: every crop shows a left hand at x 0.25 and a right one at 0.75
+    (of the crop); records the ``max_num_hands`` it was built with and the crops it saw."""
+
+    made: list[dict] = []
+
+    def __init__(self, **kwargs):
+        _FakeHands.made.append(kwargs)
+        self.seen: list[tuple[int, int]] = []
+
+    def process(self, image):
+        self.seen.append(image.shape[:2])
+        return SimpleNamespace(multi_hand_landmarks=[_hand(0.25, 0.5), _hand(0.75, 0.5)],
+                               multi_handedness=[_handedness("Left", 0.9), _handedness("Right", 0.8)])
+
+    def close(self):
+        pass
+
+
+def _fake_mediapipe(monkeypatch):
+    from lsvit.families.keypoints import mediapipe as kp_mp
+
+    fake = SimpleNamespace(solutions=SimpleNamespace(hands=SimpleNamespace(Hands=_FakeHands)))
+    monkeypatch.setattr(kp_mp, "import_mediapipe", lambda: fake)
+    # two persons on a 200 x 100 frame, largest first (as every detector orders them)
+    monkeypatch.setitem(kp_mp.ROI_DETECTORS, "two", lambda s: lambda frame: [(50, 0, 150, 100), (0, 0, 40, 60)])
+    _FakeHands.made.clear()
+    return kp_mp
+
+
+def test_hands_of_several_persons_fill_the_slots_as_seed_000_does(monkeypatch):
+    kp_mp = _fake_mediapipe(monkeypatch)
+    frame = np.zeros((100, 200, 3), np.uint8)
+
+    def run(**kw):
+        ex = kp_mp.KeypointExtractor(kp_mp.ExtractionSettings(mode="hands", roi="two", roi_margin=0.0, **kw))
+        r = ex(frame)
+        ex.close()
+        return ex, r
+
+    ex, r = run(max_persons=None, max_hands=4)
+    assert _FakeHands.made[-1]["max_num_hands"] == 4 and ex._solution is None  # closed
+    assert ex.layout == mode_layout("hands", hands=4) and r.vector.shape == (168,)
+    assert r.rois == [(50, 0, 150, 100), (0, 0, 40, 60)] and r.roi == (50, 0, 150, 100)
+    # crop by crop: the large person's left and right hand take slots 0 and 1, the second person's the next ones
+    x0 = {name: round(float(arr[0, 0]), 3) for name, arr in r.parts.items()}
+    assert x0 == {"left_hand": 0.375, "right_hand": 0.625, "hand_3": 0.05, "hand_4": 0.15}
+    np.testing.assert_allclose(r.vector[84:86], [0.05, 60 * 0.5 / 100], atol=1e-6)  # hand_3's wrist, frame units
+    _, r = run(max_persons=None, max_hands=2)  # two slots: the second person's hands are dropped
+    assert {n: round(float(a[0, 0]), 3) for n, a in r.parts.items()} == {"left_hand": 0.375, "right_hand": 0.625}
+    _, r = run(max_persons=1, max_hands=2)  # the default: the largest person only
+    assert r.rois == [(50, 0, 150, 100)]
+    _, r = run(max_persons=1, max_hands=1)  # one slot: the first hand, whatever its side (seed 000's next free slot)
+    assert list(r.parts) == ["hand"] and round(float(r.parts["hand"][0, 0]), 3) == 0.375 and r.vector.shape == (42,)
+
+
+def test_hand_slots_rule():
+    a, b, c, d = (np.full((21, 4), v, np.float32) for v in (1, 2, 3, 4))
+    # region by region; Left -> 0, Right -> 1, anything else -> the first free slot; the rest dropped
+    slots = assign_hand_slots([a, b, c, d], ["Right", "Left", "Left", None], slots=3, regions=[0, 0, 1, 1])
+    assert [s[0, 0] if s is not None else None for s in slots] == [2, 1, 3]
+    slots = assign_hand_slots([a, b], [_handedness("Left", 0.2), _handedness("Left", 0.9)], slots=1)
+    assert slots[0][0, 0] == 2  # within a crop the most confident first
+
+
+def test_yolo_keeps_every_person_above_roi_conf(monkeypatch, tmp_path):
+    from lsvit.families.keypoints import mediapipe as kp_mp
+    from lsvit.families.keypoints.mediapipe import YoloPersonDetector
+
+    asked = {}
+
+    class FakeYolo:  # ultralytics' Results: boxes.xyxy / .conf / .cls tensors
+        def predict(self, image, classes, conf, verbose):
+            asked.update(classes=classes, conf=conf, channels_reversed=image[0, 0, 0] == 3)
+            boxes = SimpleNamespace(xyxy=torch.tensor([[0, 0, 10, 10], [0, 0, 50, 50], [5, 5, 90, 90], [1, 1, 30, 30.]]),
+                                    conf=torch.tensor([0.9, 0.5, 0.3, 0.95]), cls=torch.tensor([0, 0, 0, 2.]))
+            return [SimpleNamespace(boxes=boxes)]
+
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[..., 2] = 3
+    det = YoloPersonDetector("unused.pt", conf=0.4, model=FakeYolo())
+    # persons (class 0) at least 0.4 confident, largest first; the car (class 2) and the 0.3 person are not
+    assert det(frame) == [(0, 0, 50, 50), (0, 0, 10, 10)]
+    assert asked == {"classes": [0], "conf": 0.4, "channels_reversed": True}  # BGR, as ultralytics expects
+    assert YoloPersonDetector("unused.pt", conf=0.6, model=FakeYolo())(frame) == [(0, 0, 10, 10)]
+    # roi=yolo builds it with the settings' roi_conf (ultralytics is not installed here: the constructor is stood in)
+    monkeypatch.setattr(kp_mp, "YoloPersonDetector", lambda weights, conf: (weights, conf))
+    settings = kp_mp.ExtractionSettings(roi="yolo", yolo_weights=str(tmp_path / "yolov8n.pt"), roi_conf=0.7)
+    assert kp_mp.ROI_DETECTORS["yolo"](settings) == (str(tmp_path / "yolov8n.pt"), 0.7)
+
+
+def test_roi_settings_are_checked_and_recorded_in_the_file(monkeypatch, tmp_path):
+    import cv2
+
+    from lsvit.config import compose
+    from lsvit.families.keypoints.dataset import extraction_settings_for
+
+    kp_mp = _fake_mediapipe(monkeypatch)
+    ES = kp_mp.ExtractionSettings
+    for bad, msg in (({"max_persons": None}, "needs a person detector"),
+                     ({"max_persons": 2, "roi": "hog", "mode": "pose_hands"}, "several persons need mode=hands"),
+                     ({"max_hands": 3, "mode": "holistic"}, "only mode=hands has a number of hand slots"),
+                     ({"roi_conf": 0.0}, "roi_conf=0.0"), ({"max_hands": 0}, "max_hands=0")):
+        with pytest.raises(LsvitError, match=msg):
+            ES(**{"mode": "hands", **bad})
+    for cls in ("wave", "clap"):
+        (tmp_path / "videos" / cls).mkdir(parents=True)
+        w = cv2.VideoWriter(str(tmp_path / "videos" / cls / "a.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 5, (200, 100))
+        for _ in range(3):
+            w.write(np.zeros((100, 200, 3), np.uint8))
+        w.release()
+    cfg = compose("extract_keypoints", [f"root={tmp_path / 'videos'}", f"out={tmp_path / 'kp.h5'}", "roi=two",
+                                        "max_persons=null", "max_hands=4", "roi_conf=0.5", "roi_margin=0"])
+    print(kp_mp.extract_tool(cfg))
+    idx = read_keypoint_index(tmp_path / "kp.h5")
+    assert idx.layout == mode_layout("hands", hands=4) and idx.settings["max_hands"] == 4
+    assert idx.settings["max_persons"] is None and idx.settings["roi_conf"] == 0.5 and idx.settings["roi"] == "two"
+    with h5py.File(tmp_path / "kp.h5", "r") as f:
+        seq = f["sequences"][idx.names[0]][()]
+    assert seq.shape == (3, 168) and seq[:, 84] == pytest.approx(0.05)  # the second person's left hand, every frame
+    # a checkpoint trained on such a file reads raw videos with the same extraction
+    assert ES.from_json(extraction_settings_for({"layout": idx.layout.to_json(), "extraction": idx.settings})) \
+        == ES.from_json(idx.settings)
+    # seed 000's own files record no settings: their width says how many hand slots to extract
+    assert extraction_settings_for({"layout": mode_layout("hands", hands=4).to_json()})["max_hands"] == 4
+
+
+def test_yolo_roi_on_a_randomly_initialised_ultralytics_model():
+    """The real ultralytics call chain, where it is installed, on a model built from its YAML (random weights: no
+    download); the dev environment here has no ultralytics, so the fake above carries the selection logic."""
+    ultralytics = pytest.importorskip("ultralytics")
+    from lsvit.families.keypoints.mediapipe import YoloPersonDetector
+
+    model = ultralytics.YOLO("yolov8n.yaml")
+    frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    boxes = YoloPersonDetector("yolov8n.yaml", conf=0.01, model=model)(frame)
+    assert all(0 <= x0 <= x1 <= 128 and 0 <= y0 <= y1 <= 96 for x0, y0, x1, y1 in boxes)
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    assert areas == sorted(areas, reverse=True)

@@ -175,7 +175,7 @@ def capture_keypoints(source: str | int, label: str, out: str | Path, keys: str 
                 rows.append(r.vector)
             canvas = frame_bgr.copy()
             colour = WHITE if recording is None else GREEN if recording else RED
-            draw_keypoints(canvas, r.parts, colour, r.roi)
+            draw_keypoints(canvas, r.parts, colour, r.rois)
             state = "r right / w wrong / s stop / q quit" if recording is None else \
                 f"recording {'RIGHT' if recording else 'WRONG'} #{sink.next_sequence}: {len(rows)} frames"
             draw_label(canvas, f"{label}: {state}", colour)
