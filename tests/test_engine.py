@@ -511,3 +511,35 @@ def test_topk_columns_are_clamped_to_the_number_of_classes():
     header, row = rows_to_csv(result, topk=10).splitlines()
     assert header == "id,class,top1,top1_prob,top2,top2_prob,top3,top3_prob"
     assert row == "v1,b,b,0.500000,c,0.300000,a,0.200000"
+
+
+def test_deterministic_and_matmul_precision_are_applied_once_per_run(tiny_keypoints, tmp_path, monkeypatch):
+    from lsvit.config import compose
+    from lsvit.device import apply_numerics
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+
+    def run(name: str, *extra: str) -> dict:
+        return train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tiny_keypoints}",
+                                       "data.num_frames=8", f"run_dir={tmp_path}/{name}", "engine.epochs=1",
+                                       "engine.batch_size=4", "engine.device=cpu", "engine.mixed_precision=no",
+                                       "model.hidden_sizes=[8]", *extra]))
+
+    try:
+        a = run("a", "engine.deterministic=true", "engine.matmul_precision=medium")
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and torch.get_float32_matmul_precision() == "medium"
+        b = run("b", "engine.deterministic=true")
+        assert a["last_metrics"]["train/loss"] == b["last_metrics"]["train/loss"]  # the same run, the same numbers
+        run("c")  # the defaults: a later run in this process does not inherit the previous run's numerics
+        assert not torch.are_deterministic_algorithms_enabled() and torch.get_float32_matmul_precision() == "highest"
+        assert not torch.backends.cudnn.deterministic
+        run("d", "engine.deterministic=warn")
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        for bad, msg in (("engine.deterministic=maybe", "engine.deterministic=maybe: choose true, false or warn"),
+                         ("engine.matmul_precision=low", "engine.matmul_precision=low: choose one of")):
+            with pytest.raises(LsvitError, match=msg):
+                run("e", bad)
+    finally:
+        apply_numerics()

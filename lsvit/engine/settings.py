@@ -16,9 +16,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lsvit import LsvitError
+from lsvit.device import MATMUL_PRECISIONS
 
 MONITOR_MODES = ("max", "min")
-MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class EngineSettings:
     stop_after_epochs: int | None = None
     compile: bool = False
     max_nonfinite: int = 10
+    deterministic: bool | str = False
+    matmul_precision: str = "highest"
 
     def check(self) -> list[str]:
         """The rules each value must follow, as messages naming the key (empty when all hold)."""
@@ -59,6 +61,10 @@ class EngineSettings:
             problems.append(f"engine.monitor_mode={self.monitor_mode}: choose one of {MONITOR_MODES}")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"engine.label_smoothing={self.label_smoothing}: must be in [0, 1)")
+        if self.deterministic not in (True, False, "warn"):
+            problems.append(f"engine.deterministic={self.deterministic}: choose true, false or warn")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            problems.append(f"engine.matmul_precision={self.matmul_precision}: choose one of {MATMUL_PRECISIONS}")
         return problems
 
     @property

@@ -31,7 +31,7 @@ from lsvit.checkpoint.meta import model_spec
 from lsvit.config import build
 from lsvit.contracts import DataModule
 from lsvit.data.dataset import SeededSampler, WithSeeds, to_model_input
-from lsvit.device import build_accelerator
+from lsvit.device import apply_numerics, build_accelerator
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
 from lsvit.engine.guards import NonFiniteGuard, StopSignals, check_disk_space, checkpoint_bytes
 from lsvit.engine.loggers import init_trackers, write_metrics_csv
@@ -203,6 +203,9 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     e = settings.engine
     # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
     logging.getLogger("accelerate").setLevel(logging.WARNING)
+    # deterministic kernels and matmul precision, once per run and before CUDA starts (cuBLAS reads its workspace
+    # setting then); set every time, so that a previous run in this process leaves nothing behind
+    apply_numerics(e.deterministic, e.matmul_precision)
     accelerator = build_accelerator(e.device, e.mixed_precision, e.grad_accum, settings.run_dir, settings.trackers)
     set_seed(settings.seed)
     dm = build(cfg.data, "data")
