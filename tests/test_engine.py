@@ -265,6 +265,9 @@ def _assert_scheduler_follows_config(sched: Any, sched_cfg: DictConfig, total_st
         warm = round(sched_cfg.warmup_epochs * steps_per_epoch)
         assert factor(0) == pytest.approx(1 / (warm + 1)) and factor(warm) == pytest.approx(1.0)
         assert factor(total_steps) == pytest.approx(sched_cfg.min_lr_ratio)
+    elif kind == "constant":
+        assert isinstance(sched, LambdaLR), kind
+        assert [sched.lr_lambdas[0](k) for k in (0, steps_per_epoch, total_steps)] == [1.0, 1.0, 1.0]
     else:
         raise AssertionError(f"no check for the scheduler {sched_cfg._target_}: add one here")
 

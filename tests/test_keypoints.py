@@ -254,14 +254,16 @@ def test_augmentation_is_a_function_of_the_seed_and_keeps_missing_points_zero():
 
 
 # ------------------------------------------------------------------------------------------- models
-@pytest.mark.parametrize("name,bidirectional", [("keypoint_lstm", False), ("keypoint_lstm", True),
-                                                ("keypoint_lstm_stacked", False), ("keypoint_lstm_stacked", True)])
-def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirectional):
+@pytest.mark.parametrize("name,bidirectional,activation", [
+    ("keypoint_lstm", False, "tanh"), ("keypoint_lstm", True, "tanh"), ("keypoint_lstm_stacked", False, "tanh"),
+    ("keypoint_lstm_stacked", True, "tanh"), ("keypoint_lstm_stacked", False, "relu"), ("keypoint_lstm", True, "relu")])
+def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirectional, activation):
     import timm
 
     import lsvit.models  # noqa: F401
 
-    m = timm.create_model(name, num_classes=5, input_size=12, bidirectional=bidirectional, pretrained=False)
+    m = timm.create_model(name, num_classes=5, input_size=12, bidirectional=bidirectional, pretrained=False,
+                          activation=activation)
     x = torch.randn(3, 7, 12)
     logits = m(x)
     assert logits.shape == (3, 5)
@@ -276,6 +278,45 @@ def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirecti
     if name == "keypoint_lstm_stacked":
         assert [lstm.hidden_size for lstm in m.lstms] == [64, 128, 64]
         assert [mod.out_features for mod in m.head_mlp if isinstance(mod, torch.nn.Linear)] == [64, 32]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_written_out_cell_is_pytorchs_lstm_with_tanh_and_keras_with_relu(bidirectional):
+    from lsvit.models.keypoint_lstm import ActLSTM
+
+    ref = torch.nn.LSTM(5, 6, batch_first=True, bidirectional=bidirectional)
+    mine = ActLSTM(5, 6, bidirectional, activation="tanh")
+    mine.load_state_dict(ref.state_dict())  # the same parameter names and shapes
+    x = torch.randn(3, 7, 5)
+    torch.testing.assert_close(mine(x)[0], ref(x)[0], atol=1e-6, rtol=1e-5)
+    relu = ActLSTM(5, 6, bidirectional, activation="relu")
+    relu.load_state_dict(ref.state_dict())
+    # the first step by hand, Keras's LSTM(activation="relu"): c = s(f) * 0 + s(i) * relu(g), h = s(o) * relu(c)
+    gates = x[:, 0] @ ref.weight_ih_l0.T + ref.bias_ih_l0 + ref.bias_hh_l0
+    i, f, g, o = gates.chunk(4, -1)
+    h0 = torch.sigmoid(o) * torch.relu(torch.sigmoid(i) * torch.relu(g))
+    out = relu(x)[0]
+    torch.testing.assert_close(out[:, 0, :6], h0, atol=1e-6, rtol=1e-5)
+    assert (out >= 0).all() and not torch.allclose(out, mine(x)[0])
+
+
+def test_relu_lstm_keeps_the_checkpoint_format_and_exports_to_onnx(tmp_path):
+    import onnxruntime as ort
+    import timm
+
+    from lsvit.deploy.export import export_graph, max_abs_diff
+
+    size = dict(num_classes=3, input_size=12, hidden_sizes=[8, 8], head_sizes=[8])  # small: the export unrolls T
+    relu = timm.create_model("keypoint_lstm_stacked", activation="relu", **size).eval()
+    tanh = timm.create_model("keypoint_lstm_stacked", **size).eval()
+    assert all(isinstance(m, torch.nn.LSTM) for m in tanh.lstms)  # the default: old checkpoints rebuild as they were
+    assert relu.state_dict().keys() == tanh.state_dict().keys()
+    f = relu.lstms[0].bias_hh_l0.detach()
+    assert f[8:16].eq(1).all() and f[:8].eq(0).all()  # Keras's unit forget bias
+    x = torch.randn(2, 6, 12)
+    export_graph(relu, x, tmp_path / "m.onnx", name="relu LSTM")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert max_abs_diff(relu, session, x) < 1e-4 and max_abs_diff(relu, session, torch.randn(5, 6, 12)) < 1e-4
 
 
 def test_final_state_is_the_last_step_forward_and_the_first_step_backward():
