@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -58,7 +59,7 @@ def resolve_precision(precision: str, device: str) -> str:
 
 
 def build_accelerator(device: str = "auto", mixed_precision: str = "auto", grad_accum: int = 1,
-                      run_dir: str | None = None, log_with: list[str] | None = None) -> Accelerator:
+                      run_dir: str | None = None, log_with: list[Any] | None = None) -> Accelerator:
     """An Accelerator whose settings all come from the arguments (i.e. from hydra).
 
     ``split_batches=True``: ``engine.batch_size`` is the global batch, split over the

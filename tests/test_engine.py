@@ -546,3 +546,84 @@ def test_deterministic_and_matmul_precision_are_applied_once_per_run(tiny_keypoi
                 run("e", bad)
     finally:
         apply_numerics()
+
+
+def _keypoint_run(tiny_keypoints, run_dir, *extra):
+    from lsvit.config import compose
+
+    return compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tiny_keypoints}", "data.num_frames=8",
+                             f"run_dir={run_dir}", "engine.epochs=2", "engine.batch_size=4", "engine.device=cpu",
+                             "engine.mixed_precision=no", "model.hidden_sizes=[8]", *extra])
+
+
+def test_tensorboard_logger_through_accelerates_trackers(tiny_keypoints, tmp_path, monkeypatch):
+    """The writer is faked (TensorBoard is not in this environment's venv; the next test reads real event files
+    where it is): what the tracker is asked to write, where, and that a missing TensorBoard is one message."""
+    import types
+
+    from lsvit.config import compose
+    from lsvit.engine import loggers
+    from lsvit.engine.settings import train_settings
+
+    monkeypatch.setattr(loggers, "is_tensorboard_available", lambda: False)
+    with pytest.raises(LsvitError, match="logger=tensorboard needs TensorBoard, which is not installed: pip install"):
+        train(_keypoint_run(tiny_keypoints, tmp_path / "missing", "logger=tensorboard"))
+    assert not (tmp_path / "missing").exists()  # refused before any work
+
+    writers = []
+
+    class Writer:
+        def __init__(self, log_dir, **kwargs):
+            self.log_dir, self.kwargs, self.scalars, self.hparams, self.closed = log_dir, kwargs, [], [], False
+            writers.append(self)
+
+        def add_scalar(self, tag, value, global_step=None, **kw):
+            self.scalars.append((tag, value, global_step))
+
+        def add_text(self, *a, **k):
+            pass
+
+        def add_hparams(self, hparams, metric_dict, run_name=None):
+            assert None not in hparams.values()  # TensorBoard's hparams refuse None
+            self.hparams.append((hparams, run_name))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    monkeypatch.setattr(torch.utils, "tensorboard", fake, raising=False)
+    monkeypatch.setattr(loggers, "is_tensorboard_available", lambda: True)
+    run = tmp_path / "tb"
+    train(_keypoint_run(tiny_keypoints, run, "logger=tensorboard", "logger.tensorboard.flush_secs=5"))
+    (w,) = writers
+    assert w.log_dir == str(run / "tensorboard") and w.kwargs == {"flush_secs": 5, "max_queue": 10} and w.closed
+    top1 = [(v, step) for tag, v, step in w.scalars if tag == "val/top1"]
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [step for _, step in top1] == [1, 2]  # one point per epoch
+    assert [round(v, 6) for v, _ in top1] == [round(float(r["val/top1"]), 6) for r in rows]
+    (hp, run_name), = w.hparams
+    assert hp["engine.epochs"] == 2 and hp["data.test_path"] == "null" and run_name == "."
+    # with Weights & Biases too; an unknown key is refused by name
+    both = compose("train", ["logger=[wandb,tensorboard]"])
+    assert train_settings(both).trackers == ["wandb", "tensorboard"]
+    with pytest.raises(LsvitError, match="logger.tensorboard.flush: no such setting"):
+        train(_keypoint_run(tiny_keypoints, tmp_path / "typo", "logger=tensorboard", "+logger.tensorboard.flush=1"))
+
+
+def test_tensorboard_event_files_hold_the_epochs(tiny_keypoints, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed (the dev extra has it)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    train(_keypoint_run(tiny_keypoints, run, "logger=tensorboard"))
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    events = acc.Scalars("val/top1")
+    assert [e.step for e in events] == [1, 2]
+    assert [round(e.value, 5) for e in events] == [round(float(r["val/top1"]), 5) for r in rows]

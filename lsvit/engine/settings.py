@@ -99,6 +99,7 @@ class TrainSettings:
     overwrite: bool = False
     init_from: str | None = None
     wandb: dict[str, Any] | None = None
+    tensorboard: dict[str, Any] | None = None
 
     @property
     def eval_batch(self) -> int:
@@ -107,15 +108,16 @@ class TrainSettings:
 
     @property
     def trackers(self) -> list[str] | None:
-        """Accelerate's trackers the config asks for (``logger=wandb``), or None."""
-        return ["wandb"] if self.wandb else None
+        """Accelerate's trackers the config asks for (``logger=wandb``, ``logger=tensorboard``, both), or None."""
+        names = (["wandb"] if self.wandb else []) + (["tensorboard"] if self.tensorboard is not None else [])
+        return names or None
 
 
 # the top-level keys of a training config; a key not here is a typo (or a setting of another tool)
 TOP_LEVEL = frozenset({"name", "seed", "run_dir", "resume", "overwrite", "init_from", "eval", "data", "model",
                        "engine", "optim", "scheduler", "logger", "benchmark"})
 OPTIM_KEYS = frozenset({"lr", "weight_decay", "head_lr_mult", "head_lr", "optimizer"})
-LOGGER_KEYS = frozenset({"wandb"})
+LOGGER_KEYS = frozenset({"wandb", "tensorboard"})
 
 
 def _unknown(keys: Any, known: Any, where: str) -> list[str]:
@@ -158,6 +160,12 @@ def _typed(cls: type, node: Mapping[str, Any], where: str, problems: list[str]) 
     return cls(**values)
 
 
+def _tensorboard(logger: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``logger.tensorboard``: its settings (an empty mapping counts: TensorBoard with its defaults), or None."""
+    node = logger.get("tensorboard")
+    return None if node is None or node is False else dict(node or {})
+
+
 def train_settings(cfg: DictConfig | Mapping[str, Any]) -> TrainSettings:
     """The run's settings from a composed training config, checked once, before any work starts.
 
@@ -176,4 +184,4 @@ def train_settings(cfg: DictConfig | Mapping[str, Any]) -> TrainSettings:
         raise LsvitError("invalid configuration: " + "; ".join(problems))
     return TrainSettings(engine, evals, int(node.get("seed", 42)), str(node.get("run_dir")),
                          bool(node.get("resume", False)), bool(node.get("overwrite", False)), node.get("init_from"),
-                         logger.get("wandb") or None)
+                         logger.get("wandb") or None, _tensorboard(logger))
