@@ -439,6 +439,27 @@ def test_capture_key_timelines_and_the_csv_they_append_to(tmp_path):
     assert [r.class_name for r in records] == ["wave_R", "wave_W", "clap_R"] and layout.feature_count == 300
 
 
+def test_the_capture_tool_takes_a_key_timeline_from_the_command_line(tmp_path, monkeypatch):
+    """``keys=[r@10,s@40]`` reaches the capture as the timeline (an unquoted ``keys=r@10,s@40`` is a Hydra sweep, and
+    ``cfg.keys`` is DictConfig's mapping method, not the setting)."""
+    import runpy
+
+    from lsvit.config import compose
+    from lsvit.families.keypoints import capture
+
+    seen = {}
+
+    def fake(source, label, out, keys, *args):
+        seen["timeline"] = capture.parse_keys(keys)
+        return capture.CaptureReport(output=str(out))
+
+    monkeypatch.setattr(capture, "capture_keypoints", fake)
+    tool = runpy.run_path(str(Path(__file__).resolve().parents[1] / "tools" / "capture_keypoints.py"))
+    tool["main"](compose("capture_keypoints", ["source=clip.mp4", "label=wave", f"out={tmp_path / 'c.csv'}",
+                                               "keys=[r@10,s@40,w@55,s@90]"]))
+    assert seen["timeline"] == {10: "r", 40: "s", 55: "w", 90: "s"}
+
+
 # ------------------------------------------------------------------------------------------- seed 000's own files
 def write_seed000_h5(path: Path, videos: dict[str, list[str]], num_frames: int = 12) -> Path:
     """A keypoint file written as seed 000's ``preprocess_videos_to_hdf5`` writes it (h5py, its names and types).
