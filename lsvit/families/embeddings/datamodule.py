@@ -89,7 +89,7 @@ class FeatureDataModule:
             side-named class takes its mirrored partner's label (``mirror_map`` or found from the names).
         mirror_map: explicit mirror partners.
         group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
-            validation hold-out, instead of the file's groups (as ``data.group_pattern`` of video folders).
+            validation and test hold-outs, instead of the file's groups (as ``data.group_pattern`` of video folders).
     """
 
     def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
