@@ -1,6 +1,10 @@
-"""The Accelerator, configured explicitly from the hydra ``engine`` group."""
+"""The Accelerator, configured explicitly from the hydra ``engine`` group, and the process-wide numerics of a run
+(deterministic kernels, float32 matmul precision)."""
 
 from __future__ import annotations
+
+import os
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -11,6 +15,9 @@ from lsvit import LsvitError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "no", "fp16", "bf16")
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+# cuBLAS's deterministic workspace (NVIDIA's documented value; seed 000 and Lightning set the same)
+CUBLAS_WORKSPACE = ":4096:8"
 
 
 def _mps() -> bool:
@@ -52,7 +59,7 @@ def resolve_precision(precision: str, device: str) -> str:
 
 
 def build_accelerator(device: str = "auto", mixed_precision: str = "auto", grad_accum: int = 1,
-                      run_dir: str | None = None, log_with: list[str] | None = None) -> Accelerator:
+                      run_dir: str | None = None, log_with: list[Any] | None = None) -> Accelerator:
     """An Accelerator whose settings all come from the arguments (i.e. from hydra).
 
     ``split_batches=True``: ``engine.batch_size`` is the global batch, split over the
@@ -75,3 +82,34 @@ def build_accelerator(device: str = "auto", mixed_precision: str = "auto", grad_
         dataloader_config=DataLoaderConfiguration(split_batches=True, even_batches=True),
         step_scheduler_with_optimizer=True,
     )
+
+
+def apply_numerics(deterministic: bool | str = False, matmul_precision: str = "highest") -> None:
+    """Set the process-wide numerics of a run, every time a run starts (so one run's choice never leaks into the
+    next run of the same process, a notebook or a sweep).
+
+    Args:
+        deterministic: ``True``: deterministic kernels only (``torch.use_deterministic_algorithms``; an operation
+            without one raises, naming it), ``CUBLAS_WORKSPACE_CONFIG`` set (unless already set) before CUDA starts,
+            cuDNN deterministic and not benchmarking; ``"warn"``: the same, an operation without a deterministic
+            kernel warns instead; ``False``: PyTorch's defaults.
+        matmul_precision: ``torch.set_float32_matmul_precision``: ``highest`` (full float32, PyTorch's default),
+            ``high`` (TF32 on Ampere and newer GPUs) or ``medium`` (bfloat16 passes where supported).
+
+    Raises:
+        LsvitError: an unknown value.
+    """
+    if deterministic not in (True, False, "warn"):
+        raise LsvitError(f"engine.deterministic={deterministic}: choose true, false or warn")
+    if matmul_precision not in MATMUL_PRECISIONS:
+        raise LsvitError(f"engine.matmul_precision={matmul_precision}: choose one of {MATMUL_PRECISIONS}")
+    on = deterministic is not False
+    if on:
+        # read when cuBLAS creates its handles: before the first CUDA matmul of the process (a process that has
+        # already used CUDA keeps the workspace it has)
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+    torch.use_deterministic_algorithms(on, warn_only=deterministic == "warn")
+    torch.backends.cudnn.deterministic = on
+    if on:
+        torch.backends.cudnn.benchmark = False  # autotuning picks kernels by timing: another choice each run
+    torch.set_float32_matmul_precision(matmul_precision)

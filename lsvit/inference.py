@@ -2,13 +2,15 @@
 
 Everything — model, classes, frame sampling, transforms — is rebuilt from the checkpoint
 folder alone. One unreadable video never stops the pass: it is listed on stderr and gets
-no row. Rows are sorted by id (the path relative to ``data_root`` without extension).
+no row. Rows are sorted by id (the path relative to ``data_root`` without extension) in natural order: numbers by
+their value (``1, 2, 10``, not ``1, 10, 2``), as seed 003's ``submission.csv`` lists its numbered test videos.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -143,10 +145,17 @@ def predict(checkpoint: str | Path, data_root: str | Path, batch_size: int = 8, 
     out, meta, _ = score_checkpoint(checkpoint, data_root, None, batch_size, num_workers, strict, device,
                                     mixed_precision, backend, num_clips, num_crops, progress, runtime)
     keep = [i for i, ok in enumerate(out["valid"].tolist()) if ok]  # stand-ins for broken videos get no row
-    order = sorted(keep, key=lambda i: out["ids"][i])
+    order = sorted(keep, key=lambda i: natural_key(out["ids"][i]))
     probs = out["logits"][order].softmax(-1) if order else torch.zeros(0, len(meta["class_names"]))
     return {"class_names": list(meta["class_names"]), "ids": [out["ids"][i] for i in order], "probs": probs,
             "unreadable": out["errors"]}
+
+
+def natural_key(text: str) -> tuple[Any, ...]:
+    """Sort key: runs of digits compare as numbers (``clip2`` before ``clip10``), the rest as text; ties (``01`` and
+    ``1``) fall back to the text itself, so the order is total. (Three lines: not worth a dependency on natsort.)"""
+    parts = re.split(r"(\d+)", text)  # text, digits, text, ...: the same kinds at the same positions, so comparable
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), text
 
 
 def rows_to_csv(result: dict[str, Any], with_probs: bool = False, topk: int = 0) -> str:

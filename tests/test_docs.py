@@ -131,3 +131,31 @@ def test_the_family_skeleton_in_the_docs_keeps_the_contracts(tiny_dataset: Path)
     contract = ns["COLOUR"].contract(dm.meta(), {})
     assert contract.shape == tuple(sample["inputs"].shape)
     assert torch.isfinite(model(contract.example(3))).all()
+
+
+def seed_page_commands() -> list[tuple[str, list[str]]]:
+    """``(tool, overrides)`` of every ``python tools/<tool>.py ...`` command in docs/seeds.md's code blocks."""
+    import re
+    import shlex
+
+    text = (DOCS / "seeds.md").read_text()
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            m = re.search(r"tools/(\w+)\.py(.*)", line)
+            if m:
+                args = shlex.split(m.group(2).split(" #", 1)[0])
+                out.append((m.group(1), args))
+    return out
+
+
+def test_the_seed_walkthroughs_commands_compose():
+    """Every command docs/seeds.md gives a seed's user names keys its tool's config has (Hydra refuses any other)."""
+    from lsvit.config import compose
+
+    commands = seed_page_commands()
+    assert {t for t, _ in commands} >= {"train", "inference", "realtime", "extract_keypoints", "import_keypoints",
+                                        "capture_keypoints", "extract_features", "download_hmdb51",
+                                        "benchmark_hmdb51"} and len(commands) >= 20
+    for tool, overrides in commands:
+        compose(tool, overrides)  # raises on a key the tool does not have, or a group option that does not exist

@@ -265,6 +265,9 @@ def _assert_scheduler_follows_config(sched: Any, sched_cfg: DictConfig, total_st
         warm = round(sched_cfg.warmup_epochs * steps_per_epoch)
         assert factor(0) == pytest.approx(1 / (warm + 1)) and factor(warm) == pytest.approx(1.0)
         assert factor(total_steps) == pytest.approx(sched_cfg.min_lr_ratio)
+    elif kind == "constant":
+        assert isinstance(sched, LambdaLR), kind
+        assert [sched.lr_lambdas[0](k) for k in (0, steps_per_epoch, total_steps)] == [1.0, 1.0, 1.0]
     else:
         raise AssertionError(f"no check for the scheduler {sched_cfg._target_}: add one here")
 
@@ -511,3 +514,116 @@ def test_topk_columns_are_clamped_to_the_number_of_classes():
     header, row = rows_to_csv(result, topk=10).splitlines()
     assert header == "id,class,top1,top1_prob,top2,top2_prob,top3,top3_prob"
     assert row == "v1,b,b,0.500000,c,0.300000,a,0.200000"
+
+
+def test_deterministic_and_matmul_precision_are_applied_once_per_run(tiny_keypoints, tmp_path, monkeypatch):
+    from lsvit.config import compose
+    from lsvit.device import apply_numerics
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+
+    def run(name: str, *extra: str) -> dict:
+        return train(compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tiny_keypoints}",
+                                       "data.num_frames=8", f"run_dir={tmp_path}/{name}", "engine.epochs=1",
+                                       "engine.batch_size=4", "engine.device=cpu", "engine.mixed_precision=no",
+                                       "model.hidden_sizes=[8]", *extra]))
+
+    try:
+        a = run("a", "engine.deterministic=true", "engine.matmul_precision=medium")
+        assert torch.are_deterministic_algorithms_enabled() and not torch.is_deterministic_algorithms_warn_only_enabled()
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and torch.get_float32_matmul_precision() == "medium"
+        b = run("b", "engine.deterministic=true")
+        assert a["last_metrics"]["train/loss"] == b["last_metrics"]["train/loss"]  # the same run, the same numbers
+        run("c")  # the defaults: a later run in this process does not inherit the previous run's numerics
+        assert not torch.are_deterministic_algorithms_enabled() and torch.get_float32_matmul_precision() == "highest"
+        assert not torch.backends.cudnn.deterministic
+        run("d", "engine.deterministic=warn")
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        for bad, msg in (("engine.deterministic=maybe", "engine.deterministic=maybe: choose true, false or warn"),
+                         ("engine.matmul_precision=low", "engine.matmul_precision=low: choose one of")):
+            with pytest.raises(LsvitError, match=msg):
+                run("e", bad)
+    finally:
+        apply_numerics()
+
+
+def _keypoint_run(tiny_keypoints, run_dir, *extra):
+    from lsvit.config import compose
+
+    return compose("train", ["experiment=signs_keypoint_lstm", f"data.path={tiny_keypoints}", "data.num_frames=8",
+                             f"run_dir={run_dir}", "engine.epochs=2", "engine.batch_size=4", "engine.device=cpu",
+                             "engine.mixed_precision=no", "model.hidden_sizes=[8]", *extra])
+
+
+def test_tensorboard_logger_through_accelerates_trackers(tiny_keypoints, tmp_path, monkeypatch):
+    """The writer is faked (TensorBoard is not in this environment's venv; the next test reads real event files
+    where it is): what the tracker is asked to write, where, and that a missing TensorBoard is one message."""
+    import types
+
+    from lsvit.config import compose
+    from lsvit.engine import loggers
+    from lsvit.engine.settings import train_settings
+
+    monkeypatch.setattr(loggers, "is_tensorboard_available", lambda: False)
+    with pytest.raises(LsvitError, match="logger=tensorboard needs TensorBoard, which is not installed: pip install"):
+        train(_keypoint_run(tiny_keypoints, tmp_path / "missing", "logger=tensorboard"))
+    assert not (tmp_path / "missing").exists()  # refused before any work
+
+    writers = []
+
+    class Writer:
+        def __init__(self, log_dir, **kwargs):
+            self.log_dir, self.kwargs, self.scalars, self.hparams, self.closed = log_dir, kwargs, [], [], False
+            writers.append(self)
+
+        def add_scalar(self, tag, value, global_step=None, **kw):
+            self.scalars.append((tag, value, global_step))
+
+        def add_text(self, *a, **k):
+            pass
+
+        def add_hparams(self, hparams, metric_dict, run_name=None):
+            assert None not in hparams.values()  # TensorBoard's hparams refuse None
+            self.hparams.append((hparams, run_name))
+
+        def flush(self):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    fake = types.ModuleType("torch.utils.tensorboard")
+    fake.SummaryWriter = Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
+    monkeypatch.setattr(torch.utils, "tensorboard", fake, raising=False)
+    monkeypatch.setattr(loggers, "is_tensorboard_available", lambda: True)
+    run = tmp_path / "tb"
+    train(_keypoint_run(tiny_keypoints, run, "logger=tensorboard", "logger.tensorboard.flush_secs=5"))
+    (w,) = writers
+    assert w.log_dir == str(run / "tensorboard") and w.kwargs == {"flush_secs": 5, "max_queue": 10} and w.closed
+    top1 = [(v, step) for tag, v, step in w.scalars if tag == "val/top1"]
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [step for _, step in top1] == [1, 2]  # one point per epoch
+    assert [round(v, 6) for v, _ in top1] == [round(float(r["val/top1"]), 6) for r in rows]
+    (hp, run_name), = w.hparams
+    assert hp["engine.epochs"] == 2 and hp["data.test_path"] == "null" and run_name == "."
+    # with Weights & Biases too; an unknown key is refused by name
+    both = compose("train", ["logger=[wandb,tensorboard]"])
+    assert train_settings(both).trackers == ["wandb", "tensorboard"]
+    with pytest.raises(LsvitError, match="logger.tensorboard.flush: no such setting"):
+        train(_keypoint_run(tiny_keypoints, tmp_path / "typo", "logger=tensorboard", "+logger.tensorboard.flush=1"))
+
+
+def test_tensorboard_event_files_hold_the_epochs(tiny_keypoints, tmp_path):
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed (the dev extra has it)")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "run"
+    train(_keypoint_run(tiny_keypoints, run, "logger=tensorboard"))
+    acc = EventAccumulator(str(run / "tensorboard"))
+    acc.Reload()
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    events = acc.Scalars("val/top1")
+    assert [e.step for e in events] == [1, 2]
+    assert [round(e.value, 5) for e in events] == [round(float(r["val/top1"]), 5) for r in rows]

@@ -254,14 +254,16 @@ def test_augmentation_is_a_function_of_the_seed_and_keeps_missing_points_zero():
 
 
 # ------------------------------------------------------------------------------------------- models
-@pytest.mark.parametrize("name,bidirectional", [("keypoint_lstm", False), ("keypoint_lstm", True),
-                                                ("keypoint_lstm_stacked", False), ("keypoint_lstm_stacked", True)])
-def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirectional):
+@pytest.mark.parametrize("name,bidirectional,activation", [
+    ("keypoint_lstm", False, "tanh"), ("keypoint_lstm", True, "tanh"), ("keypoint_lstm_stacked", False, "tanh"),
+    ("keypoint_lstm_stacked", True, "tanh"), ("keypoint_lstm_stacked", False, "relu"), ("keypoint_lstm", True, "relu")])
+def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirectional, activation):
     import timm
 
     import lsvit.models  # noqa: F401
 
-    m = timm.create_model(name, num_classes=5, input_size=12, bidirectional=bidirectional, pretrained=False)
+    m = timm.create_model(name, num_classes=5, input_size=12, bidirectional=bidirectional, pretrained=False,
+                          activation=activation)
     x = torch.randn(3, 7, 12)
     logits = m(x)
     assert logits.shape == (3, 5)
@@ -276,6 +278,45 @@ def test_models_forward_backward_every_parameter_gets_a_gradient(name, bidirecti
     if name == "keypoint_lstm_stacked":
         assert [lstm.hidden_size for lstm in m.lstms] == [64, 128, 64]
         assert [mod.out_features for mod in m.head_mlp if isinstance(mod, torch.nn.Linear)] == [64, 32]
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_written_out_cell_is_pytorchs_lstm_with_tanh_and_keras_with_relu(bidirectional):
+    from lsvit.models.keypoint_lstm import ActLSTM
+
+    ref = torch.nn.LSTM(5, 6, batch_first=True, bidirectional=bidirectional)
+    mine = ActLSTM(5, 6, bidirectional, activation="tanh")
+    mine.load_state_dict(ref.state_dict())  # the same parameter names and shapes
+    x = torch.randn(3, 7, 5)
+    torch.testing.assert_close(mine(x)[0], ref(x)[0], atol=1e-6, rtol=1e-5)
+    relu = ActLSTM(5, 6, bidirectional, activation="relu")
+    relu.load_state_dict(ref.state_dict())
+    # the first step by hand, Keras's LSTM(activation="relu"): c = s(f) * 0 + s(i) * relu(g), h = s(o) * relu(c)
+    gates = x[:, 0] @ ref.weight_ih_l0.T + ref.bias_ih_l0 + ref.bias_hh_l0
+    i, f, g, o = gates.chunk(4, -1)
+    h0 = torch.sigmoid(o) * torch.relu(torch.sigmoid(i) * torch.relu(g))
+    out = relu(x)[0]
+    torch.testing.assert_close(out[:, 0, :6], h0, atol=1e-6, rtol=1e-5)
+    assert (out >= 0).all() and not torch.allclose(out, mine(x)[0])
+
+
+def test_relu_lstm_keeps_the_checkpoint_format_and_exports_to_onnx(tmp_path):
+    import onnxruntime as ort
+    import timm
+
+    from lsvit.deploy.export import export_graph, max_abs_diff
+
+    size = dict(num_classes=3, input_size=12, hidden_sizes=[8, 8], head_sizes=[8])  # small: the export unrolls T
+    relu = timm.create_model("keypoint_lstm_stacked", activation="relu", **size).eval()
+    tanh = timm.create_model("keypoint_lstm_stacked", **size).eval()
+    assert all(isinstance(m, torch.nn.LSTM) for m in tanh.lstms)  # the default: old checkpoints rebuild as they were
+    assert relu.state_dict().keys() == tanh.state_dict().keys()
+    f = relu.lstms[0].bias_hh_l0.detach()
+    assert f[8:16].eq(1).all() and f[:8].eq(0).all()  # Keras's unit forget bias
+    x = torch.randn(2, 6, 12)
+    export_graph(relu, x, tmp_path / "m.onnx", name="relu LSTM")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert max_abs_diff(relu, session, x) < 1e-4 and max_abs_diff(relu, session, torch.randn(5, 6, 12)) < 1e-4
 
 
 def test_final_state_is_the_last_step_forward_and_the_first_step_backward():
@@ -396,3 +437,258 @@ def test_capture_key_timelines_and_the_csv_they_append_to(tmp_path):
     _, records, layout = __import__("lsvit.families.keypoints.importers", fromlist=["x"]).read_csv_sequences(
         tmp_path / "c.csv")
     assert [r.class_name for r in records] == ["wave_R", "wave_W", "clap_R"] and layout.feature_count == 300
+
+
+def test_the_capture_tool_takes_a_key_timeline_from_the_command_line(tmp_path, monkeypatch):
+    """``keys=[r@10,s@40]`` reaches the capture as the timeline (an unquoted ``keys=r@10,s@40`` is a Hydra sweep, and
+    ``cfg.keys`` is DictConfig's mapping method, not the setting)."""
+    import runpy
+
+    from lsvit.config import compose
+    from lsvit.families.keypoints import capture
+
+    seen = {}
+
+    def fake(source, label, out, keys, *args):
+        seen["timeline"] = capture.parse_keys(keys)
+        return capture.CaptureReport(output=str(out))
+
+    monkeypatch.setattr(capture, "capture_keypoints", fake)
+    tool = runpy.run_path(str(Path(__file__).resolve().parents[1] / "tools" / "capture_keypoints.py"))
+    tool["main"](compose("capture_keypoints", ["source=clip.mp4", "label=wave", f"out={tmp_path / 'c.csv'}",
+                                               "keys=[r@10,s@40,w@55,s@90]"]))
+    assert seen["timeline"] == {10: "r", 40: "s", 55: "w", 90: "s"}
+
+
+# ------------------------------------------------------------------------------------------- seed 000's own files
+def write_seed000_h5(path: Path, videos: dict[str, list[str]], num_frames: int = 12) -> Path:
+    """A keypoint file written as seed 000's ``preprocess_videos_to_hdf5`` writes it (h5py, its names and types).
+
+    The notebook: ``label_map`` of the sorted class folders saved as a JSON string attribute; per video, every frame's
+    84 values (2 hands x 21 x (x, y), float64 numpy as its ``np.concatenate`` gives), the sequence cut to its middle
+    ``NUM_FRAMES_PER_VIDEO`` frames or zero-padded at the end, stored as ``sequences/<dataset_name>`` (the relative
+    path with separators and dots as underscores) with the attributes ``label`` (int), ``original_path`` and
+    ``class_name`` (str). Nothing else: no layout, feature count or completion flag.
+    """
+    rng = np.random.default_rng(3)
+    label_map = {c: i for i, c in enumerate(sorted(videos))}
+    with h5py.File(path, "w") as hf:
+        hf.attrs["label_map"] = json.dumps(label_map)
+        for class_name, names in videos.items():
+            for k, video in enumerate(names):
+                video_path = f"/data/raw/{class_name}/{video}"
+                frames = 7 + 4 * k  # shorter and longer than num_frames
+                seq = rng.random((frames, 84))
+                seq[:, 42:] *= k % 2  # one hand missing in some videos: zeros, as the notebook pads slots
+                if frames > num_frames:
+                    start = (frames - num_frames) // 2
+                    seq = seq[start:start + num_frames]
+                else:
+                    seq = np.concatenate([seq, np.zeros((num_frames - frames, 84))])
+                dataset_name = f"{class_name}/{video}".replace("/", "_").replace(".", "_")
+                dset = hf.create_dataset(f"sequences/{dataset_name}", data=seq)
+                dset.attrs["label"] = label_map[class_name]
+                dset.attrs["original_path"] = video_path
+                dset.attrs["class_name"] = class_name
+    return path
+
+
+def test_seed_000s_hdf5_files_are_read_as_they_are(tmp_path):
+    from lsvit.config import compose
+    from lsvit.engine import train
+    from lsvit.families.keypoints.datamodule import KeypointDataModule
+    from lsvit.inference import predict
+
+    videos = {"sign_A": [f"video{i}.mp4" for i in range(5)], "sign_B": [f"clip{i}.avi" for i in range(5)]}
+    path = write_seed000_h5(tmp_path / "model.h5", videos)
+    idx = read_keypoint_index(path)
+    assert idx.class_names == ["sign_A", "sign_B"] and idx.layout == mode_layout("hands")  # 84: seed 000's hands
+    assert idx.source == "seed000" and set(idx.lengths) == {12} and idx.ids[0] == "sign_A/video0"
+    assert idx.labels == [0] * 5 + [1] * 5
+    for in_memory in (True, False):  # read at once, and lazily per process
+        dm = KeypointDataModule(path=str(path), num_frames=12, normalize="none", val_ratio=0.2, test_ratio=0.2,
+                                in_memory=in_memory)
+        dm.setup()
+        sample = dm.val_dataset[0]
+        row = dm.val_rows[0]
+        with h5py.File(path, "r") as f:
+            stored = f["sequences"][dm.index.names[row]][()].astype(np.float32)
+        torch.testing.assert_close(sample["inputs"], torch.from_numpy(stored))  # unchanged at the seed's length
+    cfg = compose("train", ["experiment=signs_keypoint_lstm", f"data.path={path}", "data.num_frames=12",
+                            "data.test_ratio=0.2", f"run_dir={tmp_path}/run", "engine.epochs=1", "engine.batch_size=4",
+                            "engine.device=cpu", "engine.mixed_precision=no", "model.hidden_sizes=[8]"])
+    summary = train(cfg)
+    meta = json.loads((Path(summary["run_dir"]) / "best" / "meta.json").read_text())
+    assert meta["model"]["args"]["input_size"] == 84 and meta["data"]["source"] == "seed000"
+    assert summary["num_test"] == 2
+    res = predict(Path(summary["run_dir"]) / "best", path, progress=False)  # the seed's file straight into inference
+    assert len(res["ids"]) == 10 and "sign_B/clip4" in res["ids"]
+
+
+def test_foreign_keypoint_files_say_what_they_lack(tmp_path):
+    no_map = tmp_path / "no_map.h5"
+    with h5py.File(no_map, "w") as f:
+        f.create_dataset("sequences/a_v_mp4", data=np.zeros((4, 84)))
+        f["sequences/a_v_mp4"].attrs["label"] = 0
+    with pytest.raises(LsvitError) as err:
+        read_keypoint_index(no_map)
+    msg = str(err.value)
+    assert "lacks the root attribute 'label_map'" in msg and "rerun" not in msg and "seed 000" in msg
+    no_labels = tmp_path / "no_labels.h5"
+    with h5py.File(no_labels, "w") as f:
+        f.attrs["label_map"] = json.dumps({"a": 0})
+        f.create_dataset("sequences/x", data=np.zeros((4, 84)))
+        f.create_dataset("sequences/y", data=np.zeros(4))
+    with pytest.raises(LsvitError, match=r"with a 'label' attribute under 'sequences' \(2 of 2 are not, e.g. "
+                                         r"sequences/x\)") as err:
+        read_keypoint_index(no_labels)
+    assert "rerun" not in str(err.value)
+    # one of ours whose writer did not finish is still that, and says so
+    ours = write_keypoint_h5(tmp_path / "ours.h5", [KeypointRecord("a/v", np.zeros((3, 84), np.float32), 0, "a", "v")],
+                             ["a"], mode_layout("hands"), "npy")
+    with h5py.File(ours, "a") as f:
+        del f.attrs["lsvit_complete"]
+    with pytest.raises(LsvitError, match="incomplete keypoint file.*rerun the extraction"):
+        read_keypoint_index(ours)
+
+
+# ------------------------------------------------------------------------------------------- several persons
+class _FakeHands:
+    """MediaPipe Hands as the extractor drives it: every crop shows a left hand at x 0.25 and a right one at 0.75
+    (of the crop); records the ``max_num_hands`` it was built with and the crops it saw."""
+
+    made: list[dict] = []
+
+    def __init__(self, **kwargs):
+        _FakeHands.made.append(kwargs)
+        self.seen: list[tuple[int, int]] = []
+
+    def process(self, image):
+        self.seen.append(image.shape[:2])
+        return SimpleNamespace(multi_hand_landmarks=[_hand(0.25, 0.5), _hand(0.75, 0.5)],
+                               multi_handedness=[_handedness("Left", 0.9), _handedness("Right", 0.8)])
+
+    def close(self):
+        pass
+
+
+def _fake_mediapipe(monkeypatch):
+    from lsvit.families.keypoints import mediapipe as kp_mp
+
+    fake = SimpleNamespace(solutions=SimpleNamespace(hands=SimpleNamespace(Hands=_FakeHands)))
+    monkeypatch.setattr(kp_mp, "import_mediapipe", lambda: fake)
+    # two persons on a 200 x 100 frame, largest first (as every detector orders them)
+    monkeypatch.setitem(kp_mp.ROI_DETECTORS, "two", lambda s: lambda frame: [(50, 0, 150, 100), (0, 0, 40, 60)])
+    _FakeHands.made.clear()
+    return kp_mp
+
+
+def test_hands_of_several_persons_fill_the_slots_as_seed_000_does(monkeypatch):
+    kp_mp = _fake_mediapipe(monkeypatch)
+    frame = np.zeros((100, 200, 3), np.uint8)
+
+    def run(**kw):
+        ex = kp_mp.KeypointExtractor(kp_mp.ExtractionSettings(mode="hands", roi="two", roi_margin=0.0, **kw))
+        r = ex(frame)
+        ex.close()
+        return ex, r
+
+    ex, r = run(max_persons=None, max_hands=4)
+    assert _FakeHands.made[-1]["max_num_hands"] == 4 and ex._solution is None  # closed
+    assert ex.layout == mode_layout("hands", hands=4) and r.vector.shape == (168,)
+    assert r.rois == [(50, 0, 150, 100), (0, 0, 40, 60)] and r.roi == (50, 0, 150, 100)
+    # crop by crop: the large person's left and right hand take slots 0 and 1, the second person's the next ones
+    x0 = {name: round(float(arr[0, 0]), 3) for name, arr in r.parts.items()}
+    assert x0 == {"left_hand": 0.375, "right_hand": 0.625, "hand_3": 0.05, "hand_4": 0.15}
+    np.testing.assert_allclose(r.vector[84:86], [0.05, 60 * 0.5 / 100], atol=1e-6)  # hand_3's wrist, frame units
+    _, r = run(max_persons=None, max_hands=2)  # two slots: the second person's hands are dropped
+    assert {n: round(float(a[0, 0]), 3) for n, a in r.parts.items()} == {"left_hand": 0.375, "right_hand": 0.625}
+    _, r = run(max_persons=1, max_hands=2)  # the default: the largest person only
+    assert r.rois == [(50, 0, 150, 100)]
+    _, r = run(max_persons=1, max_hands=1)  # one slot: the first hand, whatever its side (seed 000's next free slot)
+    assert list(r.parts) == ["hand"] and round(float(r.parts["hand"][0, 0]), 3) == 0.375 and r.vector.shape == (42,)
+
+
+def test_hand_slots_rule():
+    a, b, c, d = (np.full((21, 4), v, np.float32) for v in (1, 2, 3, 4))
+    # region by region; Left -> 0, Right -> 1, anything else -> the first free slot; the rest dropped
+    slots = assign_hand_slots([a, b, c, d], ["Right", "Left", "Left", None], slots=3, regions=[0, 0, 1, 1])
+    assert [s[0, 0] if s is not None else None for s in slots] == [2, 1, 3]
+    slots = assign_hand_slots([a, b], [_handedness("Left", 0.2), _handedness("Left", 0.9)], slots=1)
+    assert slots[0][0, 0] == 2  # within a crop the most confident first
+
+
+def test_yolo_keeps_every_person_above_roi_conf(monkeypatch, tmp_path):
+    from lsvit.families.keypoints import mediapipe as kp_mp
+    from lsvit.families.keypoints.mediapipe import YoloPersonDetector
+
+    asked = {}
+
+    class FakeYolo:  # ultralytics' Results: boxes.xyxy / .conf / .cls tensors
+        def predict(self, image, classes, conf, verbose):
+            asked.update(classes=classes, conf=conf, channels_reversed=image[0, 0, 0] == 3)
+            boxes = SimpleNamespace(xyxy=torch.tensor([[0, 0, 10, 10], [0, 0, 50, 50], [5, 5, 90, 90], [1, 1, 30, 30.]]),
+                                    conf=torch.tensor([0.9, 0.5, 0.3, 0.95]), cls=torch.tensor([0, 0, 0, 2.]))
+            return [SimpleNamespace(boxes=boxes)]
+
+    frame = np.zeros((100, 100, 3), np.uint8)
+    frame[..., 2] = 3
+    det = YoloPersonDetector("unused.pt", conf=0.4, model=FakeYolo())
+    # persons (class 0) at least 0.4 confident, largest first; the car (class 2) and the 0.3 person are not
+    assert det(frame) == [(0, 0, 50, 50), (0, 0, 10, 10)]
+    assert asked == {"classes": [0], "conf": 0.4, "channels_reversed": True}  # BGR, as ultralytics expects
+    assert YoloPersonDetector("unused.pt", conf=0.6, model=FakeYolo())(frame) == [(0, 0, 10, 10)]
+    # roi=yolo builds it with the settings' roi_conf (ultralytics is not installed here: the constructor is stood in)
+    monkeypatch.setattr(kp_mp, "YoloPersonDetector", lambda weights, conf: (weights, conf))
+    settings = kp_mp.ExtractionSettings(roi="yolo", yolo_weights=str(tmp_path / "yolov8n.pt"), roi_conf=0.7)
+    assert kp_mp.ROI_DETECTORS["yolo"](settings) == (str(tmp_path / "yolov8n.pt"), 0.7)
+
+
+def test_roi_settings_are_checked_and_recorded_in_the_file(monkeypatch, tmp_path):
+    import cv2
+
+    from lsvit.config import compose
+    from lsvit.families.keypoints.dataset import extraction_settings_for
+
+    kp_mp = _fake_mediapipe(monkeypatch)
+    ES = kp_mp.ExtractionSettings
+    for bad, msg in (({"max_persons": None}, "needs a person detector"),
+                     ({"max_persons": 2, "roi": "hog", "mode": "pose_hands"}, "several persons need mode=hands"),
+                     ({"max_hands": 3, "mode": "holistic"}, "only mode=hands has a number of hand slots"),
+                     ({"roi_conf": 0.0}, "roi_conf=0.0"), ({"max_hands": 0}, "max_hands=0")):
+        with pytest.raises(LsvitError, match=msg):
+            ES(**{"mode": "hands", **bad})
+    for cls in ("wave", "clap"):
+        (tmp_path / "videos" / cls).mkdir(parents=True)
+        w = cv2.VideoWriter(str(tmp_path / "videos" / cls / "a.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 5, (200, 100))
+        for _ in range(3):
+            w.write(np.zeros((100, 200, 3), np.uint8))
+        w.release()
+    cfg = compose("extract_keypoints", [f"root={tmp_path / 'videos'}", f"out={tmp_path / 'kp.h5'}", "roi=two",
+                                        "max_persons=null", "max_hands=4", "roi_conf=0.5", "roi_margin=0"])
+    print(kp_mp.extract_tool(cfg))
+    idx = read_keypoint_index(tmp_path / "kp.h5")
+    assert idx.layout == mode_layout("hands", hands=4) and idx.settings["max_hands"] == 4
+    assert idx.settings["max_persons"] is None and idx.settings["roi_conf"] == 0.5 and idx.settings["roi"] == "two"
+    with h5py.File(tmp_path / "kp.h5", "r") as f:
+        seq = f["sequences"][idx.names[0]][()]
+    assert seq.shape == (3, 168) and seq[:, 84] == pytest.approx(0.05)  # the second person's left hand, every frame
+    # a checkpoint trained on such a file reads raw videos with the same extraction
+    assert ES.from_json(extraction_settings_for({"layout": idx.layout.to_json(), "extraction": idx.settings})) \
+        == ES.from_json(idx.settings)
+    # seed 000's own files record no settings: their width says how many hand slots to extract
+    assert extraction_settings_for({"layout": mode_layout("hands", hands=4).to_json()})["max_hands"] == 4
+
+
+def test_yolo_roi_on_a_randomly_initialised_ultralytics_model():
+    """The real ultralytics call chain, where it is installed, on a model built from its YAML (random weights: no
+    download); the dev environment here has no ultralytics, so the fake above carries the selection logic."""
+    ultralytics = pytest.importorskip("ultralytics")
+    from lsvit.families.keypoints.mediapipe import YoloPersonDetector
+
+    model = ultralytics.YOLO("yolov8n.yaml")
+    frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    boxes = YoloPersonDetector("yolov8n.yaml", conf=0.01, model=model)(frame)
+    assert all(0 <= x0 <= x1 <= 128 and 0 <= y0 <= y1 <= 96 for x0, y0, x1, y1 in boxes)
+    areas = [(b[2] - b[0]) * (b[3] - b[1]) for b in boxes]
+    assert areas == sorted(areas, reverse=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import timm
 import torch
@@ -249,3 +251,29 @@ def test_dropout_and_stochastic_depth_follow_each_samples_seed():
     assert not torch.allclose(model(x), model(x))
     model.eval()
     torch.testing.assert_close(model(x), model(x))
+
+
+def test_seed_003s_weight_file_name_is_found_and_read_safely(tmp_path):
+    """Seed 003 keeps timm's ViT-B state dict as ``weights/vit_base_patch16_224_timm.pth`` (torch.save): found under
+    that name, read with ``weights_only=True``; a file whose unpickling would run code is refused, the code not run."""
+    dims = dict(patch_size=8, embed_dim=32, depth=2, num_heads=2)
+    vit = timm.create_model("vit_tiny_patch16_224", img_size=32, num_classes=1000, **dims)
+    torch.save(vit.state_dict(), tmp_path / "vit_tiny_patch16_224_timm.pth")
+    model = timm.create_model("lsvit_tiny_patch16_224", pretrained=True, weights_dir=str(tmp_path), num_classes=5,
+                              num_frames=4, smif_window=3, img_size=32, **dims)
+    assert torch.equal(model.blocks[1].attn.qkv.weight, vit.blocks[1].attn.qkv.weight)
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (tmp_path / "ran",))
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    torch.save({"state_dict": vit.state_dict(), "extra": Payload()}, bad / "vit_tiny_patch16_224_timm.pth")
+    with pytest.raises(LsvitError, match="not a loadable weights file"):
+        timm.create_model("lsvit_tiny_patch16_224", pretrained=True, weights_dir=str(bad), num_classes=5,
+                          num_frames=4, smif_window=3, img_size=32, **dims)
+    assert not (tmp_path / "ran").exists()
+    with pytest.raises(LsvitError) as err:  # nothing there: the message lists seed 003's name too
+        timm.create_model("lsvit_tiny_patch16_224", pretrained=True, weights_dir=str(tmp_path / "none"), num_classes=3)
+    assert str(tmp_path / "none" / "vit_tiny_patch16_224_timm.pth") in str(err.value)

@@ -8,13 +8,16 @@ Two pitfalls every HDF5-backed dataset meets, solved once here:
 * **Trust**: attributes of a file made by someone else are data. Structured attributes are
   stored as JSON strings and read with :func:`read_json_attr` (parsed, never evaluated);
   :func:`open_h5` refuses a truncated or corrupt file, or one whose writer did not finish
-  (``lsvit_complete`` is the last attribute written), naming the file.
+  (``lsvit_complete`` is the last attribute written), naming the file. A format written by other code has no such
+  flag: the reader of that kind says whether a file without it is a finished file of such a format
+  (``foreign``, e.g. seed 000's keypoint files), or what it lacks.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +56,26 @@ MEMBER_HINTS = {"embeddings": "an embedding cache (tools/extract_features.py)",
                 "sequences": "a keypoint file (tools/extract_keypoints.py, tools/import_keypoints.py)"}
 
 
-def open_h5(path: str | Path, kind: str = "HDF5 file", member: str | None = None) -> Any:
+# what a reader says of a file without lsvit's completion flag: None (one of ours, unfinished), "" (a finished file
+# of another writer's format that it reads as it is) or what the file lacks to be either (the message)
+ForeignCheck = Callable[[Any], "str | None"]
+
+
+def open_h5(path: str | Path, kind: str = "HDF5 file", member: str | None = None,
+            foreign: ForeignCheck | None = None) -> Any:
     """Open a cache for reading, refusing files that are not a complete lsvit cache of the expected kind.
 
     Args:
         path: the file.
         kind: what it should be, in words (messages).
         member: a top-level dataset or group every file of that kind has: a file without it is another kind.
+        foreign: for a file without the completion flag: None when it is one of ours left unfinished (refused:
+            rerun the writer), ``""`` when it is a finished file of a format without the flag (opened), else the
+            message saying what it lacks (refused with it).
 
     Raises:
-        LsvitError: missing, not HDF5, truncated/corrupt, of another kind (saying which, when known), or still
-            being written.
+        LsvitError: missing, not HDF5, truncated/corrupt, of another kind (saying which, when known), still
+            being written, or (``foreign``) a file of no format this reader knows, saying what it lacks.
     """
     import h5py
 
@@ -82,7 +94,12 @@ def open_h5(path: str | Path, kind: str = "HDF5 file", member: str | None = None
         raise LsvitError(f"{path}: not a {kind}: it has no '{member}'" + (f"; it is {what}" if what else
                          f" (it holds {', '.join(held[:6]) or 'nothing'})"))
     if not bool(f.attrs.get(COMPLETE_ATTR, False)):
+        verdict = foreign(f) if foreign is not None else None
+        if verdict == "":
+            return f
         f.close()
+        if verdict:
+            raise LsvitError(f"{path}: {verdict}")
         raise LsvitError(f"{path}: incomplete {kind} (its writer did not finish: still being written, or "
                          "interrupted); rerun the extraction to complete it")
     return f
@@ -94,11 +111,13 @@ class LazyH5:
     Args:
         path: the file.
         kind: how it is named in messages.
+        foreign: as :func:`open_h5`'s (a module-level function: it travels to worker processes).
     """
 
-    def __init__(self, path: str | Path, kind: str = "HDF5 file") -> None:
+    def __init__(self, path: str | Path, kind: str = "HDF5 file", foreign: ForeignCheck | None = None) -> None:
         self.path = Path(path)
         self.kind = kind
+        self.foreign = foreign
         self._file: Any = None
         self._pid: int | None = None
 
@@ -106,7 +125,7 @@ class LazyH5:
     def file(self) -> Any:
         """The open file of this process."""
         if self._file is None or self._pid != os.getpid():
-            self._file = open_h5(self.path, self.kind)
+            self._file = open_h5(self.path, self.kind, foreign=self.foreign)
             self._pid = os.getpid()
         return self._file
 
@@ -118,4 +137,4 @@ class LazyH5:
 
     def __getstate__(self) -> dict[str, Any]:
         # handles never travel to worker processes: each opens its own
-        return {"path": self.path, "kind": self.kind, "_file": None, "_pid": None}
+        return {"path": self.path, "kind": self.kind, "foreign": self.foreign, "_file": None, "_pid": None}

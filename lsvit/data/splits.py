@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
@@ -110,36 +111,100 @@ def group_of(video_id: str, pattern: re.Pattern[str] | None) -> str:
 
 
 def split_summary(class_names: Sequence[str], labels: Sequence[int], train: Sequence[int], val: Sequence[int],
-                  groups: Sequence[str] | None = None, rule: str = "") -> dict:
-    """Train/validation clips and source groups per class, as written to a run's ``split_summary.json``.
+                  groups: Sequence[str] | None = None, rule: str = "", test: Sequence[int] | None = None,
+                  test_pooled: bool = True) -> dict:
+    """Train/validation (and test) clips and source groups per class, as written to a run's ``split_summary.json``.
 
     Args:
         class_names: the classes (labels index them).
-        labels: the label of every item that was split.
+        labels: the label of every item that was split (a separate validation or test set appended).
         train: indices of the training items.
         val: indices of the validation items.
         groups: the group (source video) of every item; default: each item its own.
-        rule: how validation was chosen, in words.
+        rule: how validation (and the test part) were chosen, in words.
+        test: indices of the test items, when the data has a test part (held out by ``data.test_ratio`` or a
+            separate test set): their counts are recorded too.
+        test_pooled: the test items were split from the same items as training and validation (``test_ratio``):
+            their source groups count among a class's ``groups``; a separate test set's do not.
 
     Returns:
         ``{"rule", "train_clips", "val_clips", "classes": {name: {"train_clips", "val_clips",
         "groups", "train_groups", "val_groups"}}, "single_group_classes": [...],
-        "classes_without_val": [...]}``.
+        "classes_without_val": [...]}``; with ``test``, also ``"test_clips"`` (overall and per class),
+        ``"test_groups"`` per class and ``"classes_without_test"``.
     """
     group = (lambda i: str(groups[i])) if groups is not None else (lambda i: f"#{i}")
-    per: dict[str, dict] = {c: {"train_clips": 0, "val_clips": 0, "train_groups": set(), "val_groups": set()}
+    parts = (("train", train), ("val", val)) + ((("test", test),) if test is not None else ())
+    per: dict[str, dict] = {c: {f"{p}_{k}": (0 if k == "clips" else set()) for p, _ in parts for k in ("clips", "groups")}
                             for c in class_names}
-    for part, idx in (("train", train), ("val", val)):
+    for part, idx in parts:
         for i in idx:
             c = per[class_names[int(labels[i])]]
             c[f"{part}_clips"] += 1
             c[f"{part}_groups"].add(group(i))
-    classes = {name: {"train_clips": c["train_clips"], "val_clips": c["val_clips"],
-                      "groups": len(c["train_groups"] | c["val_groups"]), "train_groups": len(c["train_groups"]),
-                      "val_groups": len(c["val_groups"])} for name, c in per.items()}
-    return {"rule": rule, "train_clips": len(train), "val_clips": len(val), "classes": classes,
-            "single_group_classes": sorted(n for n, c in classes.items() if c["groups"] == 1),
-            "classes_without_val": sorted(n for n, c in classes.items() if c["val_clips"] == 0)}
+    classes = {}
+    for name, c in per.items():
+        row = {"train_clips": c["train_clips"], "val_clips": c["val_clips"],
+               "groups": len(set().union(*(c[f"{p}_groups"] for p, _ in parts if p != "test" or test_pooled))),
+               "train_groups": len(c["train_groups"]), "val_groups": len(c["val_groups"])}
+        if test is not None:
+            row.update(test_clips=c["test_clips"], test_groups=len(c["test_groups"]))
+        classes[name] = row
+    out = {"rule": rule, "train_clips": len(train), "val_clips": len(val), "classes": classes,
+           "single_group_classes": sorted(n for n, c in classes.items() if c["groups"] == 1),
+           "classes_without_val": sorted(n for n, c in classes.items() if c["val_clips"] == 0)}
+    if test is not None:
+        out["test_clips"] = len(test)
+        out["classes_without_test"] = sorted(n for n, c in classes.items() if c["test_clips"] == 0)
+    return out
+
+
+def check_ratios(val_ratio: float | None, test_ratio: float) -> None:
+    """``data.val_ratio`` and ``data.test_ratio`` as fractions of the whole dataset: each in range, together below 1.
+
+    Args:
+        val_ratio: the validation share, or None when validation is a separate set.
+        test_ratio: the test share (0: no test part held out).
+
+    Raises:
+        LsvitError: a ratio out of range, or the two leaving nothing to train on.
+    """
+    if not 0.0 <= float(test_ratio) < 1.0:
+        raise LsvitError(f"data.test_ratio={test_ratio}: must be in [0, 1) (0: no test part held out)")
+    if val_ratio is not None and not 0.0 < float(val_ratio) < 1.0:
+        raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+    if val_ratio is not None and float(val_ratio) + float(test_ratio) >= 1.0:
+        raise LsvitError(f"data.val_ratio={val_ratio} + data.test_ratio={test_ratio} >= 1: nothing left to train on "
+                         "(both are shares of the whole dataset)")
+
+
+def three_way_split(labels: Sequence[int], val_ratio: float | None, test_ratio: float, seed: int = 0,
+                    groups: Sequence[str] | None = None) -> tuple[list[int], list[int], list[int]]:
+    """Train / validation / test indices of one dataset, stratified and seeded, groups kept whole in every part.
+
+    The test part is held out first (``test_ratio`` of each class, by :func:`stratified_split`), then validation
+    from the rest, so that ``val_ratio`` stays a share of the whole dataset (``val_ratio / (1 - test_ratio)`` of the
+    rest). With ``test_ratio=0`` the result is exactly :func:`stratified_split`'s (and the test part is empty), so
+    switching the option on never changes a split made without it but by the test videos it takes.
+
+    Args:
+        labels: one label per item.
+        val_ratio: validation share of the whole dataset; None: no validation hold-out (a separate set).
+        test_ratio: test share of the whole dataset, in [0, 1).
+        seed: shuffling seed.
+        groups: items that must stay together (source videos).
+
+    Returns:
+        ``(train, val, test)``, each sorted.
+    """
+    check_ratios(val_ratio, test_ratio)
+    rest, test = (stratified_split(labels, test_ratio, seed, groups) if test_ratio > 0
+                  else (list(range(len(labels))), []))
+    if val_ratio is None:
+        return rest, [], test
+    sub_groups = [groups[i] for i in rest] if groups is not None else None
+    tr, va = stratified_split([labels[i] for i in rest], val_ratio / (1.0 - test_ratio), seed, sub_groups)
+    return [rest[i] for i in tr], [rest[i] for i in va], test
 
 
 def check_validation(summary: dict, where: str, remedies: str) -> None:
@@ -153,18 +218,25 @@ def check_validation(summary: dict, where: str, remedies: str) -> None:
     Raises:
         LsvitError: no validation clip at all, naming the real cause.
     """
+    _check_part(summary, "val", "validation", where, remedies)
+
+
+def check_test(summary: dict, where: str, remedies: str) -> None:
+    """As :func:`check_validation`, for a test part held out by ``data.test_ratio``."""
+    _check_part(summary, "test", "test", where, remedies)
+
+
+def _check_part(summary: dict, part: str, what: str, where: str, remedies: str) -> None:
     classes = summary["classes"]
     single = summary["single_group_classes"]
-    if summary["val_clips"] == 0:
+    if summary[f"{part}_clips"] == 0:
         cause = (f"{len(single)} of {len(classes)} classes have a single source group (e.g. "
                  f"{', '.join(single[:5])}), and the clips of one source are never split between training and "
-                 "validation" if single else "no class has enough clips to hold one out")
-        raise LsvitError(f"{where}: the validation set is empty: {cause}. {remedies}")
-    missing = summary["classes_without_val"]
+                 f"{what}" if single else "no class has enough clips to hold one out")
+        raise LsvitError(f"{where}: the {what} set is empty: {cause}. {remedies}")
+    missing = summary[f"classes_without_{part}"]
     if missing:
-        import warnings
-
         why = " (a single source group each)" if set(missing) <= set(single) else ""
-        warnings.warn(f"{where}: {len(missing)} of {len(classes)} classes have no validation clips{why}: "
-                      f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}; their per-class validation "
-                      f"metrics will be missing. {remedies}", stacklevel=3)
+        warnings.warn(f"{where}: {len(missing)} of {len(classes)} classes have no {what} clips{why}: "
+                      f"{', '.join(missing[:8])}{', ...' if len(missing) > 8 else ''}; their per-class {what} "
+                      f"metrics will be missing. {remedies}", stacklevel=4)

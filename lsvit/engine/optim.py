@@ -109,6 +109,11 @@ def plateau(optimizer: Optimizer, total_steps: int, steps_per_epoch: int, mode: 
     return ReduceLROnPlateau(optimizer, mode=mode, factor=factor, patience=patience, min_lr=min_lr)
 
 
+def constant(optimizer: Optimizer, total_steps: int, steps_per_epoch: int) -> LRScheduler:
+    """The configured rates throughout (Keras's and seed 002's and 003's plain ``Adam``: no schedule)."""
+    return LambdaLR(optimizer, lambda step: 1.0)
+
+
 def is_epoch_scheduler(scheduler: Any) -> bool:
     """Whether the scheduler steps on the monitored metric after evaluation."""
     inner = getattr(scheduler, "scheduler", scheduler)  # accelerate wraps schedulers

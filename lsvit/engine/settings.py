@@ -16,9 +16,9 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from lsvit import LsvitError
+from lsvit.device import MATMUL_PRECISIONS
 
 MONITOR_MODES = ("max", "min")
-MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class EngineSettings:
     stop_after_epochs: int | None = None
     compile: bool = False
     max_nonfinite: int = 10
+    deterministic: bool | str = False
+    matmul_precision: str = "highest"
 
     def check(self) -> list[str]:
         """The rules each value must follow, as messages naming the key (empty when all hold)."""
@@ -59,6 +61,10 @@ class EngineSettings:
             problems.append(f"engine.monitor_mode={self.monitor_mode}: choose one of {MONITOR_MODES}")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append(f"engine.label_smoothing={self.label_smoothing}: must be in [0, 1)")
+        if self.deterministic not in (True, False, "warn"):
+            problems.append(f"engine.deterministic={self.deterministic}: choose true, false or warn")
+        if self.matmul_precision not in MATMUL_PRECISIONS:
+            problems.append(f"engine.matmul_precision={self.matmul_precision}: choose one of {MATMUL_PRECISIONS}")
         return problems
 
     @property
@@ -93,6 +99,7 @@ class TrainSettings:
     overwrite: bool = False
     init_from: str | None = None
     wandb: dict[str, Any] | None = None
+    tensorboard: dict[str, Any] | None = None
 
     @property
     def eval_batch(self) -> int:
@@ -101,15 +108,16 @@ class TrainSettings:
 
     @property
     def trackers(self) -> list[str] | None:
-        """Accelerate's trackers the config asks for (``logger=wandb``), or None."""
-        return ["wandb"] if self.wandb else None
+        """Accelerate's trackers the config asks for (``logger=wandb``, ``logger=tensorboard``, both), or None."""
+        names = (["wandb"] if self.wandb else []) + (["tensorboard"] if self.tensorboard is not None else [])
+        return names or None
 
 
 # the top-level keys of a training config; a key not here is a typo (or a setting of another tool)
 TOP_LEVEL = frozenset({"name", "seed", "run_dir", "resume", "overwrite", "init_from", "eval", "data", "model",
                        "engine", "optim", "scheduler", "logger", "benchmark"})
 OPTIM_KEYS = frozenset({"lr", "weight_decay", "head_lr_mult", "head_lr", "optimizer"})
-LOGGER_KEYS = frozenset({"wandb"})
+LOGGER_KEYS = frozenset({"wandb", "tensorboard"})
 
 
 def _unknown(keys: Any, known: Any, where: str) -> list[str]:
@@ -152,6 +160,12 @@ def _typed(cls: type, node: Mapping[str, Any], where: str, problems: list[str]) 
     return cls(**values)
 
 
+def _tensorboard(logger: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``logger.tensorboard``: its settings (an empty mapping counts: TensorBoard with its defaults), or None."""
+    node = logger.get("tensorboard")
+    return None if node is None or node is False else dict(node or {})
+
+
 def train_settings(cfg: DictConfig | Mapping[str, Any]) -> TrainSettings:
     """The run's settings from a composed training config, checked once, before any work starts.
 
@@ -170,4 +184,4 @@ def train_settings(cfg: DictConfig | Mapping[str, Any]) -> TrainSettings:
         raise LsvitError("invalid configuration: " + "; ".join(problems))
     return TrainSettings(engine, evals, int(node.get("seed", 42)), str(node.get("run_dir")),
                          bool(node.get("resume", False)), bool(node.get("overwrite", False)), node.get("init_from"),
-                         logger.get("wandb") or None)
+                         logger.get("wandb") or None, _tensorboard(logger))

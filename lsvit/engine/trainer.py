@@ -31,10 +31,10 @@ from lsvit.checkpoint.meta import model_spec
 from lsvit.config import build
 from lsvit.contracts import DataModule
 from lsvit.data.dataset import SeededSampler, WithSeeds, to_model_input
-from lsvit.device import build_accelerator
+from lsvit.device import apply_numerics, build_accelerator
 from lsvit.engine.evaluation import evaluate, make_loader, union_across_ranks
 from lsvit.engine.guards import NonFiniteGuard, StopSignals, check_disk_space, checkpoint_bytes
-from lsvit.engine.loggers import init_trackers, write_metrics_csv
+from lsvit.engine.loggers import init_trackers, make_trackers, write_metrics_csv
 from lsvit.engine.optim import build_optimizer, current_lr, is_epoch_scheduler
 from lsvit.engine.resume import load_last, save_last
 from lsvit.engine.rundir import open_run_dir, remove_if_empty
@@ -203,7 +203,12 @@ def build_run(cfg: DictConfig, settings: TrainSettings) -> Run:
     e = settings.engine
     # accelerate logs every file of every checkpoint at INFO; keep the console for the run itself
     logging.getLogger("accelerate").setLevel(logging.WARNING)
-    accelerator = build_accelerator(e.device, e.mixed_precision, e.grad_accum, settings.run_dir, settings.trackers)
+    # deterministic kernels and matmul precision, once per run and before CUDA starts (cuBLAS reads its workspace
+    # setting then); set every time, so that a previous run in this process leaves nothing behind
+    apply_numerics(e.deterministic, e.matmul_precision)
+    # the trackers first: a logger that cannot work (TensorBoard not installed) is one message before any work
+    trackers = make_trackers(settings.run_dir, settings.wandb, settings.tensorboard)
+    accelerator = build_accelerator(e.device, e.mixed_precision, e.grad_accum, settings.run_dir, trackers)
     set_seed(settings.seed)
     dm = build(cfg.data, "data")
     class_names = list(dm.class_names)

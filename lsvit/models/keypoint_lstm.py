@@ -3,21 +3,111 @@
 * ``keypoint_lstm`` (seed 000): stacked LSTM layers of one width with dropout between them, a
   linear head on the last layer's final hidden state.
 * ``keypoint_lstm_stacked`` (seed 002): LSTM 64 -> 128 -> 64, then dense 64 -> 32 -> classes with
-  ReLU. (Seed 002's Keras LSTMs used ReLU as the cell activation; PyTorch's LSTM cell is tanh,
-  which is also what keeps a long sequence's state bounded.)
+  ReLU; ``activation="relu"`` gives seed 002's Keras cells (``LSTM(64, activation="relu")``).
 
-Both take ``bidirectional=True``: the final state is then the forward direction's last step
-concatenated with the backward direction's first step.
+``activation``: the LSTM cell's activation of its candidate input and of its output, ``tanh`` (the default: PyTorch's
+``nn.LSTM``, cuDNN on GPU) or ``relu`` (Keras's ``LSTM(activation="relu")``, which ``nn.LSTM`` cannot do:
+:class:`ActLSTM`, the same cell written out; the gates stay sigmoid, as Keras's ``recurrent_activation``). A ReLU
+cell's state is not bounded as tanh's is: the engine's gradient clipping and non-finite guard stay on. Both take
+``bidirectional=True``: the final state is then the forward direction's last step concatenated with the backward
+direction's first step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from lsvit.models.registry import INIT_ONLY, EntryPoint
+
+
+ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"tanh": torch.tanh, "relu": F.relu}
+
+
+class ActLSTM(nn.Module):
+    """One LSTM layer with a chosen cell activation (Keras's ``LSTM(activation=...)``); ``nn.LSTM``'s interface.
+
+    The cell, per step (gates in PyTorch's and Keras's order i, f, g, o)::
+
+        i, f, g, o = x W_ih^T + b_ih + h W_hh^T + b_hh
+        c = sigmoid(f) * c + sigmoid(i) * act(g)
+        h = sigmoid(o) * act(c)
+
+    With ``act = tanh`` this is exactly ``nn.LSTM`` (tested: same weights, same outputs). The parameters have
+    ``nn.LSTM``'s names and shapes (``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``, and
+    ``..._reverse``), so a checkpoint reads the same either way. The steps run as a Python loop (the input
+    projection of all steps is one matmul): the ONNX exporter unrolls it over the model's fixed ``num_frames``.
+    Initialised as Keras initialises its LSTM (the recipe seed 002's ReLU cells were tuned with): Glorot-uniform input
+    weights, orthogonal recurrent weights, zero biases but 1 on the forget gate.
+
+    Args:
+        input_size: features per step.
+        hidden_size: H.
+        bidirectional: a second, backward direction; outputs ``(B, T, 2H)``.
+        activation: ``relu`` or ``tanh``.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bidirectional: bool = False,
+                 activation: str = "relu") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.bidirectional, self.activation = bool(bidirectional), activation
+        self._suffixes = ("", "_reverse") if bidirectional else ("",)
+        h4 = 4 * self.hidden_size
+        for sfx in self._suffixes:
+            self.register_parameter(f"weight_ih_l0{sfx}", nn.Parameter(torch.empty(h4, self.input_size)))
+            self.register_parameter(f"weight_hh_l0{sfx}", nn.Parameter(torch.empty(h4, self.hidden_size)))
+            self.register_parameter(f"bias_ih_l0{sfx}", nn.Parameter(torch.empty(h4)))
+            self.register_parameter(f"bias_hh_l0{sfx}", nn.Parameter(torch.empty(h4)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Keras's LSTM initialisation (see the class docstring)."""
+        h = self.hidden_size
+        for sfx in self._suffixes:
+            w_ih, w_hh = getattr(self, f"weight_ih_l0{sfx}"), getattr(self, f"weight_hh_l0{sfx}")
+            # Keras's kernel is (input, 4H): Glorot's fan is input + 4H, the same for our transposed layout
+            bound = math.sqrt(6.0 / (self.input_size + 4 * h))
+            nn.init.uniform_(w_ih, -bound, bound)
+            with torch.no_grad():  # Keras: one orthogonal (H, 4H) matrix; ours is its transpose
+                w_hh.copy_(nn.init.orthogonal_(torch.empty(h, 4 * h)).t())
+            nn.init.zeros_(getattr(self, f"bias_ih_l0{sfx}"))
+            b_hh = getattr(self, f"bias_hh_l0{sfx}")
+            nn.init.zeros_(b_hh)
+            with torch.no_grad():
+                b_hh[h:2 * h] = 1.0  # unit_forget_bias
+
+    def _run(self, x: torch.Tensor, sfx: str, reverse: bool) -> torch.Tensor:
+        act = ACTIVATIONS[self.activation]
+        w_hh = getattr(self, f"weight_hh_l0{sfx}")
+        # the input's part of the gates for every step at once; both biases folded in
+        xw = F.linear(x, getattr(self, f"weight_ih_l0{sfx}"),
+                      getattr(self, f"bias_ih_l0{sfx}") + getattr(self, f"bias_hh_l0{sfx}"))
+        b, t = x.shape[0], x.shape[1]
+        h = x.new_zeros(b, self.hidden_size)
+        c = x.new_zeros(b, self.hidden_size)
+        out: list[torch.Tensor] = [h] * t
+        for step in (range(t - 1, -1, -1) if reverse else range(t)):
+            i, f, g, o = (xw[:, step] + F.linear(h, w_hh)).chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+            h = torch.sigmoid(o) * act(c)
+            out[step] = h
+        return torch.stack(out, dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """``(B, T, input_size)`` -> ``((B, T, H * directions), None)`` (``nn.LSTM``'s output; no final state)."""
+        outs = [self._run(x, sfx, reverse=bool(sfx)) for sfx in self._suffixes]
+        return (outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)), None
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, activation={self.activation}"
+                + (", bidirectional=True" if self.bidirectional else ""))
 
 
 class KeypointLSTM(nn.Module):
@@ -31,11 +121,13 @@ class KeypointLSTM(nn.Module):
         dropout: between LSTM layers and before each dense layer.
         bidirectional: run each LSTM layer in both directions.
         drop_rate: dropout before the classifier.
+        activation: the LSTM cells' activation: ``tanh`` (``nn.LSTM``) or ``relu`` (Keras's
+            ``LSTM(activation="relu")``, seed 002: :class:`ActLSTM`).
     """
 
     def __init__(self, num_classes: int = 10, input_size: int = 84, hidden_sizes: Sequence[int] = (128, 128),
                  head_sizes: Sequence[int] = (), dropout: float = 0.2, bidirectional: bool = False,
-                 drop_rate: float = 0.0) -> None:
+                 drop_rate: float = 0.0, activation: str = "tanh") -> None:
         super().__init__()
         if int(input_size) < 1:
             raise ValueError(f"input_size={input_size}: must be >= 1 (features per frame)")
@@ -43,10 +135,15 @@ class KeypointLSTM(nn.Module):
             raise ValueError("hidden_sizes: at least one LSTM layer")
         self.num_classes, self.input_size = int(num_classes), int(input_size)
         self.bidirectional = bool(bidirectional)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r}: choose one of {sorted(ACTIVATIONS)}")
+        self.activation = activation
         dirs = 2 if bidirectional else 1
         layers, width = [], int(input_size)
         for h in hidden_sizes:
-            layers.append(nn.LSTM(width, int(h), batch_first=True, bidirectional=self.bidirectional))
+            # tanh: PyTorch's own LSTM (cuDNN's fused kernel on GPU); other activations: the cell written out
+            layers.append(nn.LSTM(width, int(h), batch_first=True, bidirectional=self.bidirectional)
+                          if activation == "tanh" else ActLSTM(width, int(h), self.bidirectional, activation))
             width = int(h) * dirs
         self.lstms = nn.ModuleList(layers)
         self.dropout = nn.Dropout(dropout)
@@ -109,7 +206,7 @@ def keypoint_lstm(pretrained: bool = False, **kwargs) -> KeypointLSTM:
 
 
 def keypoint_lstm_stacked(pretrained: bool = False, **kwargs) -> KeypointLSTM:
-    """Seed 002: LSTM 64 -> 128 -> 64, dense 64 -> 32 -> classes (ReLU)."""
+    """Seed 002: LSTM 64 -> 128 -> 64, dense 64 -> 32 -> classes (ReLU); ``activation="relu"``: its ReLU cells."""
     return _create({"hidden_sizes": (64, 128, 64), "head_sizes": (64, 32), "dropout": 0.0}, kwargs)
 
 

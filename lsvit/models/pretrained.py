@@ -4,7 +4,8 @@ Looks in this order, and says where it looked when nothing is found:
 
 1. ``pretrained_file`` if given (``.safetensors``, ``.pth``/``.pt``/``.bin`` state dict, or
    Google's ``.npz``);
-2. ``<weights_dir>/<backbone>.{safetensors,pth,pt,bin,npz}``;
+2. ``<weights_dir>/<backbone>.{safetensors,pth,pt,bin,npz}``, then ``<weights_dir>/<backbone>_timm.{...}`` (seed
+   003's name for the same file: ``weights/vit_base_patch16_224_timm.pth``);
 3. the Hugging Face hub through ``timm.create_model(backbone, pretrained=True)``, unless
    ``HF_HUB_OFFLINE=1``.
 
@@ -26,6 +27,8 @@ from lsvit import LsvitError
 
 log = logging.getLogger(__name__)
 WEIGHT_EXTS = (".safetensors", ".pth", ".pt", ".bin", ".npz")
+# file names tried in weights_dir, in order: timm's model name, then seed 003's (a timm state dict saved as <name>_timm.pth)
+WEIGHT_STEMS = ("{backbone}", "{backbone}_timm")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -48,7 +51,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 def _candidates(backbone: str, pretrained_file: str | None, weights_dir: str) -> list[Path]:
     if pretrained_file:
         return [Path(pretrained_file)]
-    return [Path(weights_dir) / f"{backbone}{ext}" for ext in WEIGHT_EXTS]
+    return [Path(weights_dir) / f"{stem.format(backbone=backbone)}{ext}" for stem in WEIGHT_STEMS for ext in WEIGHT_EXTS]
 
 
 def load_backbone_weights(model: nn.Module, backbone: str, pretrained_file: str | None = None,

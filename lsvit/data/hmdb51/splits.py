@@ -96,6 +96,7 @@ class SplitSets:
     test: list[VideoItem]
     missing: dict[str, list[str]] = field(default_factory=dict)  # class -> clips named but not on disk
     groups: list[str] = field(default_factory=list)  # source video of each training item
+    test_groups: list[str] = field(default_factory=list)  # source video of each test item
 
     @property
     def num_missing(self) -> int:
@@ -148,6 +149,7 @@ def load_split(root: str | Path, split: int, classes: Sequence[str] | None = Non
                 sets.groups.append(f"{cls}/{source_of(clip, cls)}")
             else:
                 sets.test.append(item)
+                sets.test_groups.append(f"{cls}/{source_of(clip, cls)}")
     if sets.missing:
         worst = sorted(sets.missing.items(), key=lambda kv: -len(kv[1]))[:5]
         msg = (f"split {split}: {sets.num_missing} clip(s) named in the split files are not under {videos} "

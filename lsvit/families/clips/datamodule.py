@@ -21,11 +21,13 @@ from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.readers import resolve_backend
 from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES
 from lsvit.data.splits import (
+    check_ratios,
+    check_test,
     check_validation,
     compile_group_pattern,
     group_of,
     split_summary,
-    stratified_split,
+    three_way_split,
 )
 from lsvit.families.clips.dataset import VideoDataset
 from lsvit.families.clips.transforms import ClipTransform
@@ -52,7 +54,10 @@ class VideoDataModule:
             checkpoint (never used for model selection); ``auto``: the test split of the dataset ``root``
             belongs to, when its manifest names one (the built-in dataset's ``test/``), else none.
         test_list_file: alternatively a test list file.
-        val_ratio: stratified, video-level, seeded hold-out fraction.
+        val_ratio: stratified, video-level, seeded hold-out fraction (of the whole dataset).
+        test_ratio: hold out this share of ``root`` (of each class, stratified, seeded, source groups kept whole,
+            as validation) as the test part, evaluated once at the end like ``test_root``; 0: none. Not together
+            with ``test_root`` / ``test_list_file`` (one test part).
         num_frames: frames per clip (T).
         frame_stride: step between frames (dense sampling).
         sampling: ``dense`` or ``uniform`` (TSN segments).
@@ -83,7 +88,8 @@ class VideoDataModule:
 
     def __init__(self, root: str | None = None, list_file: str | None = None, val_root: str | None = None,
                  val_list_file: str | None = None, test_root: str | None = None,
-                 test_list_file: str | None = None, val_ratio: float = 0.1, num_frames: int = 16,
+                 test_list_file: str | None = None, val_ratio: float = 0.1, test_ratio: float = 0.0,
+                 num_frames: int = 16,
                  frame_stride: int = 2, sampling: str = "dense", short: str = "loop", image_size: int = 224,
                  backend: str = "auto", decode_threads: int = 1, scale: Sequence[float] = (0.25, 1.0),
                  hflip: float = 0.5, color_jitter: float = 0.8, strict: bool = False, seed: int = 0,
@@ -98,8 +104,7 @@ class VideoDataModule:
             raise LsvitError(f"data.sampling={sampling}: choose one of {SAMPLINGS}")
         if short not in SHORT_POLICIES:
             raise LsvitError(f"data.short={short}: choose one of {SHORT_POLICIES}")
-        if not (val_root or val_list_file) and not 0.0 < val_ratio < 1.0:
-            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        check_ratios(None if (val_root or val_list_file) else val_ratio, test_ratio)
         if image_size < 8:
             raise LsvitError(f"data.image_size={image_size}: too small")
         resolve_backend(backend)
@@ -109,8 +114,17 @@ class VideoDataModule:
         if test_root == "auto":
             found = self.info.split_folder("test") if self.info and Path(root).name == "train" else None  # type: ignore[arg-type]
             test_root = str(found) if found else None
+            if found and test_ratio:
+                raise LsvitError(f"data.test_ratio={test_ratio} and data.test_root=auto (the dataset's own test split, "
+                                 f"{found}): one test part only; set data.test_root=null to hold out test_ratio of "
+                                 "data.root instead, or data.test_ratio=0")
+        if test_ratio and (test_root or test_list_file):
+            raise LsvitError(f"data.test_ratio={test_ratio} and data.test_root/test_list_file="
+                             f"{test_root or test_list_file}: one test part only; hold out a share of data.root "
+                             "(test_ratio) or give a separate test set, not both")
         self.root, self.list_file = root, list_file
         self.val_root, self.val_list_file, self.val_ratio = val_root, val_list_file, val_ratio
+        self.test_ratio = float(test_ratio)
         self.test_root, self.test_list_file = test_root, test_list_file
         self.num_frames, self.frame_stride, self.sampling, self.short = num_frames, frame_stride, sampling, short
         self.image_size, self.backend, self.decode_threads = image_size, backend, decode_threads
@@ -134,38 +148,66 @@ class VideoDataModule:
         names, items = self._discover(self.root, self.list_file, None, "data.root")
         if self.test_root or self.test_list_file:
             _, self.test_items = self._discover(self.test_root, self.test_list_file, names, "data.test_root")
+        val = None
         if self.val_root or self.val_list_file:
             val = self._discover(self.val_root, self.val_list_file, names, "data.val_root")[1]
-            both = items + val
-            self._summary = split_summary(names, [it.label for it in both], range(len(items)),
-                                          range(len(items), len(both)), rule="a separate validation set "
-                                          f"({self.val_root or self.val_list_file})")
-            return names, items, val
         groups = [self.source_of(it.id) for it in items] if self.group_pattern else None
-        tr, va = self.split(names, [it.label for it in items], groups,
-                            f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
-                            + (f"videos grouped by data.group_pattern={self.group_pattern.pattern!r}"
-                               if self.group_pattern else "each video on its own"),
-                            f"data.root={self.root or self.list_file}",
-                            "Add videos to those classes, give a separate validation set (data.val_root= or "
-                            "data.val_list_file=)" + (", or loosen data.group_pattern" if self.group_pattern else
-                                                      ", or raise data.val_ratio"))
-        return names, [items[i] for i in tr], [items[i] for i in va]
+        grouping = (f"videos grouped by data.group_pattern={self.group_pattern.pattern!r}" if self.group_pattern
+                    else "each video on its own")
+        how = ([f"a separate validation set ({self.val_root or self.val_list_file})"] if val is not None else
+               [f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; {grouping}"])
+        if self.test_ratio:
+            how.append(f"test: data.test_ratio={self.test_ratio} of each class, stratified, seeded, held out first; "
+                       f"{grouping}")
+        elif self.test_items:
+            how.append(f"test: a separate test set ({self.test_root or self.test_list_file})")
+        tr, va, te = self.split(names, [it.label for it in items], groups, "; ".join(how),
+                                f"data.root={self.root or self.list_file}",
+                                "Add videos to those classes, give a separate validation set (data.val_root= or "
+                                "data.val_list_file=)" + (", or loosen data.group_pattern" if self.group_pattern else
+                                                          ", or change data.val_ratio / data.test_ratio"),
+                                extra_val=[(it.label, self.source_of(it.id)) for it in val] if val is not None
+                                else None, extra_test=[(it.label, self.source_of(it.id)) for it in self.test_items])
+        if self.test_ratio:
+            self.test_items = [items[i] for i in te]
+        return names, [items[i] for i in tr], val if val is not None else [items[i] for i in va]
 
     def source_of(self, video_id: str) -> str:
         """The source group of a video under ``group_pattern`` (the id itself when it does not match)."""
         return group_of(video_id, self.group_pattern)
 
     def split(self, names: list[str], labels: list[int], groups: list[str] | None, rule: str, where: str,
-              remedies: str) -> tuple[list[int], list[int]]:
-        """The stratified, group-aware hold-out; records :meth:`split_summary` and says why validation is empty."""
-        tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
-        self._summary = split_summary(names, labels, tr, va, groups, rule)
-        check_validation(self._summary, where, remedies)
-        return tr, va
+              remedies: str, extra_val: list[tuple[int, str]] | None = None,
+              extra_test: list[tuple[int, str]] | None = None) -> tuple[list[int], list[int], list[int]]:
+        """The stratified, group-aware hold-outs of ``labels`` (train, validation, test indices).
+
+        Validation is ``val_ratio`` of the items unless ``extra_val`` (a separate validation set's ``(label,
+        source group)`` pairs) is given; the test part is ``test_ratio`` of them (empty at 0). Records
+        :meth:`split_summary` (a separate validation or test set counted in it) and says why validation or the
+        test part is empty.
+        """
+        tr, va, te = three_way_split(labels, None if extra_val is not None else self.val_ratio, self.test_ratio,
+                                     self.seed, groups)
+        every, groups_all = list(labels), list(groups) if groups is not None else [f"#{i}" for i in range(len(labels))]
+        val_idx, test_idx = va, te
+        for part, extra in (("val", extra_val), ("test", extra_test)):
+            if extra:
+                idx = list(range(len(every), len(every) + len(extra)))
+                groups_all += [f"{part}:{g}" for _, g in extra]  # never the same group as a training item's
+                every += [label for label, _ in extra]
+                val_idx, test_idx = (idx, test_idx) if part == "val" else (val_idx, idx)
+        has_test = bool(self.test_ratio or extra_test)
+        self._summary = split_summary(names, every, tr, val_idx, groups_all, rule, test_idx if has_test else None,
+                                      test_pooled=bool(self.test_ratio))
+        if extra_val is None:
+            check_validation(self._summary, where, remedies)
+        if self.test_ratio:
+            check_test(self._summary, where, remedies)
+        return tr, va, te
 
     def split_summary(self) -> dict[str, Any]:
-        """Train/validation clips and source groups per class (the engine writes it to ``split_summary.json``)."""
+        """Train/validation (and test) clips and source groups per class (the engine writes it to
+        ``split_summary.json``)."""
         return self._summary
 
     @staticmethod

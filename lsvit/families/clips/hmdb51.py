@@ -36,6 +36,11 @@ class HMDB51DataModule(VideoDataModule):
                                  f"split files (data.split=1|2|3), validation from the train part, grouped by "
                                  "source video (data.group_by_source)")
             kwargs.pop(key, None)
+        if kwargs.get("test_ratio"):
+            raise LsvitError(f"data.test_ratio={kwargs['test_ratio']} does not apply to HMDB51: the official split's "
+                             "test part is the test set (data.split=1|2|3). For a random hold-out of all clips "
+                             "instead, train on the videos folder as plain class folders: data=folder "
+                             "data.root=<root>/videos (experiment=seed003_lsvit does)")
         if int(split) not in SPLITS:
             raise LsvitError(f"data.split={split}: HMDB51 has splits 1, 2 and 3")
         self.split_number, self.splits_dir, self.group_by_source = int(split), splits_dir, bool(group_by_source)
@@ -50,16 +55,18 @@ class HMDB51DataModule(VideoDataModule):
         self.test_items = sets.test
         self.missing = sets.missing
         grouped = self.group_by_source
-        tr, va = self.split(sets.class_names, [it.label for it in sets.train], sets.groups if grouped else None,
-                            f"data.val_ratio={self.val_ratio} of each class's official train part (split "
-                            f"{self.split_number}), stratified, seeded; "
-                            + ("clips of one source video kept together" if grouped else
-                               "clips split individually (data.group_by_source=false: validation holds clips of "
-                               "training videos)"),
-                            f"data.root={self.root} split {self.split_number}",
-                            "Use more source videos per class, or set data.group_by_source=false to split clips "
-                            "individually (validation then holds other clips of training videos: optimistic)"
-                            if grouped else "Add clips to those classes or raise data.val_ratio")
+        tr, va, _ = self.split(sets.class_names, [it.label for it in sets.train], sets.groups if grouped else None,
+                               f"data.val_ratio={self.val_ratio} of each class's official train part (split "
+                               f"{self.split_number}), stratified, seeded; "
+                               + ("clips of one source video kept together" if grouped else
+                                  "clips split individually (data.group_by_source=false: validation holds clips of "
+                                  "training videos)") + f"; test: the official test part of split {self.split_number}",
+                               f"data.root={self.root} split {self.split_number}",
+                               "Use more source videos per class, or set data.group_by_source=false to split clips "
+                               "individually (validation then holds other clips of training videos: optimistic)"
+                               if grouped else "Add clips to those classes or raise data.val_ratio",
+                               extra_test=[(it.label, g if grouped else it.id)
+                                           for it, g in zip(sets.test, sets.test_groups)])
         return sets.class_names, [sets.train[i] for i in tr], [sets.train[i] for i in va]
 
     def meta(self) -> dict[str, Any]:

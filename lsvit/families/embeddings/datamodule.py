@@ -16,11 +16,13 @@ from lsvit import LsvitError
 from lsvit.data.dataset import collate
 from lsvit.data.labelmaps import MotionAugment
 from lsvit.data.splits import (
+    check_ratios,
+    check_test,
     check_validation,
     compile_group_pattern,
     group_of,
     split_summary,
-    stratified_split,
+    three_way_split,
 )
 from lsvit.families.embeddings.cache import CacheIndex, FeatureH5Dataset
 from lsvit.families.embeddings.extract import check_compatible, run_extraction
@@ -51,7 +53,8 @@ class FeatureDataModule:
     Where the videos come from, in one of three ways:
 
     * ``train_file`` (+ ``val_file``, else a stratified, seeded, video-level ``val_ratio`` hold-out of it)
-      (+ ``test_file``: evaluated once at the end with the best checkpoint);
+      (+ ``test_file``: evaluated once at the end with the best checkpoint, or ``test_ratio``: a share of it held
+      out the same way);
     * one file with a membership column (``membership=part`` or, for HMDB51 caches, ``split=1|2|3``
       -> column ``split<n>``): its ``train`` rows (validation held out of them, source groups kept
       whole, unless there are ``val`` rows) and its ``test`` rows;
@@ -64,7 +67,10 @@ class FeatureDataModule:
         test_file: a separate test cache.
         split: HMDB51 split (selects membership column ``split<n>``).
         membership: the membership column to use (default: ``split<n>`` with ``split``, else none).
-        val_ratio: validation hold-out fraction when there are no validation rows or file.
+        val_ratio: validation hold-out fraction (of all the videos) when there are no validation rows or file.
+        test_ratio: hold out this share of the training videos (of each class, stratified, seeded, source groups
+            kept whole, as validation) as the test part, evaluated once at the end like ``test_file``; 0: none.
+            Not together with ``test_file`` or a membership column with test rows (one test part).
         num_frames: T the model expects (checked against the files; null: taken from them).
         num_channels: C; None: the cache's (set it to check the file against a number).
         dim: D; None: the cache's (set it to check the file against a number).
@@ -88,6 +94,7 @@ class FeatureDataModule:
 
     def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
                  split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
+                 test_ratio: float = 0.0,
                  num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None, in_memory: bool = False,
                  strict: bool = False, seed: int = 0, name: str = "features",
                  extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | str | None = None,
@@ -96,12 +103,15 @@ class FeatureDataModule:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
                              "(written by tools/extract_features.py)")
-        if not val_file and not 0.0 < float(val_ratio) < 1.0:
-            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        check_ratios(None if val_file else float(val_ratio), float(test_ratio))
+        if test_ratio and test_file:
+            raise LsvitError(f"data.test_ratio={test_ratio} and data.test_file={test_file}: one test part only; hold "
+                             "out a share of data.train_file (test_ratio) or give a separate test file, not both")
         self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
         self.split = int(split) if split is not None else None
         self.membership = membership or (f"split{self.split}" if self.split is not None else None)
         self.val_ratio, self.seed, self.name, self.strict = float(val_ratio), int(seed), name, strict
+        self.test_ratio = float(test_ratio)
         self.in_memory = bool(in_memory)
         self.group_pattern = compile_group_pattern(group_pattern)
         if not Path(train_file).exists() and extract:
@@ -159,46 +169,75 @@ class FeatureDataModule:
             train = idx.originals(col == "train")
             val = idx.originals(col == "val")
             rows["test"] = idx.originals(col == "test")
+            if self.test_ratio and rows["test"]:
+                raise LsvitError(f"data.test_ratio={self.test_ratio}: {self.train_file}'s membership column "
+                                 f"'{self.membership}' already names {len(rows['test'])} test videos: one test part "
+                                 "only (set data.test_ratio=0)")
         else:
             train, val = idx.originals(), []
         where = f"data.train_file={self.train_file}"
+        group = (lambda r: group_of(idx.ids[r], self.group_pattern)) if self.group_pattern else (lambda r: idx.groups[r])
+        grouping = (f"data.group_pattern={self.group_pattern.pattern!r}" if self.group_pattern else "the file's groups")
+        remedies = ("Add source videos to those classes, give a separate validation file (data.val_file=), or change "
+                    "data.val_ratio / data.test_ratio")
+        labels = [int(idx.labels[r]) for r in train]
+        groups = [group(r) for r in train]
         if "val" in self.indices:
-            val = self.indices["val"].originals()
-            labels = [int(idx.labels[r]) for r in train] + [int(self.indices["val"].labels[r]) for r in val]
-            self._summary = split_summary(self.class_names, labels, range(len(train)),
-                                          range(len(train), len(labels)), rule=f"a separate validation file "
-                                          f"({self.indices['val'].path})")
-        elif not val:
-            labels = [int(idx.labels[r]) for r in train]
-            groups = [group_of(idx.ids[r], self.group_pattern) if self.group_pattern else idx.groups[r] for r in train]
-            tr, va = stratified_split(labels, self.val_ratio, self.seed, groups=groups)
-            self._summary = split_summary(self.class_names, labels, tr, va, groups,
-                                          rule=f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; "
-                                               "videos of one source kept together ("
-                                               + (f"data.group_pattern={self.group_pattern.pattern!r})"
-                                                  if self.group_pattern else "the file's groups)"))
-            check_validation(self._summary, where, "Add source videos to those classes, give a separate validation "
-                             "file (data.val_file=), or raise data.val_ratio")
-            train, val = [train[i] for i in tr], [train[i] for i in va]
-        else:  # the file's membership column names the validation videos
-            labels = [int(idx.labels[r]) for r in train + val]
-            self._summary = split_summary(self.class_names, labels, range(len(train)), range(len(train), len(labels)),
-                                          [idx.groups[r] for r in train + val],
-                                          rule=f"the file's membership column '{self.membership}'")
+            how = f"a separate validation file ({self.indices['val'].path})"
+            vrows = self.indices["val"].originals()
+            extra_val = [(int(self.indices["val"].labels[r]), f"val:{self.indices['val'].groups[r]}") for r in vrows]
+        elif val:  # the file's membership column names the validation videos
+            how = f"the file's membership column '{self.membership}'"
+            vrows = val
+            extra_val = [(int(idx.labels[r]), group(r)) for r in val]
+        else:
+            how = (f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; videos of one source kept "
+                   f"together ({grouping})")
+            vrows, extra_val = [], None
+        tr, va, te = three_way_split(labels, self.val_ratio if extra_val is None else None, self.test_ratio,
+                                     self.seed, groups)
+        if self.test_ratio:
+            how += (f"; test: data.test_ratio={self.test_ratio} of each class, stratified, seeded, held out first; "
+                    f"videos of one source kept together ({grouping})")
+        every, groups_all = list(labels), list(groups)
+        val_idx, test_idx = va, te
+        if extra_val is not None:
+            val_idx = list(range(len(every), len(every) + len(extra_val)))
+            every += [y for y, _ in extra_val]
+            groups_all += [g for _, g in extra_val]
+        separate = self.indices["test"] if "test" in self.indices else None
+        test_rows = separate.originals() if separate is not None else rows.get("test", [])
+        if test_rows and not self.test_ratio:
+            src = separate if separate is not None else idx
+            how += (f"; test: a separate test file ({separate.path})" if separate is not None
+                    else "; test: the membership column's test rows")
+            test_idx = list(range(len(every), len(every) + len(test_rows)))
+            every += [int(src.labels[r]) for r in test_rows]
+            groups_all += [f"test:{src.groups[r]}" for r in test_rows]
+        has_test = bool(self.test_ratio or test_rows)
+        self._summary = split_summary(self.class_names, every, tr, val_idx, groups_all, rule=how,
+                                      test=test_idx if has_test else None, test_pooled=bool(self.test_ratio))
+        if extra_val is None:
+            check_validation(self._summary, where, remedies)
+        elif "val" not in self.indices:
             check_validation(self._summary, where, "Check the membership column of the file")
-        if "test" in self.indices:
-            rows["test"] = self.indices["test"].originals()
-        rows["train"], rows["val"] = train, val
-        if not train or not val:
-            raise LsvitError(f"{self.train_file}: {len(train)} training / {len(val)} validation videos; both must "
-                             "be non-empty")
+        if self.test_ratio:
+            check_test(self._summary, where, remedies)
+            rows["test"] = [train[i] for i in te]
+        elif separate is not None:
+            rows["test"] = test_rows
+        rows["train"] = [train[i] for i in tr]
+        rows["val"] = [train[i] for i in va] if extra_val is None else vrows
+        if not rows["train"] or not rows["val"]:
+            raise LsvitError(f"{self.train_file}: {len(rows['train'])} training / {len(rows['val'])} validation "
+                             "videos; both must be non-empty")
         return rows
 
     # ------------------------------------------------------------------------------------ engine surface
     collate_fn = staticmethod(collate)
 
     def split_summary(self) -> dict[str, Any]:
-        """Train/validation videos and source groups per class (written to ``split_summary.json``)."""
+        """Train/validation (and test) videos and source groups per class (written to ``split_summary.json``)."""
         return self._summary
 
     def _file(self, part: str) -> tuple[str, CacheIndex]:
@@ -233,6 +272,7 @@ class FeatureDataModule:
         return {"type": "embeddings", "settings": self.settings, "num_frames": self.num_frames,
                 "num_channels": self.num_channels, "dim": self.dim, "dataset": self.name,
                 "files": {p: self._file(p)[0] for p in self.rows if self.rows[p]},
-                "membership": self.membership, "split": self.split, "val_ratio": self.val_ratio, "seed": self.seed,
+                "membership": self.membership, "split": self.split, "val_ratio": self.val_ratio,
+                "test_ratio": self.test_ratio, "seed": self.seed,
                 "num_train": len(self.rows["train"]), "num_val": len(self.rows["val"]),
                 "num_test": len(self.rows.get("test", []))}

@@ -7,7 +7,7 @@ then the left hand's, each ``x y z v``), the header written only into a new file
 command line; sequence numbers continue after the file's largest. What it writes imports with
 ``tools/import_keypoints.py format=csv`` and trains unchanged.
 
-Without a display (or for a recorded video), a key timeline does the same headless: ``keys=r@10,s@40,w@55,s@90``
+Without a display (or for a recorded video), a key timeline does the same headless: ``keys=[r@10,s@40,w@55,s@90]``
 presses ``r`` at frame 10, ``s`` at frame 40, and so on. ``mirror=true`` flips the frames first (a webcam shown as
 a mirror, as seed 004 recorded). A sequence is written whole when it ends, so a crash never leaves half of one in
 the file; frames without any detection are not rows (seed 004 skipped them too).
@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,21 +37,25 @@ KEYS = {"r": "record right", "w": "record wrong", "s": "stop", "q": "quit"}
 HEADER = ["class", "accuracy", "sequence"] + [f"{c}{i}" for i in range(1, 76) for c in "xyzv"]
 
 
-def parse_keys(spec: str | None) -> dict[int, str]:
-    """``"r@10,s@40"`` -> ``{10: "r", 40: "s"}`` (frame numbers count from 0).
+def parse_keys(spec: str | Sequence[str] | None) -> dict[int, str]:
+    """``"r@10,s@40"`` or ``["r@10", "s@40"]`` -> ``{10: "r", 40: "s"}`` (frame numbers count from 0).
+
+    On the command line the list form is the one Hydra takes as it is (``keys=[r@10,s@40]``; an unquoted
+    ``keys=r@10,s@40`` is a sweep to Hydra).
 
     Raises:
         LsvitError: an entry that is not ``<key>@<frame>`` with a key of :data:`KEYS`.
     """
     out: dict[int, str] = {}
-    for part in (spec or "").split(","):
+    parts = (spec or "").split(",") if spec is None or isinstance(spec, str) else [str(p) for p in spec]
+    for part in parts:
         part = part.strip()
         if not part:
             continue
         key, _, frame = part.partition("@")
         if key not in KEYS or not frame.strip().isdigit():
             raise LsvitError(f"keys={spec}: {part!r} is not <key>@<frame> with a key of {', '.join(KEYS)} "
-                             "(e.g. keys=r@10,s@40)")
+                             "(e.g. keys=[r@10,s@40])")
         out[int(frame)] = key
     return out
 
@@ -141,7 +145,7 @@ def capture_keypoints(source: str | int, label: str, out: str | Path, keys: str 
     timeline = parse_keys(keys)
     show = display_available() if headless is None else not headless
     if not show and not timeline:
-        raise LsvitError("no display to press keys in: give a key timeline, e.g. keys=r@10,s@40,w@55,s@90 "
+        raise LsvitError("no display to press keys in: give a key timeline, e.g. keys=[r@10,s@40,w@55,s@90] "
                          "(r right, w wrong, s stop, q quit; frame numbers)")
     sink = SequenceCsv(out, label)
     layout = seed004_layout(True)
@@ -175,7 +179,7 @@ def capture_keypoints(source: str | int, label: str, out: str | Path, keys: str 
                 rows.append(r.vector)
             canvas = frame_bgr.copy()
             colour = WHITE if recording is None else GREEN if recording else RED
-            draw_keypoints(canvas, r.parts, colour, r.roi)
+            draw_keypoints(canvas, r.parts, colour, r.rois)
             state = "r right / w wrong / s stop / q quit" if recording is None else \
                 f"recording {'RIGHT' if recording else 'WRONG'} #{sink.next_sequence}: {len(rows)} frames"
             draw_label(canvas, f"{label}: {state}", colour)

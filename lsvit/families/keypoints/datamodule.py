@@ -7,7 +7,15 @@ from typing import Any
 from lsvit import LsvitError
 from lsvit.data.dataset import collate
 from lsvit.data.labelmaps import MotionAugment
-from lsvit.data.splits import check_validation, split_summary, stratified_split
+from lsvit.data.splits import (
+    check_ratios,
+    check_test,
+    check_validation,
+    compile_group_pattern,
+    group_of,
+    split_summary,
+    three_way_split,
+)
 from lsvit.families.keypoints.augment import KeypointAugment
 from lsvit.families.keypoints.dataset import KeypointH5Dataset
 from lsvit.families.keypoints.fileformat import KeypointIndex, read_keypoint_index
@@ -22,7 +30,14 @@ class KeypointDataModule:
         path: the keypoint file (``tools/extract_keypoints.py`` or ``tools/import_keypoints.py``).
         val_path: a separate validation file; otherwise ``val_ratio`` of ``path`` is held out.
         test_path: a labelled test file, evaluated once at the end with the best checkpoint.
-        val_ratio: stratified, seeded hold-out fraction.
+        val_ratio: stratified, seeded hold-out fraction (of the whole file).
+        test_ratio: hold out this share of ``path`` (of each class, stratified, seeded, source groups kept whole, as
+            validation) as the test part, evaluated once at the end like ``test_path``; 0: none. Not together with
+            ``test_path`` (one test part).
+        group_pattern: a regular expression mapping a sequence id to its source (its first group, or the whole
+            match): sequences of one source never straddle training, validation and test (e.g. ``"^(.*)_seq\d+$"``
+            for seed 004's CSV imports, whose ids are ``<label>/<file>_seq<n>``: the sequences of one recording
+            together). Default: every sequence on its own.
         num_frames: T (seed default 30).
         sampling: ``pad`` (centre truncation / zero padding at the end) or ``uniform``.
         normalize: ``anchor`` (relative to shoulders / wrists, in units of their size) or ``none``.
@@ -47,12 +62,13 @@ class KeypointDataModule:
     """
 
     def __init__(self, path: str | None = None, val_path: str | None = None, test_path: str | None = None,
-                 val_ratio: float = 0.2, num_frames: int = 30, sampling: str = "pad", normalize: str = "anchor",
-                 feature_count: int | None = None, mirror: float = 0.0, mirror_map: dict[str, str] | None = None,
+                 val_ratio: float = 0.2, test_ratio: float = 0.0, num_frames: int = 30, sampling: str = "pad",
+                 normalize: str = "anchor", feature_count: int | None = None, mirror: float = 0.0, mirror_map: dict[str, str] | None = None,
                  reverse: float = 0.0, reverse_pairs: Any = "auto",
                  rotate: float = 10.0, scale: float = 0.1, shift: float = 0.05, time_warp: float = 0.2,
                  random_crop: bool = True, in_memory: bool = True, min_detection_rate: float = 0.0,
-                 strict: bool = False, seed: int = 0, name: str = "keypoints") -> None:
+                 strict: bool = False, seed: int = 0, name: str = "keypoints", group_pattern: str | None = None
+                 ) -> None:
         if not path:
             raise LsvitError("data.path is not set: pass data.path=/path/to/keypoints.h5")
         if num_frames < 1:
@@ -61,8 +77,10 @@ class KeypointDataModule:
             raise LsvitError(f"data.sampling={sampling}: choose one of {SAMPLINGS}")
         if normalize not in NORMALIZE:
             raise LsvitError(f"data.normalize={normalize}: choose one of {NORMALIZE}")
-        if not val_path and not 0.0 < val_ratio < 1.0:
-            raise LsvitError(f"data.val_ratio={val_ratio}: must be in (0, 1)")
+        check_ratios(None if val_path else val_ratio, test_ratio)
+        if test_ratio and test_path:
+            raise LsvitError(f"data.test_ratio={test_ratio} and data.test_path={test_path}: one test part only; hold "
+                             "out a share of data.path (test_ratio) or give a separate test file, not both")
         if not 0.0 <= mirror <= 1.0:
             raise LsvitError(f"data.mirror={mirror}: a probability in [0, 1]")
         self.path, self.val_path, self.test_path = path, val_path, test_path
@@ -70,6 +88,8 @@ class KeypointDataModule:
         self.augment = KeypointAugment(float(mirror), float(rotate), float(scale), float(shift), float(time_warp))
         self.random_crop, self.in_memory, self.strict = random_crop, in_memory, strict
         self.val_ratio, self.seed, self.name = val_ratio, seed, name
+        self.test_ratio = float(test_ratio)
+        self.group_pattern = compile_group_pattern(group_pattern)
         self.index = read_keypoint_index(path)
         if feature_count is not None and int(feature_count) != self.index.layout.feature_count:
             lay = self.index.layout
@@ -89,23 +109,9 @@ class KeypointDataModule:
         if len(keep) < len(self.index.names):
             print(f"data: {len(self.index.names) - len(keep)} of {len(self.index.names)} sequences left out "
                   f"(unlabelled, or detections in fewer than {min_detection_rate:.0%} of frames)")
-        train_labels = [self.index.labels[i] for i in keep]
-        if val_path:
-            self.val_index = self._companion(val_path, "data.val_path")
-            self.train_rows, self.val_rows = keep, [i for i, lab in enumerate(self.val_index.labels) if lab >= 0]
-            labels = train_labels + [self.val_index.labels[i] for i in self.val_rows]
-            self._summary = split_summary(self.class_names, labels, range(len(keep)), range(len(keep), len(labels)),
-                                          rule=f"a separate validation file ({val_path})")
-        else:
-            self.val_index = self.index
-            tr, va = stratified_split(train_labels, val_ratio, seed)
-            self.train_rows, self.val_rows = [keep[i] for i in tr], [keep[i] for i in va]
-            self._summary = split_summary(self.class_names, train_labels, tr, va,
-                                          rule=f"data.val_ratio={val_ratio} of each class, stratified, seeded; "
-                                               "each sequence on its own")
-            check_validation(self._summary, f"data.path={path}", "Add sequences to those classes, give a separate "
-                             "validation file (data.val_path=), or raise data.val_ratio")
         self.test_index = self._companion(test_path, "data.test_path") if test_path else None
+        self.val_index = self._companion(val_path, "data.val_path") if val_path else self.index
+        self.train_rows, self.val_rows, self.test_rows = self._split(keep)
         self.train_dataset: KeypointH5Dataset | None = None
         self.val_dataset: KeypointH5Dataset | None = None
 
@@ -120,10 +126,51 @@ class KeypointDataModule:
                              f"{self.class_names[:8]}")
         return idx
 
+    def _split(self, keep: list[int]) -> tuple[list[int], list[int], list[int]]:
+        """Training, validation and test rows (of their files); records :meth:`split_summary`."""
+        labels = [self.index.labels[i] for i in keep]
+        # no pattern: no groups at all, so that a split made before test_ratio and group_pattern existed is unchanged
+        groups = [group_of(self.index.ids[i], self.group_pattern) for i in keep] if self.group_pattern else None
+        grouping = (f"sequences grouped by data.group_pattern={self.group_pattern.pattern!r}" if self.group_pattern
+                    else "each sequence on its own")
+        tr, va, te = three_way_split(labels, None if self.val_path else self.val_ratio, self.test_ratio, self.seed,
+                                     groups)
+        how = [f"a separate validation file ({self.val_path})" if self.val_path else
+               f"data.val_ratio={self.val_ratio} of each class, stratified, seeded; {grouping}"]
+        every, val_idx, test_idx = list(labels), va, te
+        groups_all = list(groups) if groups is not None else [f"#{i}" for i in range(len(labels))]
+        val_rows = [keep[i] for i in va]
+        if self.val_path:
+            val_rows = [i for i, lab in enumerate(self.val_index.labels) if lab >= 0]
+            val_idx = list(range(len(every), len(every) + len(val_rows)))
+            every += [self.val_index.labels[i] for i in val_rows]
+            groups_all += [f"val:{self.val_index.ids[i]}" for i in val_rows]
+        test_rows = [keep[i] for i in te]
+        if self.test_ratio:
+            how.append(f"test: data.test_ratio={self.test_ratio} of each class, stratified, seeded, held out first; "
+                       f"{grouping}")
+        elif self.test_index is not None:
+            how.append(f"test: a separate test file ({self.test_path})")
+            test_rows = [i for i, lab in enumerate(self.test_index.labels) if lab >= 0]
+            test_idx = list(range(len(every), len(every) + len(test_rows)))
+            every += [self.test_index.labels[i] for i in test_rows]
+            groups_all += [f"test:{self.test_index.ids[i]}" for i in test_rows]
+        has_test = bool(self.test_ratio or self.test_index is not None)
+        self._summary = split_summary(self.class_names, every, tr, val_idx, groups_all, "; ".join(how),
+                                      test_idx if has_test else None, test_pooled=bool(self.test_ratio))
+        where = f"data.path={self.path}"
+        remedies = ("Add sequences to those classes, give a separate validation file (data.val_path=), or change "
+                    "data.val_ratio / data.test_ratio" + (" or loosen data.group_pattern" if self.group_pattern else ""))
+        if not self.val_path:
+            check_validation(self._summary, where, remedies)
+        if self.test_ratio:
+            check_test(self._summary, where, remedies)
+        return [keep[i] for i in tr], val_rows, test_rows
+
     collate_fn = staticmethod(collate)
 
     def split_summary(self) -> dict[str, Any]:
-        """Train/validation sequences per class (the engine writes it to ``split_summary.json``)."""
+        """Train/validation (and test) sequences per class (the engine writes it to ``split_summary.json``)."""
         return self._summary
 
     def setup(self, model: Any = None) -> None:
@@ -136,11 +183,12 @@ class KeypointDataModule:
         self.val_dataset = KeypointH5Dataset(self.val_index, self.val_rows, **common)
 
     def make_test_dataset(self, num_clips: int = 1, num_crops: int = 1) -> KeypointH5Dataset | None:
-        """The test file's labelled sequences (one view each), or None without ``test_path``."""
-        if self.test_index is None:
+        """The test part (one view per sequence): the sequences ``test_ratio`` held out of ``path``, or the test
+        file's labelled ones; None when there is neither."""
+        if not self.test_rows:
             return None
-        rows = [i for i, lab in enumerate(self.test_index.labels) if lab >= 0]
-        return KeypointH5Dataset(self.test_index, rows, num_frames=self.num_frames, sampling=self.sampling,
+        index = self.test_index if self.test_index is not None else self.index
+        return KeypointH5Dataset(index, self.test_rows, num_frames=self.num_frames, sampling=self.sampling,
                                  normalize=self.normalize, in_memory=self.in_memory, strict=self.strict)
 
     def model_args(self) -> dict[str, Any]:
@@ -154,4 +202,4 @@ class KeypointDataModule:
                 "source": self.index.source, "extraction": self.index.settings if self.index.source == "mediapipe"
                 else {}, "source_file": str(self.path), "dataset": self.name,
                 "num_train": len(self.train_rows), "num_val": len(self.val_rows),
-                "num_test": len(self.test_index.names) if self.test_index else 0}
+                "num_test": len(self.test_rows)}

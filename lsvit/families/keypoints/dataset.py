@@ -19,12 +19,18 @@ from torch.utils.data import Dataset
 
 from lsvit import LsvitError
 from lsvit.data.dataset import sample_or_stand_in, split_key
-from lsvit.data.h5 import LazyH5, open_h5
+from lsvit.data.h5 import LazyH5
 from lsvit.data.labelmaps import MotionAugment
 from lsvit.families.keypoints.augment import KeypointAugment
-from lsvit.families.keypoints.fileformat import KIND, KeypointIndex, read_keypoint_index
+from lsvit.families.keypoints.fileformat import (
+    KIND,
+    KeypointIndex,
+    open_keypoint_file,
+    read_keypoint_index,
+    seed000_check,
+)
 from lsvit.families.keypoints.importers import import_csv
-from lsvit.families.keypoints.layout import Layout, mirror_index
+from lsvit.families.keypoints.layout import Layout, is_hand, mirror_index
 from lsvit.families.keypoints.mediapipe import ExtractionSettings, extract_items, import_mediapipe
 from lsvit.families.keypoints.sequences import prepare_sequence
 
@@ -64,10 +70,10 @@ class KeypointH5Dataset(Dataset):
         flips = self.motion is not None and self.motion.flip_prob > 0
         self._mirror = mirror_index(self.layout) if train and (flips or (augment is not None and augment.mirror > 0)) \
             else None
-        self._h5 = LazyH5(index.path, KIND)
+        self._h5 = LazyH5(index.path, KIND, foreign=seed000_check)
         self._cache: dict[int, np.ndarray] | None = None
         if in_memory:
-            f = open_h5(index.path, KIND)
+            f = open_keypoint_file(index.path)
             try:
                 grp = f["sequences"]
                 self._cache = {r: grp[index.names[r]][()].astype(np.float32) for r in self.rows}
@@ -177,13 +183,15 @@ def extraction_settings_for(data_meta: dict[str, Any]) -> dict[str, Any]:
     extraction = dict(data_meta.get("extraction") or {})
     if extraction:
         return extraction
-    known = {"pose", "face", "left_hand", "right_hand"}
-    if any(g.name not in known or set(g.channels) - set("xyzv") for g in layout.groups):
+    if any(not (g.name in ("pose", "face") or is_hand(g.name)) or set(g.channels) - set("xyzv")
+           for g in layout.groups):
         raise LsvitError(f"this checkpoint was trained on keypoints of layout {layout.describe()}, which "
                          "MediaPipe does not produce: give data_root= a keypoint file (.h5/.csv) of that layout "
                          "instead of videos")
-    hands_only = all(g.name in ("left_hand", "right_hand") for g in layout.groups)
-    return {"mode": "hands" if hands_only else "holistic", "layout": layout.to_json()}
+    hands = [g.name for g in layout.groups if is_hand(g.name)]
+    if len(hands) == len(layout.groups):  # MediaPipe Hands, one slot per group (seed 000's files: 1, 2 or 4)
+        return {"mode": "hands", "max_hands": len(hands), "layout": layout.to_json()}
+    return {"mode": "holistic", "layout": layout.to_json()}
 
 
 class KeypointVideoDataset(Dataset):

@@ -12,6 +12,14 @@
                                  detection_rates (JSON {group: share of frames}), frame_size [w, h]
 
 Sequences keep every frame; the data module makes them ``num_frames`` long, so one extraction serves any T.
+
+**Seed 000's own files** (its notebook's ``preprocess_videos_to_hdf5``) are read as they are: the root attribute
+``label_map`` (JSON) and ``sequences/<class_video>`` datasets of shape ``(NUM_FRAMES_PER_VIDEO, INPUT_SIZE)`` with the
+attributes ``label``, ``original_path`` and ``class_name``, and nothing else: no ``feature_count`` (the layout is
+inferred from the width of the sequences, :func:`lsvit.families.keypoints.layout.guess_layout`, as for seed 002's
+``.npy``: 84 is seed 000's two hands x 21 x (x, y)) and no completion flag (:func:`seed000_check` tells such a file
+from one of ours left unfinished, and a file that is neither from both, saying what it lacks). Their sequences are
+already cut or zero-padded to the notebook's length; ``data.num_frames`` set to that length takes them unchanged.
 """
 
 from __future__ import annotations
@@ -25,11 +33,15 @@ from typing import Any
 import numpy as np
 
 from lsvit import LsvitError
-from lsvit.data.h5 import mark_complete, open_h5, read_json_attr, write_json_attr
+from lsvit.data.h5 import COMPLETE_ATTR, mark_complete, open_h5, read_json_attr, write_json_attr
 from lsvit.data.store import RECIPE_ATTR
 from lsvit.families.keypoints.layout import Layout, guess_layout
 
 KIND = "keypoint file"
+SEED000_SOURCE = "seed000"
+# attributes only this project's writer puts on a keypoint file (written before any sequence): a file with one of them
+# and without the completion flag is ours, unfinished
+OWN_ATTRS = ("feature_count", "layout", "source", RECIPE_ATTR)
 
 
 # ------------------------------------------------------------------------------------------- the file
@@ -134,14 +146,53 @@ class KeypointIndex:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
+def seed000_check(f: Any) -> str | None:
+    """What a keypoint file without this project's completion flag is (:func:`lsvit.data.h5.open_h5`'s ``foreign``).
+
+    Returns:
+        None: one of ours, unfinished (it carries our attributes); ``""``: seed 000's extraction output (root
+        ``label_map``, ``sequences/<name>`` 2-D datasets with a ``label`` attribute, none of our attributes);
+        otherwise the message naming what the file lacks to be either.
+    """
+    if any(k in f.attrs for k in OWN_ATTRS):
+        return None
+    missing = []
+    if "label_map" not in f.attrs:
+        missing.append("the root attribute 'label_map' (JSON {class: index})")
+    grp = f.get("sequences")
+    names = list(grp) if grp is not None and not hasattr(grp, "shape") else None
+    if names is None:
+        missing.append("a group 'sequences' holding one dataset per video")
+    elif not names:
+        missing.append("any sequence under 'sequences'")
+    else:
+        bad = [n for n in names if getattr(grp[n], "ndim", None) != 2 or "label" not in grp[n].attrs]
+        if bad:
+            missing.append(f"2-D (frames, features) datasets with a 'label' attribute under 'sequences' ({len(bad)} of "
+                           f"{len(names)} are not, e.g. sequences/{bad[0]})")
+    if not missing:
+        return ""
+    return (f"not a {KIND}: neither this project's (written by tools/extract_keypoints.py or tools/import_keypoints.py: "
+            f"attributes {', '.join(repr(a) for a in (COMPLETE_ATTR, 'feature_count', 'layout'))}) nor seed 000's "
+            "extraction output (root attribute 'label_map', 'sequences/<video>' datasets with attributes 'label', "
+            "'original_path', 'class_name'): it lacks " + "; ".join(missing))
+
+
+def open_keypoint_file(path: str | Path) -> Any:
+    """A keypoint file opened for reading: this project's (complete) or seed 000's, else one clear error."""
+    return open_h5(path, KIND, member="sequences", foreign=seed000_check)
+
+
 def read_keypoint_index(path: str | Path) -> KeypointIndex:
-    """Open a keypoint file and read its index (label map, layout, one entry per sequence).
+    """Open a keypoint file (this project's or seed 000's) and read its index (label map, layout, one entry per
+    sequence).
 
     Raises:
-        LsvitError: not a complete lsvit keypoint file, or attributes that do not make sense (naming the file).
+        LsvitError: not a complete keypoint file of either kind (saying what it lacks), or attributes that do not make
+            sense (naming the file).
     """
     path = Path(path)
-    f = open_h5(path, KIND, member="sequences")
+    f = open_keypoint_file(path)
     try:
         where = str(path)
         label_map = read_json_attr(f, "label_map", where)
@@ -152,7 +203,14 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
         if "sequences" not in f:
             raise LsvitError(f"{path}: no 'sequences' group")
         grp = f["sequences"]
-        f_count = int(f.attrs.get("feature_count", 0))
+        seed000 = not bool(f.attrs.get(COMPLETE_ATTR, False))  # open_keypoint_file let it in: seed 000's layout
+        if seed000:
+            widths = sorted({int(grp[n].shape[1]) for n in grp})
+            if len(widths) != 1:
+                raise LsvitError(f"{path}: seed 000's sequences have {widths} features per frame; one width expected")
+            f_count = widths[0]
+        else:
+            f_count = int(f.attrs.get("feature_count", 0))
         layout = Layout.from_json(read_json_attr(f, "layout", where), f"{path}: layout") if "layout" in f.attrs \
             else guess_layout(f_count)
         if layout.feature_count != f_count:
@@ -173,13 +231,27 @@ def read_keypoint_index(path: str | Path) -> KeypointIndex:
             rates.append(float(ds.attrs.get("detection_rate", 1.0)))
             size = ds.attrs.get("frame_size")
             aspects.append(float(size[0]) / float(size[1]) if size is not None and size[1] else 1.0)
+        if seed000:
+            ids = _seed000_ids(grp, names)
         settings = read_json_attr(f, "settings", where, default={})
         skipped = read_json_attr(f, "skipped", where, default={})
-        source = str(f.attrs.get("source", ""))
+        source = SEED000_SOURCE if seed000 else str(f.attrs.get("source", ""))
         return KeypointIndex(path, class_names, layout, source, settings, names, ids, labels, lengths, rates,
                              aspects, skipped)
     finally:
         f.close()
+
+
+def _seed000_ids(grp: Any, names: list[str]) -> list[str]:
+    """``class/video`` ids of seed 000's sequences (from ``class_name`` and ``original_path``, as this project names
+    videos), or the dataset names where those attributes are missing or two videos would share an id."""
+    ids = []
+    for n in names:
+        attrs = grp[n].attrs
+        cls, orig = attrs.get("class_name"), attrs.get("original_path")
+        cls, orig = (v.decode() if isinstance(v, bytes) else v for v in (cls, orig))
+        ids.append(f"{cls}/{Path(str(orig).replace(chr(92), '/')).stem}" if cls and orig else n)
+    return ids if len(set(ids)) == len(ids) else list(names)
 
 
 def keypoint_feature_count(path: str) -> int:
@@ -187,8 +259,4 @@ def keypoint_feature_count(path: str) -> int:
     if path in (None, "", "???"):
         raise LsvitError("data.path is not set: pass data.path=/path/to/keypoints.h5 (see "
                          "tools/extract_keypoints.py and tools/import_keypoints.py)")
-    f = open_h5(path, KIND)
-    try:
-        return int(f.attrs.get("feature_count", 0))
-    finally:
-        f.close()
+    return read_keypoint_index(path).layout.feature_count  # seed 000's files record no feature_count: their width

@@ -8,9 +8,13 @@ are x coordinates and which groups to swap in a mirror, normalisation knows wher
 shoulders are, realtime drawing knows where the points are, and raw-video inference can
 rebuild exactly the vector a model was trained on, whichever seed's format it came from.
 
-Layouts of the seeds: seed 000 ``hands`` (84), seed 002 ``holistic`` (1662: pose xyzv, face
-xyz, left hand xyz, right hand xyz), seed 004's CSV (pose, right hand, left hand, each point
-x y z v: 300 numbers, 225 with the visibility columns dropped).
+Layouts of the seeds: seed 000 ``hands`` (84: ``MAX_NUM_HANDS_MEDIAPIPE`` = 2 hand slots x 21 x (x, y); 42 with
+one slot, 168 with four), seed 002 ``holistic`` (1662: pose xyzv, face xyz, left hand xyz, right hand xyz), seed
+004's CSV (pose, right hand, left hand, each point x y z v: 300 numbers, 225 with the visibility columns dropped).
+
+Hand slots (``hands`` mode, :func:`hand_slot_names`): one slot is ``hand``; two are ``left_hand`` and
+``right_hand``; more add ``hand_3``, ``hand_4``, ... (seed 000 fills slot 0 with a left hand, slot 1 with a right
+hand, then the next free slot: :func:`lsvit.families.keypoints.mediapipe.assign_hand_slots`).
 """
 
 from __future__ import annotations
@@ -123,12 +127,30 @@ class Layout:
         return " + ".join(f"{g.name} {g.points}{g.channels}" for g in self.groups)
 
 
-def mode_layout(mode: str, face: bool = True, visibility: bool = True) -> Layout:
-    """The layout MediaPipe extraction writes in ``mode`` (``hands``, ``holistic``, ``pose_hands``)."""
+def hand_slot_names(count: int) -> list[str]:
+    """The group names of ``count`` hand slots: ``hand``; ``left_hand, right_hand``; then ``hand_3, hand_4, ...``."""
+    if count < 1:
+        raise LsvitError(f"{count} hand slots: at least one")
+    if count == 1:
+        return ["hand"]
+    return ["left_hand", "right_hand"] + [f"hand_{k}" for k in range(3, count + 1)]
+
+
+def is_hand(name: str) -> bool:
+    """Whether a group is a hand (drawn with the hand skeleton, filled from MediaPipe Hands)."""
+    return name == "hand" or name.endswith("_hand") or name.startswith("hand_")
+
+
+def mode_layout(mode: str, face: bool = True, visibility: bool = True, hands: int = 2) -> Layout:
+    """The layout MediaPipe extraction writes in ``mode`` (``hands``, ``holistic``, ``pose_hands``).
+
+    ``hands``: the number of hand slots of ``hands`` mode (seed 000's ``MAX_NUM_HANDS_MEDIAPIPE``); Holistic has
+    exactly a left and a right hand.
+    """
     pose = Group("pose", 33, "xyzv" if visibility else "xyz")
     hands3 = (Group("left_hand", 21, "xyz"), Group("right_hand", 21, "xyz"))
     if mode == "hands":
-        return Layout((Group("left_hand", 21, "xy"), Group("right_hand", 21, "xy")))
+        return Layout(tuple(Group(n, 21, "xy") for n in hand_slot_names(hands)))
     if mode == "holistic":
         return Layout((pose, *((Group("face", 468, "xyz"),) if face else ()), *hands3))
     if mode == "pose_hands":
@@ -147,7 +169,8 @@ def guess_layout(feature_count: int) -> Layout:
     known = [mode_layout("holistic"), mode_layout("holistic", visibility=False), mode_layout("pose_hands"),
              mode_layout("pose_hands", visibility=False), mode_layout("hands"), seed004_layout(True),
              Layout((Group("left_hand", 21, "xyz"), Group("right_hand", 21, "xyz"))),
-             Layout((Group("pose", 33, "xyzv"),))]
+             Layout((Group("pose", 33, "xyzv"),)),
+             mode_layout("hands", hands=1), mode_layout("hands", hands=4)]  # seed 000 with 1 or 4 hand slots
     for lay in known:
         if lay.feature_count == feature_count:
             return lay

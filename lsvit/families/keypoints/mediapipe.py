@@ -6,7 +6,7 @@ The only module of lsvit that imports ``mediapipe`` (lazily, :func:`import_media
 
 Modes (:func:`lsvit.families.keypoints.layout.mode_layout`):
 
-* ``hands`` (seed 000): MediaPipe Hands, 2 hands x 21 x (x, y) = 84; the left hand in slot 0
+* ``hands`` (seed 000): MediaPipe Hands, ``max_hands`` (2) hands x 21 x (x, y) = 84; the left hand in slot 0
   and the right in slot 1 by MediaPipe's handedness, zeros for a missing hand.
 * ``holistic`` (seed 002): MediaPipe Holistic, pose 33 x (x, y, z, visibility) + face 468 x 3 +
   two hands 21 x 3 = 1662; ``face=false`` drops the face, ``visibility=false`` the visibility.
@@ -15,7 +15,15 @@ Modes (:func:`lsvit.families.keypoints.layout.mode_layout`):
 Coordinates are in units of the full frame (x by width, y by height: [0, 1] inside it; MediaPipe
 extrapolates unseen pose points beyond it, with a low visibility). With a person ROI
 (``roi=hog|pose|yolo``, see :data:`ROI_DETECTORS`) MediaPipe sees the crop and the landmarks are
-mapped back to the full frame. Frames without a detection give zeros; the share of frames
+mapped back to the full frame.
+
+**Several persons** (``max_persons=null`` or > 1, ``hands`` mode; seed 000's YOLO ROI): MediaPipe Hands runs on
+the crop of every person box (above ``roi_conf`` for YOLO), largest box first, and the hands of all of them fill
+the one vector's ``max_hands`` slots as seed 000's notebook fills them: in the order the crops and MediaPipe give
+them, a hand labelled Left takes slot 0 and one labelled Right slot 1 when free, any other hand the next free slot,
+and hands beyond the last slot are dropped; empty slots are zeros. The vector keeps its size whatever the number of
+persons; with ``max_hands=4`` two persons' hands fit (slots 2 and 3, ``hand_3`` and ``hand_4``, hold the second
+person's). No person found: the whole frame, as seed 000 does. Frames without a detection give zeros; the share of frames
 with a detection is recorded per video, and a video with none at all is skipped, with a
 warning, and listed at the end.
 
@@ -45,7 +53,7 @@ from lsvit import LsvitError
 from lsvit.data.discovery import discover_classes, discover_unlabelled
 from lsvit.data.store import ExtractionStore, reuse_or_replace
 from lsvit.families.keypoints.fileformat import KIND, KeypointRecord, write_keypoint_h5
-from lsvit.families.keypoints.layout import Layout, mode_layout
+from lsvit.families.keypoints.layout import Layout, hand_slot_names, is_hand, mode_layout
 from lsvit.locks import lock_for_job
 
 INSTALL_HINT = 'pip install -e ".[keypoints]"'
@@ -79,6 +87,12 @@ class ExtractionSettings:
         roi: person crop before detection: ``none``, ``hog`` (OpenCV's people detector), ``pose``
             (MediaPipe pose's box) or ``yolo`` (ultralytics, with ``yolo_weights``).
         roi_margin: the box grows by this fraction of its size on every side.
+        roi_conf: ``roi=yolo``: the least confidence of a person box (seed 000's ``YOLO_CONF_THRESHOLD``). HOG's
+            scores are SVM margins, not probabilities, and MediaPipe pose finds one person: they ignore it.
+        max_persons: person boxes MediaPipe sees, largest first; null: every person found (seed 000). Above 1
+            needs ``mode=hands`` (Holistic describes one body) and a person detector (``roi``).
+        max_hands: ``hands`` mode: MediaPipe's ``max_num_hands`` per crop and the number of hand slots in the
+            vector (seed 000's ``MAX_NUM_HANDS_MEDIAPIPE``: 21 x 2 numbers each; see the module docstring).
         yolo_weights: a local YOLO ``.pt`` file (needed for ``roi=yolo``; nothing is downloaded).
         min_detection_confidence: MediaPipe's detection threshold.
         min_tracking_confidence: MediaPipe's tracking threshold (video mode).
@@ -95,6 +109,9 @@ class ExtractionSettings:
     visibility: bool = True
     roi: str = "none"
     roi_margin: float = 0.1
+    roi_conf: float = 0.4
+    max_persons: int | None = 1
+    max_hands: int = 2
     yolo_weights: str | None = None
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
@@ -116,11 +133,26 @@ class ExtractionSettings:
         if self.mode != "hands" and self.model_complexity != 1:
             raise LsvitError(f"keypoints model_complexity={self.model_complexity}: holistic/pose_hands ship only "
                              "model_complexity=1 in the wheel (0 and 2 would be downloaded, which fails offline)")
+        if not 0.0 < self.roi_conf < 1.0:
+            raise LsvitError(f"keypoints roi_conf={self.roi_conf}: a confidence in (0, 1)")
+        if self.max_persons is not None and self.max_persons < 1:
+            raise LsvitError(f"keypoints max_persons={self.max_persons}: must be >= 1, or null for every person")
+        if self.max_persons != 1 and self.roi == "none":
+            raise LsvitError(f"keypoints max_persons={self.max_persons} needs a person detector (roi=yolo|hog|pose): "
+                             "without one MediaPipe sees the whole frame once")
+        if self.max_persons != 1 and self.mode != "hands":
+            raise LsvitError(f"keypoints max_persons={self.max_persons}: several persons need mode=hands (their hands "
+                             f"fill the hand slots); {self.mode} describes one body")
+        if self.max_hands < 1:
+            raise LsvitError(f"keypoints max_hands={self.max_hands}: must be >= 1")
+        if self.mode != "hands" and self.max_hands != 2:
+            raise LsvitError(f"keypoints max_hands={self.max_hands}: only mode=hands has a number of hand slots "
+                             f"({self.mode} has a left and a right hand)")
         if self.max_frames is not None and self.max_frames < 1:
             raise LsvitError(f"keypoints max_frames={self.max_frames}: must be >= 1 or null")
         if self.layout is not None:
             lay = Layout.from_json([list(g) for g in self.layout], "keypoints layout")
-            bad = [g.name for g in lay.groups if g.name not in ("pose", "face", "left_hand", "right_hand")
+            bad = [g.name for g in lay.groups if not (g.name in ("pose", "face") or is_hand(g.name))
                    or set(g.channels) - set("xyzv")]
             if bad:
                 raise LsvitError(f"keypoints layout: groups {bad} cannot be extracted with MediaPipe")
@@ -131,7 +163,7 @@ class ExtractionSettings:
         """The layout of the vectors this extraction writes."""
         if self.layout is not None:
             return Layout.from_json([list(g) for g in self.layout])
-        return mode_layout(self.mode, self.face, self.visibility)
+        return mode_layout(self.mode, self.face, self.visibility, self.max_hands)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (recorded with the data and compared on resume)."""
@@ -172,18 +204,24 @@ def landmarks_to_array(landmarks: Any, frame_size: tuple[int, int], roi: Box | N
 
 
 def assign_hand_slots(hands: Sequence[np.ndarray], handedness: Sequence[Any] | None,
-                      swap: bool = False) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """Put detected hands into (left, right) slots by MediaPipe's handedness label (seed 000).
+                      swap: bool = False, slots: int = 2, regions: Sequence[int] | None = None
+                      ) -> tuple[np.ndarray | None, ...]:
+    """Put detected hands into hand slots by MediaPipe's handedness label (seed 000's rule).
 
     Args:
         hands: per detected hand, its ``(21, 4)`` array.
         handedness: per hand, a MediaPipe ``ClassificationList`` (``.classification[0].label`` /
             ``.score``), a ``"Left"``/``"Right"`` string, or None when unknown.
         swap: exchange the labels (a non-mirrored camera; see :class:`ExtractionSettings`).
+        slots: the number of slots (``max_hands``; names: :func:`lsvit.families.keypoints.layout.hand_slot_names`).
+        regions: per hand, the index of the person crop it was found in (several persons); hands are taken crop by
+            crop, as seed 000's notebook takes them.
 
     Returns:
-        ``(left, right)``; a hand whose slot is taken (two hands labelled alike) or whose label is
-        unknown goes to the free slot; more than two hands: the most confident two are kept.
+        One entry per slot (None: empty). Hands are taken in order (crop by crop, the most confident first
+        within a crop); a hand labelled Left goes to slot 0 and one labelled Right to slot 1 while free, any other
+        (a second Left, an unknown label, a label whose slot does not exist) to the first free slot; hands beyond
+        the last slot are dropped.
     """
     entries = []
     for i, arr in enumerate(hands):
@@ -196,19 +234,28 @@ def assign_hand_slots(hands: Sequence[np.ndarray], handedness: Sequence[Any] | N
             label, score = getattr(cls, "label", None), float(getattr(cls, "score", 0.0))
         if label in ("Left", "Right") and swap:
             label = "Right" if label == "Left" else "Left"
-        entries.append((score, i, label, arr))
-    entries.sort(key=lambda e: (-e[0], e[1]))
-    slots: list[np.ndarray | None] = [None, None]
-    pending = []
-    for _, _, label, arr in entries[:2]:
+        region = regions[i] if regions is not None else 0
+        entries.append((region, -score, i, label, arr))
+    entries.sort(key=lambda e: e[:3])
+    filled: list[np.ndarray | None] = [None] * slots
+    for _, _, _, label, arr in entries:
         idx = {"Left": 0, "Right": 1}.get(label) if label else None
-        if idx is not None and slots[idx] is None:
-            slots[idx] = arr
-        else:
-            pending.append(arr)
-    for arr in pending:
-        slots[next(i for i, sl in enumerate(slots) if sl is None)] = arr
-    return slots[0], slots[1]
+        if idx is not None and idx < slots and filled[idx] is None:
+            filled[idx] = arr
+            continue
+        free = next((k for k, sl in enumerate(filled) if sl is None), None)
+        if free is not None:
+            filled[free] = arr
+    return tuple(filled)
+
+
+def person_regions(boxes: Sequence[Sequence[float]], frame_size: tuple[int, int], margin: float,
+                   max_persons: int | None) -> list[Box | None]:
+    """The crops MediaPipe sees: the first ``max_persons`` boxes (all with None) grown by ``margin``; no usable box:
+    ``[None]``, the whole frame (as seed 000 does when YOLO finds no one)."""
+    chosen = boxes if max_persons is None else boxes[:max_persons]
+    rois = [r for r in (expand_box(b, frame_size, margin) for b in chosen) if r is not None]
+    return list(rois) if rois else [None]
 
 
 # ------------------------------------------------------------------------------------------- ROI
@@ -263,29 +310,43 @@ class PosePersonDetector:
 
 
 class YoloPersonDetector:
-    """ultralytics YOLO on a local weights file (COCO class 0, person); never downloads."""
+    """ultralytics YOLO on a local weights file: every person (COCO class 0) at least ``conf`` confident, largest
+    first (seed 000's YOLO ROI); never downloads.
 
-    def __init__(self, weights: str, conf: float = 0.4) -> None:
-        if not Path(weights).is_file():
-            raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded "
-                             "here)")
-        try:
-            from ultralytics import YOLO
-        except ImportError as exc:
-            raise LsvitError("roi=yolo needs ultralytics: pip install ultralytics (under constraints.txt)") from exc
-        self.model, self.conf = YOLO(weights), conf
+    Args:
+        weights: a local ``.pt`` file (or ultralytics model YAML: random weights, for tests).
+        conf: the least confidence of a box kept (``roi_conf``).
+        model: an ultralytics-like model to use instead of loading ``weights`` (tests).
+    """
+
+    def __init__(self, weights: str, conf: float = 0.4, model: Any = None) -> None:
+        if model is None:
+            if not Path(weights).is_file():
+                raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded "
+                                 "here)")
+            try:
+                from ultralytics import YOLO
+            except ImportError as exc:
+                raise LsvitError("roi=yolo needs ultralytics: pip install ultralytics (under constraints.txt)") from exc
+            model = YOLO(weights)
+        self.model, self.conf = model, float(conf)
 
     def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
         res = self.model.predict(frame_rgb[:, :, ::-1], classes=[0], conf=self.conf, verbose=False)[0]
-        boxes = [tuple(int(v) for v in b) for b in res.boxes.xyxy.cpu().numpy().tolist()]
-        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
+        b = res.boxes
+        xyxy, conf, cls = (np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t).reshape(n)
+                           for t, n in ((b.xyxy, (-1, 4)), (b.conf, -1), (b.cls, -1)))
+        # the model was asked for persons above conf; kept only if so (a model or version that ignores either)
+        keep = (cls == 0) & (conf >= self.conf)
+        boxes = [tuple(int(v) for v in row) for row in xyxy[keep].tolist()]
+        return sorted(boxes, key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
 
 
 # name -> factory(settings): a person detector ``frame_rgb -> [box, ...]`` (best first); add your own here
 ROI_DETECTORS: dict[str, Callable[[Any], Callable[[np.ndarray], list[Box]]]] = {
     "hog": lambda s: HogPersonDetector(),
     "pose": lambda s: PosePersonDetector(),
-    "yolo": lambda s: YoloPersonDetector(str(s.yolo_weights)),
+    "yolo": lambda s: YoloPersonDetector(str(s.yolo_weights), s.roi_conf),
 }
 
 
@@ -297,7 +358,8 @@ class FrameKeypoints:
     vector: np.ndarray
     detected: dict[str, bool]
     parts: dict[str, np.ndarray | None] = field(default_factory=dict)
-    roi: Box | None = None
+    roi: Box | None = None  # the first person crop (None: the whole frame)
+    rois: list[Box] = field(default_factory=list)  # every person crop MediaPipe saw
 
 
 class KeypointExtractor:
@@ -322,7 +384,7 @@ class KeypointExtractor:
         self.close()
         s, sol = self.settings, self._mp.solutions
         if s.mode == "hands":
-            self._solution = sol.hands.Hands(static_image_mode=self.static, max_num_hands=2,
+            self._solution = sol.hands.Hands(static_image_mode=self.static, max_num_hands=s.max_hands,
                                              model_complexity=s.model_complexity,
                                              min_detection_confidence=s.min_detection_confidence,
                                              min_tracking_confidence=s.min_tracking_confidence)
@@ -338,30 +400,40 @@ class KeypointExtractor:
             self._solution = None
 
     def __call__(self, frame_rgb: np.ndarray) -> FrameKeypoints:
-        """One RGB uint8 frame -> its keypoints."""
+        """One RGB uint8 frame -> its keypoints (several persons: see the module docstring)."""
         h, w = frame_rgb.shape[:2]
-        roi = None
-        image = frame_rgb
-        if self._roi is not None:
-            boxes = self._roi(frame_rgb)
-            roi = expand_box(boxes[0], (w, h), self.settings.roi_margin) if boxes else None
-            if roi is not None:  # no person found: the whole frame, as seed 000 does
-                image = np.ascontiguousarray(frame_rgb[roi[1]:roi[3], roi[0]:roi[2]])
-        res = self._solution.process(image)
+        s = self.settings
+        regions = person_regions(self._roi(frame_rgb), (w, h), s.roi_margin, s.max_persons) \
+            if self._roi is not None else [None]
         parts: dict[str, np.ndarray | None] = {}
-        if self.settings.mode == "hands":
-            hands = [landmarks_to_array(lm, (w, h), roi) for lm in (res.multi_hand_landmarks or [])]
-            parts["left_hand"], parts["right_hand"] = assign_hand_slots(hands, res.multi_handedness,
-                                                                        self.settings.swap_handedness)
-        else:
+        if s.mode == "hands":
+            hands, handedness, where = [], [], []
+            for r, roi in enumerate(regions):
+                res = self._solution.process(self._crop(frame_rgb, roi))
+                found = list(res.multi_hand_landmarks or [])
+                labels = list(res.multi_handedness or [])
+                for k, lm in enumerate(found):
+                    hands.append(landmarks_to_array(lm, (w, h), roi))
+                    handedness.append(labels[k] if k < len(labels) else None)
+                    where.append(r)
+            slots = assign_hand_slots(hands, handedness, s.swap_handedness, s.max_hands, where)
+            parts.update(zip(hand_slot_names(s.max_hands), slots))
+        else:  # one body (max_persons is 1 here): the largest person's crop
+            roi = regions[0]
+            res = self._solution.process(self._crop(frame_rgb, roi))
             for name, attr in (("pose", "pose_landmarks"), ("face", "face_landmarks"),
                                ("left_hand", "left_hand_landmarks"), ("right_hand", "right_hand_landmarks")):
                 lm = getattr(res, attr)
                 parts[name] = landmarks_to_array(lm, (w, h), roi) if lm else None
-            if self.settings.swap_handedness:
+            if s.swap_handedness:
                 parts["left_hand"], parts["right_hand"] = parts["right_hand"], parts["left_hand"]
         detected = {g: parts.get(g) is not None for g in self.layout.names}
-        return FrameKeypoints(self.layout.assemble(parts), detected, parts, roi)
+        rois = [r for r in regions if r is not None]
+        return FrameKeypoints(self.layout.assemble(parts), detected, parts, rois[0] if rois else None, rois)
+
+    @staticmethod
+    def _crop(frame_rgb: np.ndarray, roi: Box | None) -> np.ndarray:
+        return frame_rgb if roi is None else np.ascontiguousarray(frame_rgb[roi[1]:roi[3], roi[0]:roi[2]])
 
 
 # ------------------------------------------------------------------------------------------- videos

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from lsvit.families.keypoints.dataset import extraction_settings_for
-from lsvit.families.keypoints.layout import HAND_EDGES, POSE_EDGES, Layout
+from lsvit.families.keypoints.layout import HAND_EDGES, POSE_EDGES, Layout, is_hand
 from lsvit.families.keypoints.mediapipe import ExtractionSettings, KeypointExtractor
 from lsvit.families.keypoints.sequences import prepare_sequence
 
@@ -36,7 +37,7 @@ class KeypointFrames:
         h, w = frame_rgb.shape[:2]
         self.aspect = w / max(h, 1)
         r = self.extractor(frame_rgb)
-        return r.vector, {"detected": any(r.detected.values()), "parts": r.parts, "roi": r.roi}
+        return r.vector, {"detected": any(r.detected.values()), "parts": r.parts, "rois": r.rois}
 
     def _input(self, pieces: list[np.ndarray], sampling: str) -> torch.Tensor:
         x = prepare_sequence(np.stack(pieces), self.layout, self.window, sampling,
@@ -50,20 +51,21 @@ class KeypointFrames:
         return self._input(pieces, self.data.get("sampling", "pad"))
 
     def draw(self, image_bgr: np.ndarray, info: dict[str, Any], color: tuple[int, int, int]) -> None:
-        draw_keypoints(image_bgr, info.get("parts") or {}, color, info.get("roi"))
+        draw_keypoints(image_bgr, info.get("parts") or {}, color, info.get("rois"))
 
 
 def draw_keypoints(image_bgr: np.ndarray, parts: dict[str, np.ndarray | None], color: tuple[int, int, int],
-                   roi: tuple[int, int, int, int] | None = None) -> None:
-    """Skeleton lines and points of ``(P, 4)`` landmark arrays in [0, 1] frame coordinates, in place."""
+                   rois: Sequence[tuple[int, int, int, int]] | None = None) -> None:
+    """Skeleton lines and points of ``(P, 4)`` landmark arrays in [0, 1] frame coordinates, in place; the person
+    crops MediaPipe saw (``rois``) as boxes."""
     h, w = image_bgr.shape[:2]
-    if roi is not None:
+    for roi in rois or ():
         cv2.rectangle(image_bgr, roi[:2], roi[2:], (200, 200, 0), 1)
     for name, arr in parts.items():
         if arr is None:
             continue
         pts = np.stack([arr[:, 0] * w, arr[:, 1] * h], axis=1).round().astype(int)
-        edges = POSE_EDGES if name == "pose" else HAND_EDGES if name.endswith("hand") else ()
+        edges = POSE_EDGES if name == "pose" else HAND_EDGES if is_hand(name) else ()
         for a, b in edges:
             if a < len(pts) and b < len(pts):
                 cv2.line(image_bgr, tuple(pts[a]), tuple(pts[b]), color, 1, cv2.LINE_AA)
