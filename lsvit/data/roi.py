@@ -178,10 +178,12 @@ class YoloDetector:
         classes: the class indices kept (None: every class, e.g. a hand-gesture model's gestures).
         model: an ultralytics-like model to use instead of loading ``weights`` (tests).
         key: the setting that named ``weights``, for messages.
+        device: ultralytics' ``device`` (None: its default, the first GPU if any); ``cpu`` in a process forked
+            after CUDA started (a DataLoader worker), where CUDA cannot start again.
     """
 
     def __init__(self, weights: str, conf: float = 0.4, classes: Sequence[int] | None = (0,), model: Any = None,
-                 key: str = "yolo_weights") -> None:
+                 key: str = "yolo_weights", device: str | None = None) -> None:
         if model is None:
             if not Path(weights).is_file():
                 raise LsvitError(f"{key}={weights}: no such file (YOLO weights are not downloaded here)")
@@ -193,9 +195,11 @@ class YoloDetector:
             model = YOLO(weights)
         self.model, self.conf = model, float(conf)
         self.classes = [int(c) for c in classes] if classes is not None else None
+        self.device = device
 
     def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
-        res = self.model.predict(frame_rgb[:, :, ::-1], classes=self.classes, conf=self.conf, verbose=False)[0]
+        kw = {"device": self.device} if self.device else {}
+        res = self.model.predict(frame_rgb[:, :, ::-1], classes=self.classes, conf=self.conf, verbose=False, **kw)[0]
         b = res.boxes
         xyxy, conf, cls = (np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t).reshape(n)
                            for t, n in ((b.xyxy, (-1, 4)), (b.conf, -1), (b.cls, -1)))
@@ -232,6 +236,7 @@ class DetectorSpec:
         classes: YOLO class indices kept (None: the target's default: person 0, hand every class).
         max_boxes: boxes wanted per frame (MediaPipe Hands' ``max_num_hands``).
         key: the setting that names ``weights`` (messages).
+        device: where a torch detector runs (None: its default; see :class:`YoloDetector`).
     """
 
     weights: str | None = None
@@ -239,6 +244,7 @@ class DetectorSpec:
     classes: tuple[int, ...] | None = None
     max_boxes: int | None = None
     key: str = "weights"
+    device: str | None = None
 
 
 def _yolo(spec: DetectorSpec, default_classes: tuple[int, ...] | None) -> YoloDetector:
@@ -246,7 +252,7 @@ def _yolo(spec: DetectorSpec, default_classes: tuple[int, ...] | None) -> YoloDe
         raise LsvitError(f"{spec.key} is not set: YOLO needs the path of your local weights file (e.g. yolov8n.pt; "
                          "nothing is downloaded)")
     classes = spec.classes if spec.classes is not None else default_classes
-    return YoloDetector(str(spec.weights), spec.conf, classes, key=spec.key)
+    return YoloDetector(str(spec.weights), spec.conf, classes, key=spec.key, device=spec.device)
 
 
 # target -> detector name -> factory(spec): a detector ``frame_rgb -> [box, ...]`` (largest first); add your own here
