@@ -20,7 +20,8 @@ e.g. ``efficientnet_lite0`` (1280-d) alone in the ``cnn`` slot gives ``(T, 3, 12
 A backbone is a timm model name, or a Hugging Face ``transformers`` image model: ``hf:<hub id>``
 or a local folder holding ``config.json`` (loaded with ``AutoModel``; its image processor's
 mean/std when it has one; the mean of ``last_hidden_state`` over tokens, as the seed did with its
-hand-gesture ViT). Pretrained timm weights come from ``<backbone>_file``, else
+hand-gesture ViT, ``embed=hand_gestures_vit``). ``hf:<id>`` is read from ``<slot>_file`` (a model folder), else
+``<weights_dir>/<id>/`` when that folder holds ``config.json``, else the hub (or its local cache). Pretrained timm weights come from ``<backbone>_file``, else
 ``<weights_dir>/<name>.{safetensors,pth,pt,bin,npz}``, else the hub (unless ``HF_HUB_OFFLINE=1``;
 ``<slot>_file=pkg:<package>/<path>`` names a file inside an installed package);
 when none is found, one message says where it looked. A state dict whose keys differ from timm's
@@ -206,10 +207,17 @@ def is_hf(name: str) -> bool:
     return name.startswith("hf:") or (Path(name).is_dir() and (Path(name) / "config.json").is_file())
 
 
-def fingerprint(model: nn.Module) -> str:
-    """A short hash of the weights: a cache refuses a backbone whose weights differ from its own."""
+def fingerprint(model: nn.Module, skip: Sequence[str] = ()) -> str:
+    """A short hash of the weights: a cache refuses a backbone whose weights differ from its own.
+
+    Args:
+        model: the backbone.
+        skip: state-dict keys left out (weights a checkpoint folder lacks, drawn at random on every load).
+    """
     h = hashlib.sha256()
     for k, v in sorted(model.state_dict().items()):
+        if k in skip:
+            continue
         h.update(k.encode())
         h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
@@ -315,18 +323,47 @@ def load_timm_weights(model: nn.Module, name: str, slot: str = "cnn", file: str 
     raise LsvitError(f"{source}: does not fit backbone {name} (e.g. missing {missing}); is it a {name} checkpoint?")
 
 
-def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_seed: int) -> Backbone:
+def hf_location(name: str, slot: str = "vit", file: str | None = None, weights_dir: str = "weights") -> str:
+    """Where a ``transformers`` backbone is loaded from: ``<slot>_file`` (a model folder), else
+    ``<weights_dir>/<hub id>/`` when it holds a ``config.json`` (e.g. ``weights/dima806/hand_gestures_image_detection``,
+    what ``huggingface-cli download <id> --local-dir`` writes), else the hub id itself (the hub or its local cache).
+
+    Raises:
+        LsvitError: ``<slot>_file`` names no model folder.
+    """
+    if file:
+        if not (Path(file) / "config.json").is_file():
+            raise LsvitError(f"embed.{slot}_file={file}: not a transformers model folder (no config.json in it)")
+        return str(file)
+    if not name.startswith("hf:"):
+        return name
+    local = Path(weights_dir) / name[3:]
+    return str(local) if (local / "config.json").is_file() else name[3:]
+
+
+def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_seed: int, file: str | None = None,
+                 weights_dir: str = "weights") -> Backbone:
     try:
         import transformers
     except ImportError as exc:
         raise LsvitError(f"embed.{slot}={name}: Hugging Face backbones need transformers "
                          "(pip install 'lsvit[hf]')") from exc
-    path = name[3:] if name.startswith("hf:") else name
+    path = hf_location(name, slot, file, weights_dir)
+    fresh: list[str] = []
     try:
         # a model folder may come from anyone (a checkpoint's meta.json names it): its own Python code
         # (auto_map) is never run, whatever the transformers default of the day
         if pretrained:
-            model = transformers.AutoModel.from_pretrained(path, trust_remote_code=False)
+            model, loading = transformers.AutoModel.from_pretrained(path, trust_remote_code=False,
+                                                                    output_loading_info=True)
+            # a classifier checkpoint (seed 001's hand-gesture ViT) has no pooler: AutoModel draws one at random on
+            # every load; it never touches last_hidden_state, so it stays out of the fingerprint. Any other missing
+            # weight would change the embeddings from one load to the next.
+            fresh = sorted(loading.get("missing_keys") or [])
+            other = [k for k in fresh if not k.startswith("pooler.")]
+            if other:
+                raise LsvitError(f"embed.{slot}={name}: {path} lacks weights of {other[:4]} (they would be random on "
+                                 "every load): is it a checkpoint of this architecture?")
         else:
             config = transformers.AutoConfig.from_pretrained(path, trust_remote_code=False)
             model = _seeded(lambda: transformers.AutoModel.from_config(config), init_seed)
@@ -349,7 +386,7 @@ def _hf_backbone(name: str, slot: str, image_size: int, pretrained: bool, init_s
             width = _pool(model(pixel_values=torch.zeros(1, 3, image_size, image_size)).last_hidden_state, -1).shape[1]
     info = {"name": name, "kind": "hf", "args": {}, "pretrained": bool(pretrained),
             "source": path if pretrained else f"random-init (seed {init_seed})", "width": int(width),
-            "fingerprint": fingerprint(model)}
+            "fingerprint": fingerprint(model, fresh)}
     return Backbone(model, name, int(width), mean, std, "hf", info)
 
 
@@ -363,13 +400,13 @@ def build_backbone(name: str, slot: str = "cnn", image_size: int = 224, pretrain
         slot: ``vit`` or ``cnn`` (for messages).
         image_size: the views' side (timm ViTs are built for it).
         pretrained: load pretrained weights (else a seeded random init: tests).
-        file: an explicit weights file (timm backbones).
-        weights_dir: folder searched for ``<name>.<ext>``.
+        file: an explicit weights file (timm backbones), or a ``transformers`` model folder (``hf:<id>``).
+        weights_dir: folder searched for ``<name>.<ext>`` (timm) or ``<hub id>/config.json`` (``hf:<id>``).
         args: extra keyword arguments of ``timm.create_model`` (e.g. a tiny test size).
         init_seed: seed of a random initialisation.
     """
     if is_hf(name):
-        return _hf_backbone(name, slot, image_size, pretrained, init_seed)
+        return _hf_backbone(name, slot, image_size, pretrained, init_seed, file, weights_dir)
     args = dict(args or {})
     model = _seeded(lambda: _create_timm(name, image_size, args), init_seed)
     source = load_timm_weights(model, name, slot, file, weights_dir) if pretrained \

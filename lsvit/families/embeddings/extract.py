@@ -52,12 +52,13 @@ from lsvit.data.sampling import SAMPLINGS, SHORT_POLICIES, sample_indices
 from lsvit.data.store import RECIPE_ATTR, ExtractionStore, reuse_or_replace
 from lsvit.device import resolve_device
 from lsvit.families.embeddings.backbones import FrameEmbedder, build_embedder, frame_views
+from lsvit.families.embeddings.crop import Cropper, check_crop_settings, comparable_crop, crop_record
 from lsvit.locks import lock_for_job
 
 DTYPES = ("float16", "float32")
 # settings that make two caches (or a cache and a checkpoint) interchangeable
 COMPARED = ("vit", "cnn", "dim", "layout", "num_channels", "num_frames", "sampling", "frame_stride", "short",
-            "image_size", "dtype")
+            "image_size", "dtype", "crop")
 # what identifies a backbone (its weight *source* path may differ between machines, its fingerprint may not)
 BACKBONE_KEYS = ("name", "kind", "args", "pretrained", "width", "fingerprint")
 
@@ -83,6 +84,17 @@ class EmbedConfig:
         frame_stride: step between frames for ``dense``.
         short: ``loop`` or ``repeat_last`` for videos shorter than a dense span.
         dtype: storage precision, ``float16`` or ``float32``.
+        crop: ``null``, ``person`` or ``hand``: crop the frames to the detected box before the views
+            (:mod:`lsvit.families.embeddings.crop`).
+        crop_detector: the detector (:data:`lsvit.data.roi.DETECTORS`): ``yolo`` (your weights), ``hog``/``pose``
+            (person), ``mediapipe`` (hand).
+        crop_weights: the local YOLO weights file (never downloaded).
+        crop_conf: the least confidence of a box.
+        crop_margin: the box grows by this fraction of its size on every side.
+        crop_boxes: boxes of a frame that count, largest first (null: all).
+        crop_classes: YOLO classes kept (null: person 0; hand: every class).
+        crop_span: ``video`` (one box for the clip) or ``frame`` (a box per frame).
+        crop_fallback: no box in any frame: ``full`` (the whole frames) or ``skip`` (the video is left out).
     """
 
     vit: str | None = "vit_base_patch16_224"
@@ -101,6 +113,15 @@ class EmbedConfig:
     frame_stride: int = 1
     short: str = "loop"
     dtype: str = "float16"
+    crop: str | None = None
+    crop_detector: str = "yolo"
+    crop_weights: str | None = None
+    crop_conf: float = 0.4
+    crop_margin: float = 0.1
+    crop_boxes: int | None = 1
+    crop_classes: list[int] | None = None
+    crop_span: str = "video"
+    crop_fallback: str = "full"
 
     def __post_init__(self) -> None:
         if int(self.num_frames) < 1:
@@ -114,6 +135,10 @@ class EmbedConfig:
         if int(self.image_size) < 8:
             raise LsvitError(f"embed.image_size={self.image_size}: too small")
         self.vit_args, self.cnn_args = dict(self.vit_args or {}), dict(self.cnn_args or {})
+        if self.crop is not None and str(self.crop).lower() in ("none", "null", ""):
+            self.crop = None
+        self.crop_classes = [int(c) for c in self.crop_classes] if self.crop_classes is not None else None
+        check_crop_settings(self)
 
     @classmethod
     def from_mapping(cls, m: Mapping[str, Any]) -> EmbedConfig:
@@ -137,7 +162,7 @@ def cache_settings(cfg: EmbedConfig, embedder: FrameEmbedder) -> dict[str, Any]:
     return {"vit": d["vit"], "cnn": d["cnn"], "dim": d["dim"], "num_channels": d["num_channels"],
             "layout": d["layout"], "num_frames": int(cfg.num_frames), "sampling": cfg.sampling,
             "frame_stride": int(cfg.frame_stride), "short": cfg.short, "image_size": int(cfg.image_size),
-            "dtype": cfg.dtype, "embed": asdict(cfg)}
+            "dtype": cfg.dtype, "crop": crop_record(cfg), "embed": asdict(cfg)}
 
 
 def comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,6 +171,7 @@ def comparable(settings: Mapping[str, Any]) -> dict[str, Any]:
     for slot in ("vit", "cnn"):
         bb = settings.get(slot)
         out[slot] = {k: bb.get(k) for k in BACKBONE_KEYS} if isinstance(bb, Mapping) else None
+    out["crop"] = comparable_crop(settings.get("crop"))
     return out
 
 
@@ -160,7 +186,7 @@ def check_compatible(have: Mapping[str, Any], want: Mapping[str, Any], have_name
     if diff:
         def show(s: dict[str, Any], k: str) -> Any:
             v = s.get(k)
-            return {x: v.get(x) for x in ("name", "fingerprint")} if isinstance(v, dict) else v
+            return {x: v.get(x) for x in ("name", "fingerprint")} if isinstance(v, dict) and k != "crop" else v
         detail = "; ".join(f"{k}: {show(a, k)!r} vs {show(b, k)!r}" for k in diff)
         raise LsvitError(f"{have_name} was made with other settings than {want_name} expects ({detail}). "
                          f"Extract the embeddings again with {want_name}'s settings.")
@@ -191,6 +217,7 @@ class VideoViews(Dataset):
         self.aug = aug_fn.without_flip() if aug_fn is not None else None
         self.flip_prob = flip_probability(aug, aug_args) if aug_fn is not None else 0.0
         self.aug_seed = int(aug_seed)
+        self.crop = Cropper(cfg) if cfg.crop else None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -203,6 +230,11 @@ class VideoViews(Dataset):
             frames, _ = read_clip(item.source, pick, self.backend, name=item.id)
         except VideoReadError as exc:
             return {"key": item.id, "views": None, "error": str(exc)}
+        if self.crop is not None:  # the person / hand crop, before the views and the copies
+            frames = self.crop(frames, item.id)
+            if frames is None:
+                return {"key": item.id, "views": None, "error": f"{item.id}: no {c.crop} found in its sampled frames "
+                                                                 "(embed.crop_fallback=skip)"}
         clips = [frames]
         for k in range(1, self.copies[i] + 1):
             seed, flip = copy_draw(self.aug_seed, k, item.id, self.flip_prob)

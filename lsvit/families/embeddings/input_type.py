@@ -113,6 +113,14 @@ def embedding_limitations(data: Mapping[str, Any]) -> list[str]:
                    f"each as three {settings.get('image_size', '?')} px views (left half, right half, whole frame, "
                    "squashed to squares): detail smaller than a few pixels at that size is lost, and the two halves "
                    "assume what matters sits left and right of the centre.")
+    crop = settings.get("crop")
+    if isinstance(crop, Mapping):
+        out.append(f"Frames are cropped to the {crop.get('target')} found by {crop.get('detector')} before the views "
+                   f"({'one box per clip' if crop.get('span') == 'video' else 'a box per frame'}, margin "
+                   f"{crop.get('margin')}); where nothing is found "
+                   + ("the whole frames are used" if crop.get("fallback") == "full" else "the video is skipped")
+                   + ". Raw videos are cropped the same way at inference (the detector's weights must be on the "
+                   "machine); realtime refuses such a checkpoint.")
     return out
 
 

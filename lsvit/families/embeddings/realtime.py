@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from lsvit import LsvitError
 from lsvit.data.sampling import sample_indices
 from lsvit.families.embeddings.backbones import frame_views
 from lsvit.families.embeddings.graph import checkpoint_embedder, embed_config
@@ -30,6 +31,10 @@ class EmbeddingFrames:
     def __init__(self, data: dict[str, Any], device: str = "cpu", checkpoint: str | Path | None = None,
                  runtime: str = "pytorch") -> None:
         cfg = embed_config(data)
+        if cfg.crop:  # its crop box comes from the whole clip's detections (or nearest frames'): not one frame's
+            raise LsvitError(f"this checkpoint's embeddings were extracted with embed.crop={cfg.crop} "
+                             f"(crop_span={cfg.crop_span}): realtime embeds one whole frame at a time and would feed "
+                             "it other views than training saw; run tools/inference.py on the videos instead")
         self.embedder = checkpoint_embedder(checkpoint or "", data, device, runtime)
         self.device = device
         self.size, self.storage = int(cfg.image_size), np.dtype(cfg.dtype)

