@@ -199,22 +199,54 @@ def _shifted(x: torch.Tensor, k: int) -> torch.Tensor:
     return torch.cat([x[:, :1].expand(-1, -k, *x.shape[2:]), x[:, :k]], dim=1)
 
 
+def _box_blur(v: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over the in-bounds pixels of a ``k x k`` window on the (H, W) axes of channels-last ``(..., H, W, C)``.
+
+    The same numbers as ``avg_pool2d(k, 1, k // 2, count_include_pad=False)`` (summed in another order), as
+    ``k`` shifted slices per axis: about twice as fast on a CPU at these sizes, and nothing at all for ``k = 1``.
+    """
+    if k == 1:
+        return v
+    p, (h, w) = k // 2, v.shape[-3:-1]
+    rows = F.pad(v, (0, 0, p, p))  # width axis (-2)
+    s = rows[..., 0:w, :]
+    for i in range(1, k):
+        s = s + rows[..., i:i + w, :]
+    cols = F.pad(s, (0, 0, 0, 0, p, p))  # height axis (-3)
+    s = cols[..., 0:h, :, :]
+    for i in range(1, k):
+        s = s + cols[..., i:i + h, :, :]
+    ones = torch.ones(1, 1, h + w, dtype=v.dtype, device=v.device)
+    ch = F.avg_pool1d(ones[..., :h], k, 1, p) * k  # in-bounds window lengths: k, or fewer at the borders
+    cw = F.avg_pool1d(ones[..., :w], k, 1, p) * k
+    return s / (ch[0, 0, :, None, None] * cw[0, 0, None, :, None])
+
+
 class _PixelMotion(nn.Module):
-    """A correction computed from the frames on ``stride x stride`` pooled pixels and added to them."""
+    """A correction computed from the frames on ``stride x stride`` pooled pixels and added to them.
+
+    Subclasses compute it channels-last (:meth:`correction_cl`): the per-pixel layers then read and write
+    contiguous rows (a linear layer on a channels-first view gathers with strides, several times slower
+    here), and the projections in :class:`LSViT` take patches straight from that layout.
+    """
 
     stride: int
 
-    def correction(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, T, C, H, W)`` -> the correction at the working resolution ``(B, T, C', ceil(H / s), ceil(W / s))``."""
+    def correction_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` -> the correction at the working resolution, channels-last ``(B, T, h, w, C')``."""
         raise NotImplementedError
 
-    def pooled(self, x: torch.Tensor) -> torch.Tensor:
-        """The frames average-pooled by ``stride`` (unchanged at stride 1)."""
-        if self.stride == 1:
-            return x
-        t = x.shape[1]
-        return rearrange(F.avg_pool2d(rearrange(x, "b t c h w -> (b t) c h w"), self.stride, ceil_mode=True),
-                         "(b t) c h w -> b t c h w", t=t)
+    def correction(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, C, H, W)`` -> the correction at the working resolution ``(B, T, C', ceil(H / s), ceil(W / s))``."""
+        return rearrange(self.correction_cl(x), "b t h w c -> b t c h w")
+
+    def pooled_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """The frames average-pooled by ``stride`` (unchanged at stride 1), channels-last and contiguous."""
+        if self.stride > 1:
+            t = x.shape[1]
+            x = rearrange(F.avg_pool2d(rearrange(x, "b t c h w -> (b t) c h w"), self.stride, ceil_mode=True),
+                          "(b t) c h w -> b t c h w", t=t)
+        return rearrange(x, "b t c h w -> b t h w c").contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, T, C, H, W) -> (B, T, C, H, W)``: the frames plus the motion correction.
@@ -269,38 +301,39 @@ class SMIF(_PixelMotion):
         self.alpha = nn.Parameter(torch.ones(out_chans))
         self.unit_scale = unit_scale
 
-    def correction(self, x: torch.Tensor) -> torch.Tensor:
-        """``alpha * phi(...)`` at the working resolution: ``(B, T, C, ceil(H / stride), ceil(W / stride))``."""
-        t = x.shape[1]
-        x = self.pooled(x)
-        mag = torch.zeros_like(x[:, :, :1])
+    def correction_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``alpha * phi(...)`` at the working resolution, channels-last: ``(B, T, ceil(H / s), ceil(W / s), C')``."""
+        x = self.pooled_cl(x)  # (B, T, h, w, C)
+        mag = torch.zeros_like(x[..., :1])
         signed = torch.zeros_like(x)
         for k in range(1, self.half + 1):  # 2h shifted views, each vectorised over all frames
             fwd, bwd = _shifted(x, k), _shifted(x, -k)
-            mag = mag + (fwd - x).abs().mean(2, keepdim=True) + (bwd - x).abs().mean(2, keepdim=True)
+            mag = mag + (fwd - x).abs().mean(-1, keepdim=True) + (bwd - x).abs().mean(-1, keepdim=True)
             signed = signed + (fwd - bwd)
         mag = mag / (2 * self.half)
         signed = signed / (2 * self.half)
-        weight = mag / mag.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-6)
-        # central spatial differences (edges replicated)
-        gx = torch.cat([x[..., 1:2] - x[..., :1], (x[..., 2:] - x[..., :-2]) / 2, x[..., -1:] - x[..., -2:-1]], -1)
-        gy = torch.cat([x[..., 1:2, :] - x[..., :1, :], (x[..., 2:, :] - x[..., :-2, :]) / 2,
+        weight = mag / mag.amax(dim=(-3, -2), keepdim=True).clamp(min=1e-6)
+        # central spatial differences (edges replicated): x along axis -2, y along axis -3
+        gx = torch.cat([x[..., 1:2, :] - x[..., :1, :], (x[..., 2:, :] - x[..., :-2, :]) / 2,
                         x[..., -1:, :] - x[..., -2:-1, :]], -2)
+        gy = torch.cat([x[..., 1:2, :, :] - x[..., :1, :, :], (x[..., 2:, :, :] - x[..., :-2, :, :]) / 2,
+                        x[..., -1:, :, :] - x[..., -2:-1, :, :]], -3)
         # S * grad I: the sign of the normal flow, whatever the object/background contrast
-        norm = (gx.square() + gy.square()).sum(2, keepdim=True).add(1e-2).sqrt()
-        flow = torch.cat([(signed * gx).sum(2, keepdim=True), (signed * gy).sum(2, keepdim=True)], 2) / norm
+        norm = (gx.square() + gy.square()).sum(-1, keepdim=True).add(1e-2).sqrt()
+        flow = torch.cat([(signed * gx).sum(-1, keepdim=True), (signed * gy).sum(-1, keepdim=True)], -1) / norm
         # spread the flow (it lives on edges) so that a patch over a moving object carries one
         # consistent motion value, wherever the edge falls inside the patch
-        flow = rearrange(F.avg_pool2d(rearrange(flow, "b t c h w -> (b t) c h w"), self.blur, 1, self.blur // 2,
-                                      count_include_pad=False), "(b t) c h w -> b t c h w", t=t)
+        flow = _box_blur(flow, self.blur)
         # the signed maps enter the fusion at unit scale, whatever the clip's contrast and speed: raw, they
         # are ~10x smaller than the pixels beside them, and a freshly initialised fusion layer (Adam moves
         # each weight by about the learning rate per step) then needs thousands of steps to hear them
         if self.unit_scale:
             signed, flow = _unit_rms(signed), _unit_rms(flow)
-        feats = torch.cat([weight * x, signed, weight, flow], dim=2)
-        out = self.fuse(rearrange(feats, "b t c h w -> b t h w c"))
-        return self.alpha.view(1, 1, -1, 1, 1) * rearrange(out, "b t h w c -> b t c h w")
+        feats = torch.cat([weight * x, signed, weight, flow], dim=-1)
+        first, last = self.fuse[0], self.fuse[-1]
+        hidden = self.fuse[1](first(feats))
+        # alpha folded into the last layer: one pass over the output instead of two
+        return F.linear(hidden, last.weight * self.alpha[:, None], last.bias * self.alpha)
 
     def reset_output(self) -> None:
         """A random (PyTorch default) start for the last fusion layer: motion reaches the pixels at once."""
@@ -331,17 +364,22 @@ class SMIFDifference(_PixelMotion):
         nn.init.zeros_(self.weigh.weight)
         nn.init.zeros_(self.weigh.bias)
 
-    def correction(self, x: torch.Tensor) -> torch.Tensor:
-        """``sum_k W_k D_{t,k}`` at the working resolution: ``(B, T, C, ceil(H / stride), ceil(W / stride))``."""
-        x = self.pooled(x)
+    def correction_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``sum_k W_k D_{t,k}`` at the working resolution, channels-last: ``(B, T, ceil(H / s), ceil(W / s), C)``."""
+        x = self.pooled_cl(x)
         views = [_shifted(x, k) for k in range(-self.half, self.half + 1)]
-        diffs = torch.cat([b - a for a, b in zip(views[:-1], views[1:])], dim=2)  # (B, T, 2h C, h, w)
-        out = self.weigh(rearrange(diffs, "b t c h w -> b t h w c"))
-        return rearrange(out, "b t h w c -> b t c h w")
+        diffs = torch.cat([b - a for a, b in zip(views[:-1], views[1:])], dim=-1)  # (B, T, h, w, 2h C)
+        return self.weigh(diffs)
 
     def reset_output(self) -> None:
         """A random (PyTorch default) start for the difference weights."""
         self.weigh.reset_parameters()
+
+
+def _difference_matrix(t: int, like: torch.Tensor) -> torch.Tensor:
+    """The ``(T, T)`` matrix taking frames to their signed differences: row t is ``e_t - e_{t-1}``, row 0 is 0."""
+    eye = torch.eye(t, dtype=like.dtype, device=like.device)
+    return torch.cat([torch.zeros_like(eye[:1]), eye[1:] - eye[:-1]])
 
 
 class LMI(nn.Module):
@@ -364,6 +402,8 @@ class LMI(nn.Module):
         self.reduce = nn.Linear(dim, r)
         self.diff = nn.Linear(r, r)
         self.time_pos = nn.Parameter(torch.zeros(1, num_frames, r))
+        # a constant, not state: checkpoints hold the same keys as before it existed
+        self.register_buffer("delta", _difference_matrix(num_frames, self.time_pos), persistent=False)
         self.qkv = nn.Linear(r, 3 * r)
         self.proj = nn.Linear(r, dim)
         trunc_normal_(self.time_pos, std=0.02)
@@ -377,17 +417,28 @@ class LMI(nn.Module):
         pos = F.interpolate(rearrange(self.time_pos, "1 t r -> 1 r t"), size=t, mode="linear", align_corners=True)
         return rearrange(pos, "1 r t -> 1 t r")
 
+    def _difference(self, t: int, like: torch.Tensor) -> torch.Tensor:
+        if t == self.delta.shape[0]:
+            return self.delta.to(like.dtype)
+        return _difference_matrix(t, like)
+
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
         """``((B T), N, C) -> ((B T), N, C)``."""
         t = num_frames
-        z = self.reduce(self.norm(x))
-        z = rearrange(z, "(b t) n r -> (b n) t r", t=t)
-        d = torch.cat([torch.zeros_like(z[:, :1]), z[:, 1:] - z[:, :-1]], dim=1)
-        u = z + self.diff(d) + self._time_pos(t)
+        bt, n, _ = x.shape
+        z = self.reduce(self.norm(x))                                   # ((B T), N, r), frame-major
+        r = z.shape[-1]
+        # D = z_t - z_{t-1} as one matmul over the time axis (per clip, all tokens at once): the same numbers
+        # as slicing, without the zero-filled gradients and copies that slicing and concatenating cost
+        d = torch.matmul(self._difference(t, z), z.view(bt // t, t, n * r))
+        # u = z + W_d D + b_d + P: the bias and the temporal position added once, W_d D accumulated onto them
+        zp = z.view(bt // t, t, n, r) + (self.diff.bias + self._time_pos(t))[:, :, None]
+        u = torch.addmm(zp.view(-1, r), d.view(-1, r), self.diff.weight.t())
+        u = rearrange(u.view(bt // t, t, n, r), "b t n r -> (b n) t r")
         q, k, v = rearrange(self.qkv(u), "bn t (three h d) -> three bn h t d", three=3, h=self.heads)
         o = F.scaled_dot_product_attention(q, k, v)  # fused kernel where available
         # back to frame-major order at the reduced width (a quarter of the bytes of doing it after proj)
-        o = rearrange(o, "(b n) h t d -> (b t) n (h d)", n=x.shape[1])
+        o = rearrange(o, "(b n) h t d -> (b t) n (h d)", n=n)
         return x + self.proj(o)
 
     def reset_output(self) -> None:
@@ -434,6 +485,26 @@ class MotionExcitation(nn.Module):
     def reset_output(self) -> None:
         """A random (PyTorch default) start for ``conv_exp``: the gate moves from the first step."""
         self.expand.reset_parameters()
+
+
+def _patch_project(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``conv2d(c, weight, bias, stride=kernel)`` on channels-last maps, as one matmul over flattened patches.
+
+    Args:
+        c: ``(B, T, h, w, C)``; rows and columns beyond the last whole patch are dropped, as the conv does.
+        weight: ``(D, C, kh, kw)``.
+        bias: ``(D,)`` or None.
+
+    Returns:
+        Tokens ``((B T), (h // kh) (w // kw), D)`` in the order of ``conv2d(...).flatten(2).transpose(1, 2)``.
+        The same sums as the convolution in another order; on a CPU the matmul's forward and backward
+        take about 60 % of the time of the strided convolution's for these few-channel maps.
+    """
+    kh, kw = weight.shape[-2:]
+    gh, gw = c.shape[-3] // kh, c.shape[-2] // kw
+    patches = rearrange(c[..., :gh * kh, :gw * kw, :], "b t (gh kh) (gw kw) c -> (b t) (gh gw) (kh kw c)",
+                        kh=kh, kw=kw)
+    return F.linear(patches, rearrange(weight, "d c kh kw -> d (kh kw c)"), bias)
 
 
 class LSViT(VisionTransformer):
@@ -585,9 +656,8 @@ class LSViT(VisionTransformer):
         if self.smif is None or t == 1:
             return self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
         if self.smif_embed is not None:  # SMIF's own motion channels, embedded by their own projection
-            corr = rearrange(self.smif.correction(x), "b t c h w -> (b t) c h w")
             tokens = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
-            return tokens + self.smif_embed(corr).flatten(2).transpose(1, 2)
+            return tokens + _patch_project(self.smif.correction_cl(x), self.smif_embed.weight, self.smif_embed.bias)
         if self._fuse_in_token_space(x):
             return self._embed_with_motion(x)
         return self.patch_embed(rearrange(self.smif(x), "b t c h w -> (b t) c h w"))
@@ -605,14 +675,13 @@ class LSViT(VisionTransformer):
         blocks, so it can be projected at its own resolution: no full-resolution correction is
         ever built, and no gradient has to flow back through the full-resolution projection.
         """
-        t, s = x.shape[1], self.smif.stride  # type: ignore[union-attr]
-        corr = rearrange(self.smif.correction(x), "b t c h w -> (b t) c h w")  # type: ignore[union-attr]
+        s = self.smif.stride  # type: ignore[union-attr]
+        corr = self.smif.correction_cl(x)  # type: ignore[union-attr]
         tokens = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
         w = self.patch_embed.proj.weight
         ph, pw = self.patch_embed.patch_size
         w_low = w.view(w.shape[0], w.shape[1], ph // s, s, pw // s, s).sum(dim=(3, 5))
-        extra = F.conv2d(corr, w_low, stride=(ph // s, pw // s))
-        return tokens + extra.flatten(2).transpose(1, 2)
+        return tokens + _patch_project(corr, w_low)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:  # type: ignore[override]
         """Per-frame tokens -> pooled token per frame -> mean over time -> dropout -> linear."""
