@@ -248,6 +248,21 @@ def test_checkpoints_written_before_the_variants_rebuild_the_same_model(case):
     assert torch.allclose(logits, io[f"logits/{case}"], atol=1e-5, rtol=0), (logits - io[f"logits/{case}"]).abs().max()
 
 
+def test_benchmark_times_each_variant_one_change_away_from_the_sizes_default():
+    from lsvit.bench.models import SIZES, variants_of
+
+    tiny, demo = variants_of(SIZES["tiny"]), variants_of(SIZES["demo"])
+    assert set(tiny) == {"smif=channels", "smif=difference", "smif=none", "lmi=excitation", "lmi=none",
+                         "lmi_blocks=encoder", "lmi=excitation, lmi_blocks=encoder"}
+    assert "smif=pixels" in demo and "smif=channels" not in demo  # the demo's default is channels
+    for dims, variants in ((SIZES["tiny"], tiny), (SIZES["demo"], demo)):
+        for label, kw in variants.items():  # each builds, and is the variant its label names
+            d = {k: v for k, v in dims.items() if k not in ("frames", "image", "batch")}
+            m = timm.create_model("lsvit_tiny_patch16_224", num_classes=3, num_frames=4, img_size=32,
+                                  **dict(d, depth=1, smif_window=3, **kw))
+            assert f"smif={m.smif_form}" in label or f"lmi={m.lmi_form}" in label or "encoder" in label, label
+
+
 # ------------------------------------------------------------------------------------------------ export
 EXPORTED = [("difference", "excitation", [0, "encoder"], {}),
             ("channels", "attention", "encoder", {"smif_channels": 4, "global_pool": "avg"}),

@@ -301,8 +301,8 @@ class SMIF(_PixelMotion):
         self.alpha = nn.Parameter(torch.ones(out_chans))
         self.unit_scale = unit_scale
 
-    def correction_cl(self, x: torch.Tensor) -> torch.Tensor:
-        """``alpha * phi(...)`` at the working resolution, channels-last: ``(B, T, ceil(H / s), ceil(W / s), C')``."""
+    def features_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``phi``'s input ``[A x, S, A, F]``, channels-last ``(B, T, h, w, 2 C + 3)`` (no parameters)."""
         x = self.pooled_cl(x)  # (B, T, h, w, C)
         mag = torch.zeros_like(x[..., :1])
         signed = torch.zeros_like(x)
@@ -329,11 +329,20 @@ class SMIF(_PixelMotion):
         # each weight by about the learning rate per step) then needs thousands of steps to hear them
         if self.unit_scale:
             signed, flow = _unit_rms(signed), _unit_rms(flow)
-        feats = torch.cat([weight * x, signed, weight, flow], dim=-1)
-        first, last = self.fuse[0], self.fuse[-1]
-        hidden = self.fuse[1](first(feats))
-        # alpha folded into the last layer: one pass over the output instead of two
-        return F.linear(hidden, last.weight * self.alpha[:, None], last.bias * self.alpha)
+        return torch.cat([weight * x, signed, weight, flow], dim=-1)
+
+    def hidden(self, feats: torch.Tensor) -> torch.Tensor:
+        """``phi``'s first layer and GELU on features laid out in any order, channels last."""
+        return self.fuse[1](self.fuse[0](feats))
+
+    def output_layer(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(weight, bias)`` of ``alpha * fuse[-1]``: the last layer with alpha folded in (one pass, not two)."""
+        last = self.fuse[-1]
+        return last.weight * self.alpha[:, None], last.bias * self.alpha
+
+    def correction_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``alpha * phi(...)`` at the working resolution, channels-last: ``(B, T, ceil(H / s), ceil(W / s), C')``."""
+        return F.linear(self.hidden(self.features_cl(x)), *self.output_layer())
 
     def reset_output(self) -> None:
         """A random (PyTorch default) start for the last fusion layer: motion reaches the pixels at once."""
@@ -501,10 +510,17 @@ def _patch_project(c: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | N
         take about 60 % of the time of the strided convolution's for these few-channel maps.
     """
     kh, kw = weight.shape[-2:]
+    return F.linear(_patches(c, kh, kw).flatten(2), rearrange(weight, "d c kh kw -> d (kh kw c)"), bias)
+
+
+def _patches(c: torch.Tensor, kh: int, kw: int) -> torch.Tensor:
+    """Channels-last maps ``(B, T, h, w, C)`` -> non-overlapping ``kh x kw`` patches ``((B T), patches, kh kw, C)``.
+
+    Patches in row-major order (as a strided convolution's outputs); rows and columns beyond the last whole
+    patch are dropped, as the convolution drops them.
+    """
     gh, gw = c.shape[-3] // kh, c.shape[-2] // kw
-    patches = rearrange(c[..., :gh * kh, :gw * kw, :], "b t (gh kh) (gw kw) c -> (b t) (gh gw) (kh kw c)",
-                        kh=kh, kw=kw)
-    return F.linear(patches, rearrange(weight, "d c kh kw -> d (kh kw c)"), bias)
+    return rearrange(c[..., :gh * kh, :gw * kw, :], "b t (gh kh) (gw kw) c -> (b t) (gh gw) (kh kw) c", kh=kh, kw=kw)
 
 
 class LSViT(VisionTransformer):
@@ -657,7 +673,18 @@ class LSViT(VisionTransformer):
             return self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
         if self.smif_embed is not None:  # SMIF's own motion channels, embedded by their own projection
             tokens = self.patch_embed(rearrange(x, "b t c h w -> (b t) c h w"))
-            return tokens + _patch_project(self.smif.correction_cl(x), self.smif_embed.weight, self.smif_embed.bias)
+            # the projection of the maps and phi's last layer are both linear: one product of the two small
+            # weights replaces the last layer's pass over every pixel (it has as many outputs as inputs)
+            # phi runs per pixel, so it may as well run on pixels already grouped by patch: the features (no
+            # gradient) are regrouped once instead of phi's wider hidden maps forward and their gradient back
+            smif: SMIF = self.smif  # type: ignore[assignment]
+            w2, b2 = smif.output_layer()
+            w, b = self.smif_embed.weight, self.smif_embed.bias
+            kh, kw = w.shape[-2:]
+            hidden = smif.hidden(_patches(smif.features_cl(x), kh, kw))     # ((B T), patches, kh kw, hidden)
+            weight = torch.einsum("dckl,cj->dklj", w, w2).flatten(1)        # (D, kh kw hidden)
+            bias = b + torch.einsum("dckl,c->d", w, b2)
+            return tokens + F.linear(hidden.flatten(2), weight, bias)
         if self._fuse_in_token_space(x):
             return self._embed_with_motion(x)
         return self.patch_embed(rearrange(self.smif(x), "b t c h w -> (b t) c h w"))
