@@ -1,4 +1,5 @@
-"""LS-ViT's variants (``smif=``, ``lmi=``, ``lmi_blocks=``): identity at start, order, export, settings, old checkpoints."""
+"""LS-ViT's variants (``smif=``, ``lmi=``, ``lmi_blocks=``): identity at start, order, export, settings, old
+checkpoints."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def test_with_both_modules_off_the_model_is_order_blind():
 
 
 def test_excitation_follows_tea_equations():
-    """Eqs. 1-5 of TEA written out by hand on the pooled tokens: the module computes exactly that gate."""
+    """TEA's five steps written out by hand on the pooled tokens: the module computes exactly that."""
     torch.manual_seed(0)
     m = MotionExcitation(32, reduction=4, prefix_tokens=1)
     _perturb(m, scale=0.3)
@@ -118,11 +119,11 @@ def test_excitation_follows_tea_equations():
     x = torch.randn(b * t, n, 32)
     with torch.no_grad():
         pooled = x[:, 1:].mean(1).view(b, t, 32)                            # Pool over the patch tokens only
-        xr = m.reduce(m.norm(pooled))                                      # Eq. 1
+        xr = m.reduce(m.norm(pooled))                                      # (i)
         motion = torch.zeros_like(xr)
-        motion[:, :-1] = m.transform(xr[:, 1:]) - xr[:, :-1]               # Eq. 2, M(T) = 0
-        a = 2 * torch.sigmoid(m.expand(motion)) - 1                        # Eq. 4
-        expected = x + x * a.reshape(b * t, 1, 32)                         # Eq. 5
+        motion[:, :-1] = m.transform(xr[:, 1:]) - xr[:, :-1]               # (ii), M(T) = 0
+        a = 2 * torch.sigmoid(m.expand(motion)) - 1                        # (iv)
+        expected = x + x * a.reshape(b * t, 1, 32)                         # (v)
         assert torch.allclose(m(x, t), expected, atol=1e-6)
         # the class token is gated but not pooled: changing it moves no gate
         y = x.clone()
@@ -255,6 +256,7 @@ def test_benchmark_times_each_variant_one_change_away_from_the_sizes_default():
     assert set(tiny) == {"smif=channels", "smif=difference", "smif=none", "lmi=excitation", "lmi=none",
                          "lmi_blocks=encoder", "lmi=excitation, lmi_blocks=encoder"}
     assert "smif=pixels" in demo and "smif=channels" not in demo  # the demo's default is channels
+    assert set(variants_of(SIZES["tiny"], ("lmi",))) == {k for k in tiny if k.startswith("lmi")}
     for dims, variants in ((SIZES["tiny"], tiny), (SIZES["demo"], demo)):
         for label, kw in variants.items():  # each builds, and is the variant its label names
             d = {k: v for k, v in dims.items() if k not in ("frames", "image", "batch")}

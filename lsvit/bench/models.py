@@ -159,17 +159,21 @@ CONTROL_TARGETS = {"demo": 0.85, "tiny": 0.92, "small": 0.95, "base16": 0.95, "s
 TIMESFORMER_TARGET = 1.5
 
 
-def variants_of(dims: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def variants_of(dims: dict[str, Any], modules: tuple[str, ...] = ("smif", "lmi")) -> dict[str, dict[str, Any]]:
     """The LS-ViT variants beside a size's default, each one change away from it: label -> keyword overrides.
 
     Every SMIF form the default does not use (with the default LMI), every LMI form but attention (with the
-    default SMIF), and the seed's placement (``lmi_blocks=encoder``) for both LMI forms.
+    default SMIF), and the seed's placement (``lmi_blocks=encoder``) for both LMI forms; ``modules`` picks
+    the SMIF ones, the LMI ones or both.
     """
     default_smif = str(dims.get("smif", "pixels"))
     out: dict[str, dict[str, Any]] = {}
     for form in ("pixels", "channels", "difference", "none"):
-        if form != default_smif:
-            out[f"smif={form}"] = dict(smif=form, smif_channels=dims.get("smif_channels") if form == "channels" else None)
+        if form != default_smif and "smif" in modules:
+            maps = dims.get("smif_channels") if form == "channels" else None
+            out[f"smif={form}"] = dict(smif=form, smif_channels=maps)
+    if "lmi" not in modules:
+        return out
     out["lmi=excitation"] = dict(lmi="excitation")
     out["lmi=none"] = dict(lmi="none")
     out["lmi_blocks=encoder"] = dict(lmi_blocks="encoder")
@@ -179,13 +183,14 @@ def variants_of(dims: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: int = 2,
                  peak_flops: float | None = None, device: str = "cpu", compile: bool = False,
-                 variant_sizes: tuple[str, ...] = ()) -> None:
+                 variant_sizes: dict[str, tuple[str, ...]] | None = None) -> None:
     """Train-step clips/s of LS-ViT, the frame-average control and TimeSformer at the same dims; FLOPs; MFU.
 
     On CUDA the step runs under bf16 autocast (the engine's ``mixed_precision=auto`` there);
     on CPU in fp32 (likewise). ``compile`` compiles all three models (``engine.compile=true``).
-    At the sizes in ``variant_sizes`` every LS-ViT variant (:func:`variants_of`) is timed in the same
-    interleaved rounds, each a row and a check against the size's control target.
+    At the sizes in ``variant_sizes`` (size -> the modules whose variants to time, ``("smif", "lmi")``) the
+    LS-ViT variants of :func:`variants_of` are timed in the same interleaved rounds, each a row and a check
+    against the size's control target.
     """
     amp = torch.device(device).type == "cuda"
     how = (" bf16" if amp else " fp32") + (", torch.compile" if compile else "")
@@ -204,7 +209,7 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
             models["timesformer"] = tsf
         else:
             report.notes.append("TimeSformer not measured: install the benchmark extra (pip install -e .[bench])")
-        variants = variants_of(s) if size in variant_sizes and not compile else {}
+        variants = variants_of(s, variant_sizes[size]) if size in (variant_sizes or {}) and not compile else {}
         timed = dict(models, **{f"lsvit[{v}]": dict(models["lsvit"], **kw) for v, kw in variants.items()})
         res = {r.name: r for r in compare_train_steps(timed, batch, frames, image, steps, warmup=1, rounds=rounds,
                                                       device=device, amp=amp, compile=compile)}
@@ -246,8 +251,8 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
             eff = res["lsvit"].clips_per_s * flops["lsvit"] / (res["timesformer"].clips_per_s * flops["timesformer"])
             ctrl = res["vit_frame_avg"].clips_per_s / res["timesformer"].clips_per_s
             report.checks.append(Check(
-                f"[{tag}] LS-ViT / TimeSformer throughput (x)", res["lsvit"].clips_per_s / res["timesformer"].clips_per_s,
-                TIMESFORMER_TARGET,
+                f"[{tag}] LS-ViT / TimeSformer throughput (x)",
+                res["lsvit"].clips_per_s / res["timesformer"].clips_per_s, TIMESFORMER_TARGET,
                 note=f"TimeSformer has {flop_ratio:.2f}x LS-ViT's forward FLOPs; LS-ViT runs at {eff:.2f}x its "
                      f"FLOP/s ({TIMESFORMER_TARGET}x needs {TIMESFORMER_TARGET / flop_ratio:.2f}x); the control "
                      f"alone is {ctrl:.2f}x TimeSformer"))

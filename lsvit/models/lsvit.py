@@ -10,20 +10,16 @@ Input ``(B, T, 3, H, W)``. Shapes inside: per-frame tokens ``((B T), N, C)``.
 
 Variants (constructor keywords, hence ``model.<key>=`` in the configs):
 
-======================  ==========================================================================
-``smif=pixels``         :class:`SMIF` (this project's motion maps), its correction added to the RGB pixels
-``smif=channels``       :class:`SMIF` with ``smif_channels`` motion maps (null: 16), own patch projection
-``smif=difference``     :class:`SMIFDifference`: weighted differences of neighbouring frames (TDN's S-TDM)
-``smif=none``           no short-term module
-``smif=true / false``   the spelling before the variants: ``channels`` when ``smif_channels > 0``, else
-                        ``pixels`` / ``none`` (old configs and checkpoints rebuild the same model)
-``lmi=attention``       :class:`LMI`: temporal self-attention at reduced width (seed 003's cross-frame attention)
-``lmi=excitation``      :class:`MotionExcitation`: TEA's motion excitation (the LS-ViT paper's LMI)
-``lmi=none``            no long-term module
-``lmi_blocks``          ``null`` after every block; a list of block indices; ``encoder``: once, on the
-                        encoder's output tokens (after its final norm) before pooling, as in seed 003's
-                        diagram; a list may mix indices and ``encoder``
-======================  ==========================================================================
+- ``smif=pixels``: :class:`SMIF` (this project's motion maps), its correction added to the RGB pixels;
+- ``smif=channels``: :class:`SMIF` with ``smif_channels`` motion maps (null: 16) and a patch projection of their own;
+- ``smif=difference``: :class:`SMIFDifference`, weighted differences of neighbouring frames (TDN's short-term TDM);
+- ``smif=none``: no short-term module; ``smif=true/false`` is the spelling before the variants (``true`` =
+  ``channels`` when ``smif_channels > 0``, else ``pixels``): old configs and checkpoints rebuild the same model;
+- ``lmi=attention``: :class:`LMI`, temporal self-attention at reduced width (seed 003's cross-frame attention);
+- ``lmi=excitation``: :class:`MotionExcitation`, TEA's motion excitation (the LS-ViT paper's LMI form);
+- ``lmi=none``: no long-term module;
+- ``lmi_blocks``: ``null`` after every block; a list of block indices; ``encoder``: once, on the encoder's
+  output tokens (after its final norm) before pooling, as in seed 003's diagram; a list may mix both.
 
 * **SMIF, pixels / channels** (before patch embedding), for frame ``t`` with neighbours
   ``k in K = {-h..h} \\ {0}``, ``h = (window - 1) / 2``, edges replicated::
@@ -40,16 +36,16 @@ Variants (constructor keywords, hence ``model.<key>=`` in the configs):
   object and its background.
 
 * **SMIF, difference** (the paper's "weighting the difference across several consecutive frames",
-  the short-term TDM of TDN, Wang et al., CVPR 2021, Sec. 3.2: the stacked differences of consecutive
-  frames around frame ``t`` fused into its features), on the same pooled pixels::
+  after TDN's short-term TDM, Wang et al., CVPR 2021; the authors' ``TDN_Net`` in
+  github.com/MCG-NJU/TDN, ``ops/tdn_net.py``: the 4 differences of 5 consecutive frames, stacked,
+  average-pooled, through a stem of their own, added to the RGB stem's features), on the same pooled pixels::
 
       D_{t,k} = x_{t+k+1} - x_{t+k},   k = -h .. h-1                (2h signed differences, edges replicated)
       x'_t = x_t + sum_k W_k D_{t,k}                                (W_k: C x C, start at 0)
 
-  TDN passes the stacked differences through a ResNet stem of their own and adds the result to the
-  RGB stem's features (``0.5 x + 0.5 diff``); here the patch embedding is linear, so a pointwise
-  weighting added to the pixels is the same as a motion patch projection added to the tokens, and
-  the ``x + ...`` form keeps the pretrained start exact (``0.5 x`` would not).
+  TDN fuses as ``0.5 x + 0.5 diff``; here the patch embedding is linear, so a point-wise weighting added
+  to the pixels is a motion patch projection added to the tokens, and ``x + ...`` keeps the pretrained
+  start exact (``0.5 x`` would not).
 
 * **LMI, attention** (after the blocks in ``lmi_blocks``), for each spatial token ``n`` across *all*
   T frames, at reduced width ``r = C / lmi_reduction``::
@@ -61,34 +57,35 @@ Variants (constructor keywords, hence ``model.<key>=`` in the configs):
   Attention over time sees the order (``P``) and the sign of change (``D``), so the
   pooled head can tell a clip from its reversal.
 
-* **LMI, excitation**: TEA's motion excitation (Li et al., "TEA: Temporal Excitation and Aggregation
-  for Action Recognition", CVPR 2020, Sec. 3.1, Eqs. 1-5), the form the LS-ViT paper's long-term
-  module takes from TDN's long-term TDM (Wang et al., CVPR 2021, Sec. 3.3)::
+* **LMI, excitation**: the motion excitation (ME) module of TEA (Li et al., "TEA: Temporal Excitation
+  and Aggregation for Action Recognition", CVPR 2020, arXiv:2004.01398; the authors' ``MEModule`` in
+  github.com/Phoenix1327/tea-action-recognition, ``ops/tea50_8f.py``), the form the LS-ViT paper's
+  long-term module takes from TDN's long-term TDM (``mSEModule`` in github.com/MCG-NJU/TDN,
+  ``ops/base_module.py``). TEA's five steps, on features ``X`` of T frames::
 
-      X^r = conv_red * X                                   (Eq. 1: channels C -> C / r)
-      M(t) = conv_trans * X^r(t+1) - X^r(t),  M(T) = 0     (Eq. 2: feature-level temporal difference)
-      M^s = Pool(M)                                        (Eq. 3: global average over space)
-      A = 2 sigmoid(conv_exp * M^s) - 1                    (Eq. 4: a channel gate per frame in (-1, 1))
-      X^o = X + X * A                                      (Eq. 5)
+      (i)   X^r = conv_red * X                                 channels C -> C / r
+      (ii)  M(t) = conv_trans * X^r(t+1) - X^r(t),  M(T) = 0   feature-level temporal difference
+      (iii) M^s = Pool(M)                                      global average over space
+      (iv)  A = 2 sigmoid(conv_exp * M^s) - 1                  a channel gate per frame in (-1, 1)
+      (v)   X^o = X + X * A                                    residual: the static content is kept
 
   On tokens: the pool runs over the patch tokens of each frame and the gate multiplies every token of
   that frame. Differences from TEA, each for a reason: (a) the pool is taken first, before the
   reduction: ``conv_red`` is linear, so ``Pool(conv_red * X) = conv_red * Pool(X)``, and so is a
-  point-wise ``conv_trans``; the whole module then costs O(T C) after one mean instead of
-  O(T N C). (b) ``conv_trans`` is point-wise (a linear map on the reduced channels, starting as the
-  identity so that ``M`` starts as the plain difference) instead of TEA's 3x3 channel-wise conv: a 3x3
-  conv before a global average pool only rescales each channel (up to the border), and patch dropout
-  leaves no grid to convolve. (c) A LayerNorm in front of the reduction (the transformer's pre-norm)
-  replaces TEA's BatchNorm after it (batch statistics would couple the clips of a batch and differ
-  between training and an exported graph). (d) ``conv_exp`` starts at zero, so ``A = 0`` and the
-  module is an exact identity at initialisation. TEA's official code (``MEModule``) writes the gate
-  as ``sigmoid(.) - 0.5``; Eq. 4's ``2 sigmoid(.) - 1`` is used here. TDN's long-term module averages
-  this forward difference with a backward one (``conv_trans * X^r(t) - X^r(t+1)``) and gates
-  multi-scale maps instead of a pooled vector; the backward average is left out on purpose: with
-  ``conv_trans`` at its identity start the two directions swap under time reversal and the module's
-  output is the time reversal of its output, which the frame-mean head cannot tell apart. The forward
-  difference alone flips sign under reversal (``2 sigmoid - 1`` is odd), so the gate sees the
-  direction of change.
+  point-wise ``conv_trans``; the module then costs O(T C) after one mean instead of O(T N C).
+  (b) ``conv_trans`` is point-wise (a linear map on the reduced channels, starting as the identity so
+  that ``M`` starts as the plain difference) instead of TEA's 3x3 channel-wise conv: a 3x3 conv before
+  a global average pool only rescales each channel (up to the border), and patch dropout leaves no grid
+  to convolve. (c) A LayerNorm in front of the reduction (the transformer's pre-norm) replaces TEA's
+  BatchNorm after it (batch statistics would couple the clips of a batch and differ between training
+  and an exported graph). (d) ``conv_exp`` starts at zero, so ``A = 0`` and the module is an exact
+  identity at initialisation. The authors' code writes the gate as ``sigmoid(.) - 0.5`` (half of
+  step (iv)'s); step (iv) is used here. TDN's long-term module averages this forward difference with a
+  backward one (``conv_trans * X^r(t) - X^r(t+1)``) and gates multi-scale maps instead of a pooled
+  vector; the backward average is left out on purpose: with ``conv_trans`` at its identity start the
+  two directions swap under time reversal, the module's output on a reversed clip is the reversal of
+  its output, and the frame-mean head cannot tell the two apart. The forward difference alone flips
+  sign under reversal (``2 sigmoid - 1`` is odd), so the gate sees the direction of change.
 
 Every branch starts as identity with ``temporal_init=identity`` (SMIF's last layer, the difference
 weights, the motion projection, ``W_o`` and ``conv_exp`` are zero): at step 0 LS-ViT's per-frame
@@ -189,7 +186,7 @@ def _unit_rms(v: torch.Tensor, floor: float = 1e-2) -> torch.Tensor:
 
 
 def _shifted(x: torch.Tensor, k: int) -> torch.Tensor:
-    """``x[:, t + k]`` for every frame ``t`` of ``(B, T, ...)``, edges replicated (a gather-free slice + repeat)."""
+    """``x[:, t + k]`` for every frame ``t`` of ``(B, T, ...)``, edges replicated (slices, no gather)."""
     t = x.shape[1]
     if k == 0:
         return x
@@ -479,16 +476,16 @@ class MotionExcitation(nn.Module):
         nn.init.zeros_(self.expand.bias)
 
     def gate(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """``A`` of Eq. 4 for each frame: ``((B T), N, C) -> ((B T), 1, C)`` in (-1, 1)."""
+        """``A`` of step (iv) for each frame: ``((B T), N, C) -> ((B T), 1, C)`` in (-1, 1)."""
         patches = x[:, self.prefix:] if x.shape[1] > self.prefix else x
-        z = self.reduce(self.norm(patches.mean(1)))                      # Eq. 1 after Eq. 3's pool (linear)
+        z = self.reduce(self.norm(patches.mean(1)))                      # (i) after (iii)'s pool (linear)
         z = rearrange(z, "(b t) r -> b t r", t=num_frames)
-        m = F.pad(self.transform(z[:, 1:]) - z[:, :-1], (0, 0, 0, 1))   # Eq. 2, M(T) = 0
-        a = 2 * torch.sigmoid(self.expand(m)) - 1                       # Eq. 4
+        m = F.pad(self.transform(z[:, 1:]) - z[:, :-1], (0, 0, 0, 1))   # (ii), M(T) = 0
+        a = 2 * torch.sigmoid(self.expand(m)) - 1                       # (iv)
         return rearrange(a, "b t c -> (b t) 1 c")
 
     def forward(self, x: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """``((B T), N, C) -> ((B T), N, C)``: Eq. 5, ``X + X * A`` written as ``X * (1 + A)`` (one pass)."""
+        """``((B T), N, C) -> ((B T), N, C)``: step (v), ``X + X * A`` written as ``X * (1 + A)`` (one pass)."""
         return x * (1 + self.gate(x, num_frames))
 
     def reset_output(self) -> None:
