@@ -7,6 +7,7 @@ slow-down of the machine hits all of them alike.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,8 +212,10 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
             report.notes.append("TimeSformer not measured: install the benchmark extra (pip install -e .[bench])")
         variants = variants_of(s, variant_sizes[size]) if size in (variant_sizes or {}) and not compile else {}
         timed = dict(models, **{f"lsvit[{v}]": dict(models["lsvit"], **kw) for v, kw in variants.items()})
+        _load(report, sec, "start")
         res = {r.name: r for r in compare_train_steps(timed, batch, frames, image, steps, warmup=1, rounds=rounds,
                                                       device=device, amp=amp, compile=compile)}
+        _load(report, sec, "end")
         for name, r in res.items():
             report.add(sec, f"{name} clips/s ({r.params_m:.1f} M params)", r.clips_per_s)
         x = torch.randn(1, frames, 3, image, image, device=device)
@@ -256,6 +259,12 @@ def bench_models(report: PerfReport, sizes: list[str], steps: int = 3, rounds: i
                 note=f"TimeSformer has {flop_ratio:.2f}x LS-ViT's forward FLOPs; LS-ViT runs at {eff:.2f}x its "
                      f"FLOP/s ({TIMESFORMER_TARGET}x needs {TIMESFORMER_TARGET / flop_ratio:.2f}x); the control "
                      f"alone is {ctrl:.2f}x TimeSformer"))
+
+
+def _load(report: PerfReport, sec: str, when: str) -> None:
+    """The 1-minute load average beside the train steps: on a shared machine it says how far to trust them."""
+    if hasattr(os, "getloadavg"):
+        report.add(sec, f"load average (1 min, {os.cpu_count()} cores) at the {when} of the steps", os.getloadavg()[0])
 
 
 def temporal_module_costs(model: torch.nn.Module, batch: int, frames: int, image: int, device: str = "cpu",
