@@ -62,6 +62,12 @@ def test_benchmark_smoke_prints_every_figure_and_writes_json(tmp_path):
     assert "forward FLOPs" in avg["note"] and "LMI" in avg["note"]  # the check carries its measured reason
     tsf = [c for n, c in by_name.items() if "LS-ViT / TimeSformer" in n]
     assert tsf and all("FLOP/s" in c["note"] for c in tsf)
+    # every LS-ViT variant's train step beside the control, a check against the size's target
+    variants = {n.split("variant ")[1].split(" / ")[0]: c for n, c in by_name.items() if "] variant " in n}
+    assert set(variants) == {"smif=pixels", "smif=difference", "smif=none", "lmi=excitation", "lmi=none",
+                             "lmi_blocks=encoder", "lmi=excitation, lmi_blocks=encoder"}
+    assert all(c["status"] in ("PASS", "FAIL") and c["target"] == 0.85 for c in variants.values())
+    assert all(any(k.startswith(f"lsvit[{v}] clips/s") for k in train) for v in variants)  # and its figure
     # g. the frame-embedding cache: the four measurements, each a check with a status
     cache = data["figures"]["g. frame-embedding cache (BiLSTM family)"]
     assert cache["read a batch of 4 from the cache (ms)"] > 0 and cache["backbones' forward alone, all videos (s)"] > 0

@@ -12,7 +12,7 @@ from lsvit.perf import DeployCase
 
 # the `demo` preset's model (configs/experiment/demo.yaml): the benchmark's "demo" size
 DEMO_MODEL = dict(embed_dim=96, depth=4, num_heads=3, patch_size=8, global_pool="avg", smif_window=3, smif_stride=2,
-                  smif_channels=16, frames=8, image=64, batch=16)
+                  smif="channels", smif_channels=16, frames=8, image=64, batch=16)
 SMOKE_MODEL = dict(DEMO_MODEL, embed_dim=32, depth=2, num_heads=2, frames=4, image=32, batch=2, smif_window=3)
 
 
