@@ -263,7 +263,6 @@ def test_every_readme_command_runs_as_written(tmp_path, tiny_dataset):
     w = workdir(tmp_path / "w")
     for part in ("train", "test"):  # "your videos": class folders without the built-in dataset's manifest
         shutil.copytree(tiny_dataset / part, w / "datasets/my_videos" / part)
-    small = ["data.num_frames=4", "data.image_size=32", "model.depth=1", "model.embed_dim=32", "model.num_heads=2"]
     ran = []
     for cmd in commands:
         if cmd in NOT_RUN:

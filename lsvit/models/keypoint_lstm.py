@@ -24,7 +24,6 @@ import torch.nn.functional as F
 
 from lsvit.models.registry import INIT_ONLY, EntryPoint
 
-
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"tanh": torch.tanh, "relu": F.relu}
 
 

@@ -35,7 +35,7 @@ class KeypointDataModule:
             validation) as the test part, evaluated once at the end like ``test_path``; 0: none. Not together with
             ``test_path`` (one test part).
         group_pattern: a regular expression mapping a sequence id to its source (its first group, or the whole
-            match): sequences of one source never straddle training, validation and test (e.g. ``"^(.*)_seq\d+$"``
+            match): sequences of one source never straddle training, validation and test (e.g. ``"^(.*)_seq\\d+$"``
             for seed 004's CSV imports, whose ids are ``<label>/<file>_seq<n>``: the sequences of one recording
             together). Default: every sequence on its own.
         num_frames: T (seed default 30).
