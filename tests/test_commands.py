@@ -151,6 +151,8 @@ def test_every_preset_trains_one_step_from_the_command_line(tmp_path, tiny_datas
         "hmdb51_bilstm": [f"data.train_file={cache}", "data.split=null", "data.test_file=null", "data.extract=null"],
         "keypoints_demo": [f"data.path={tiny_keypoints}", "data.test_path=null"],
         "signs_keypoint_lstm": [f"data.path={tiny_keypoints}"],
+        "seed002_lstm": [f"data.path={tiny_keypoints}"],
+        "seed003_lsvit": [*video[:-2], "model.model_name=lsvit_test", "model.smif_window=3", "model.pretrained=false"],
     }
     presets = sorted(p.stem for p in (ROOT / "configs/experiment").glob("*.yaml"))
     assert sorted(by_family) == presets, "a new preset needs its tiny data here"
