@@ -2,7 +2,7 @@
 
 Mean ± std over seeds of test top-1 and direction within reversal pairs, parameters, step time relative to the
 control, per variant; writes sweep_report.{md,csv,png} into the sweep folder. A sweep:
-`python tools/train.py -m model.lmi=attention,excitation,none seed=0,1,2` (docs/lsvit.md, "Ablations").
+`python tools/train.py -m model.lmi=attention,excitation,none seed=0,1,2` (docs/ablations.md).
 """
 
 import argparse
