@@ -116,3 +116,19 @@ def test_a_local_sweep_runs_on_the_joblib_launcher_and_reports(tmp_path, tiny_da
     assert r.returncode == 0, r.stderr[-2000:]
     assert "| model.model_name=lsvit_frameavg_test (control) | 2 |" in r.stdout
     assert "| model.model_name=lsvit_test | 2 |" in r.stdout and (sweep / "sweep_report.png").is_file()
+
+
+def test_every_preset_gives_each_sweep_job_its_own_run_folder():
+    """A preset that set ``run_dir`` itself would send every job of ``-m experiment=<it>`` into one folder (the
+    second job then refuses to overwrite the first): presets keep train.yaml's ``${run_dir_of:...}``."""
+    from omegaconf import OmegaConf
+
+    from lsvit.config import compose
+
+    presets = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml"))
+    assert "demo" in presets
+    for name in presets:
+        cfg = compose("train", [f"experiment={name}"])
+        raw = OmegaConf.to_container(cfg, resolve=False)["run_dir"]
+        assert raw.startswith("${run_dir_of:"), (name, raw)
+        assert cfg.run_dir == f"outputs/{cfg.name}", name  # a single run still trains into outputs/<name>
