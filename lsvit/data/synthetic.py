@@ -130,9 +130,11 @@ def write_video(path: Path, frames: np.ndarray, fps: int = 25) -> None:
             stream = out.add_stream("libx264", rate=fps)
             stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
             # the same frames give the same file every time (the built-in dataset, and so the demo's figures,
-            # are reproducible): one encoder thread, whose output does not depend on timing
+            # are reproducible): one encoder thread, whose output does not depend on timing, and x264's C code
+            # (no-asm): with its assembly the same frames still gave one of two files at random (measured: 2
+            # distinct results in 8 rounds of 4 videos, 1 with no-asm), at a cost small at these sizes
             stream.options = {"crf": "18", "preset": "veryfast", "threads": "1",
-                              "x264-params": "threads=1:lookahead_threads=1"}
+                              "x264-params": "threads=1:lookahead_threads=1:no-asm=1"}
             for f in frames:
                 # converted to YUV by OpenCV: PyAV's own conversion (swscale) gave other pixels from run to run
                 yuv = av.VideoFrame.from_ndarray(cv2.cvtColor(f, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
