@@ -9,6 +9,7 @@ JSON or numbers, never evaluated, and checked to hold only plain values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -19,6 +20,15 @@ from lsvit import LsvitError
 
 # JSON scalars; containers are checked element by element
 PLAIN_SCALARS = (str, int, float, bool, type(None))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, read in 8 MiB blocks (checkpoint exports, dataset sources, detector weights)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 23), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -13,7 +13,7 @@ The engine writes a checkpoint with :func:`save_best`; deploy, inference and rea
 
 from lsvit.checkpoint.card import add_evaluation, record_export, render_card, write_card
 from lsvit.checkpoint.evaluations import read_evaluations
-from lsvit.checkpoint.exports import EXPORT_RECORD, ONNX_FILE, file_sha256, read_exports
+from lsvit.checkpoint.exports import EXPORT_RECORD, ONNX_FILE, read_exports
 from lsvit.checkpoint.folder import (
            build_from_checkpoint,
            disk_errors,
@@ -25,5 +25,5 @@ from lsvit.checkpoint.folder import (
 from lsvit.checkpoint.meta import META, WEIGHTS, model_spec, read_meta
 
 __all__ = ["EXPORT_RECORD", "META", "ONNX_FILE", "WEIGHTS", "add_evaluation", "build_from_checkpoint", "disk_errors",
-           "file_sha256", "load_weights", "model_spec", "read_evaluations", "read_exports", "read_meta",
+           "load_weights", "model_spec", "read_evaluations", "read_exports", "read_meta",
            "record_export", "render_card", "save_best", "staging_dir", "swap_in", "write_card"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -11,15 +10,6 @@ from lsvit.io import read_json
 
 ONNX_FILE = "model.onnx"
 EXPORT_RECORD = "export.json"
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, read in 8 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 23), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_exports(folder: str | Path) -> dict[str, dict[str, Any]]:

@@ -40,7 +40,6 @@ settings give the same files (:func:`lsvit.data.synthetic.write_video` writes H.
 from __future__ import annotations
 
 import csv
-import hashlib
 import importlib.util
 import io
 import json
@@ -56,6 +55,7 @@ import numpy as np
 from lsvit import LsvitError
 from lsvit.data.discovery import VIDEO_EXTS
 from lsvit.data.synthetic import write_video
+from lsvit.io import file_sha256
 
 CLASSES = ("pan_left", "pan_right", "tilt_down", "tilt_up", "zoom_in", "zoom_out")
 REVERSAL_PAIRS = (("pan_left", "pan_right"), ("tilt_up", "tilt_down"), ("zoom_in", "zoom_out"))
@@ -317,14 +317,6 @@ def _tags(paths: Sequence[Path]) -> list[str]:
     return tags
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def make_camera_motion_dataset(root: str | Path, spec: CameraMotionSpec = CameraMotionSpec(),
                                sources: Sequence[str | Path] | None = None, verbose: bool = True) -> Path:
     """Write ``root/{train,test}/<class>/<class>_<source>-s<segment>_<i>.mp4``, ``clips.csv``, ``classes.txt`` and
@@ -350,7 +342,7 @@ def make_camera_motion_dataset(root: str | Path, spec: CameraMotionSpec = Camera
     want = {"name": "camera_motion", "synthetic": False, "description": DESCRIPTION.format(sources=names),
             "splits": ["train", "test"], "group_pattern": GROUP_PATTERN, "classes": list(CLASSES),
             "reversal_pairs": [list(p) for p in REVERSAL_PAIRS], **json.loads(json.dumps(asdict(spec))),
-            "sources": [{"file": p.name, "tag": t, "sha256": _sha256(p)} for p, t in zip(paths, tags)]}
+            "sources": [{"file": p.name, "tag": t, "sha256": file_sha256(p)} for p, t in zip(paths, tags)]}
     if manifest.exists() and json.loads(manifest.read_text()) == want:
         if verbose:
             print(f"{root}: camera-motion dataset already present ({len(CLASSES)} classes)")

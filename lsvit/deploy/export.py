@@ -37,12 +37,13 @@ import torch.nn as nn
 
 from lsvit import LsvitError, __version__
 from lsvit.checkpoint.card import record_export
-from lsvit.checkpoint.exports import ONNX_FILE, file_sha256
+from lsvit.checkpoint.exports import ONNX_FILE
 from lsvit.checkpoint.folder import build_from_checkpoint
 from lsvit.checkpoint.meta import WEIGHTS
 from lsvit.contracts import InputContract
 from lsvit.data.dataset import first_inputs
 from lsvit.data.discovery import discover_unlabelled
+from lsvit.io import file_sha256
 from lsvit.registry import input_contract, type_of
 
 INPUT_NAME = "inputs"

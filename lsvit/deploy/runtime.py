@@ -19,10 +19,11 @@ import torch
 import torch.nn as nn
 
 from lsvit import LsvitError
-from lsvit.checkpoint.exports import ONNX_FILE, file_sha256
+from lsvit.checkpoint.exports import ONNX_FILE
 from lsvit.checkpoint.folder import build_from_checkpoint
 from lsvit.checkpoint.meta import WEIGHTS, read_meta
 from lsvit.deploy.export import read_metadata, require_onnx
+from lsvit.io import file_sha256
 from lsvit.registry import canonical_type, input_contract
 
 RUNTIMES = ("pytorch", "onnx")

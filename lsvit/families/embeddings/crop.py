@@ -21,7 +21,6 @@ not their path. Weights are the user's own local file, never downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -45,6 +44,7 @@ from lsvit.data.roi import (
     import_mediapipe,
     union_box,
 )
+from lsvit.io import file_sha256
 
 CROP_TARGETS = tuple(DETECTORS)  # person, hand
 CROP_SPANS = ("video", "frame")
@@ -94,11 +94,7 @@ def _weights_file(cfg: Any) -> Path | None:
 
 def file_fingerprint(path: Path) -> str:
     """A short hash of a file's bytes: a cache refuses a detector whose weights differ from its own."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def crop_record(cfg: Any) -> dict[str, Any] | None:
