@@ -25,6 +25,7 @@ HDF5 layout (one file; docs/bilstm.md):
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
@@ -248,30 +249,35 @@ def _collate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return samples
 
 
-def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
+def embed_stream(embedder: Any, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
                  num_workers: int = 2, progress: bool = True, desc: str = "extract"
                  ) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Yield ``(key, embeddings (copies, T, C, D) float32 or None, error)`` for every video of ``dataset``.
 
-    The frames of ``batch_videos`` videos go through the backbones together; decoding runs in
-    ``num_workers`` DataLoader workers meanwhile.
+    The frames of ``batch_videos`` consecutive videos go through the backbones together (the same groups for any
+    number of workers); the ``num_workers`` DataLoader workers decode one video each at a time, up to two groups
+    ahead, while the backbones run. A :class:`FrameEmbedder` runs with its batch norms folded
+    (:meth:`FrameEmbedder.for_inference`); another module (an ONNX embedder) runs as it is.
     """
+    runner = embedder.for_inference() if isinstance(embedder, FrameEmbedder) else embedder
+    group = max(1, int(batch_videos))
     # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
     # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
-    kw: dict[str, Any] = dict(prefetch_factor=2, persistent_workers=False) if num_workers > 0 else {}
-    dl = DataLoader(dataset, batch_size=max(1, int(batch_videos)), shuffle=False, num_workers=num_workers,
-                    collate_fn=_collate, **kw)
+    # one video per worker task: the first group is decoded by every worker at once, not by one of them in turn
+    ahead = max(2, 2 * math.ceil(group / num_workers)) if num_workers > 0 else 0
+    kw: dict[str, Any] = dict(prefetch_factor=ahead, persistent_workers=False) if num_workers > 0 else {}
+    dl = DataLoader(dataset, batch_size=1, shuffle=False, num_workers=num_workers, collate_fn=_collate, **kw)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if str(device).startswith("cuda") \
         else torch.autocast("cpu", enabled=False)
     bar = tqdm(total=len(dataset), desc=desc, unit="video", disable=not progress, dynamic_ncols=True)
     with torch.inference_mode(), amp:
-        for batch in dl:
+        for batch in _groups(dl, group):
             good = [s for s in batch if s["views"] is not None]
             out: list[torch.Tensor] = []
             if good:
                 views = torch.from_numpy(np.concatenate([s["views"].reshape(-1, *s["views"].shape[2:])
                                                          for s in good])).to(device, non_blocking=True)
-                flat = embedder(views).float().cpu()
+                flat = runner(views).float().cpu()
                 sizes = [s["views"].shape[0] * s["views"].shape[1] for s in good]
                 out = list(flat.split(sizes))
             it = iter(out)
@@ -283,6 +289,18 @@ def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cp
                     yield s["key"], next(it).reshape(copies, t, *flat.shape[1:]).numpy(), None
             bar.update(len(batch))
     bar.close()
+
+
+def _groups(loader: Any, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The loader's one-video batches, ``size`` at a time, in order."""
+    pending: list[dict[str, Any]] = []
+    for one in loader:
+        pending += one
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
 
 
 # ------------------------------------------------------------------------------------------ the file
