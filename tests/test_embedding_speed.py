@@ -110,14 +110,19 @@ def test_transformers_and_untraceable_backbones_run_as_they_are():
 
 
 # ------------------------------------------------------------------------------------------ the loop
-def test_the_loop_gives_the_same_embeddings_for_any_workers_and_is_the_folded_embedder_s(tiny_dataset):
+def test_the_loop_gives_the_same_embeddings_for_any_decoders_and_is_the_folded_embedder_s(tiny_dataset):
     _, items = discover_classes(str(tiny_dataset / "test"), None)
     cfg = EmbedConfig(**TINY)
     emb = _embedder()
     ds = VideoViews(items[:5], cfg)
     runs = {w: dict((k, a) for k, a, _ in embed_stream(emb, ds, "cpu", 2, w, progress=False)) for w in (0, 2)}
-    assert list(runs[0]) == [it.id for it in items[:5]] == list(runs[2])
-    assert all(np.array_equal(runs[0][k], runs[2][k]) for k in runs[0])  # groups of 2 videos either way
+    runs["processes"] = dict((k, a) for k, a, _ in embed_stream(emb, ds, "cpu", 2, 2, False, decode="processes"))
+    assert list(runs[0]) == [it.id for it in items[:5]] == list(runs[2]) == list(runs["processes"])
+    # groups of 2 videos whoever decodes them: the same values
+    assert all(np.array_equal(runs[0][k], runs[w][k]) for k in runs[0] for w in (2, "processes"))
+    with pytest.raises(LsvitError, match="processes with a crop or augmented copies"):  # one pipeline, two threads
+        next(embed_stream(emb, VideoViews(items[:2], cfg, [1, 1], "gesture_strong"), "cpu", 2, 2, False,
+                          decode="threads"))
     # what the loop runs is the folded embedder, on the same groups of videos
     fast = emb.for_inference()
     views = np.concatenate([ds[i]["views"][0] for i in range(2)])
@@ -178,10 +183,12 @@ def test_in_memory_auto_serves_the_stored_rows_with_the_same_seeded_draws_under_
     assert any(lazy.index.copies[r] for r in drawn)  # copies were drawn, and each value is a stored row
 
 
-def test_in_memory_words():
-    assert memory_mode("auto", 10, (4, 4), np.float16, 1.0) and not memory_mode("auto", 2**20, (32, 12, 768),
-                                                                               np.float16, 1.0)
-    assert memory_mode(True, 2**30, (9,), np.float32, 0.0) and not memory_mode(False, 1, (1,), np.float16, 9.0)
-    assert memory_mode("true", 1, (1,), np.float16, 0.0) and not memory_mode("false", 1, (1,), np.float16, 9.0)
+def test_in_memory_words_and_the_precision_kept():
+    f16, f32 = np.dtype(np.float16), np.dtype(np.float32)
+    assert memory_mode("auto", 10, (4, 4), f16, 1.0) == f32  # fits as float32: a sample is a view
+    assert memory_mode("auto", 2**20, (32, 12, 768), f16, 1.0) is None  # 24 GiB as float16: read per sample
+    assert memory_mode("auto", 2**10, (32, 12, 768), f16, 1.0) == f16  # 0.56 GiB as float16, 1.1 as float32
+    assert memory_mode(True, 2**30, (9,), f16, 0.0) == f16 and memory_mode(False, 1, (1,), f16, 9.0) is None
+    assert memory_mode("true", 1, (1,), f16, 1.0) == f32 and memory_mode("false", 1, (1,), f16, 9.0) is None
     with pytest.raises(LsvitError, match="true, false or auto"):
-        memory_mode("sometimes", 1, (1,), np.float16, 1.0)
+        memory_mode("sometimes", 1, (1,), f16, 1.0)

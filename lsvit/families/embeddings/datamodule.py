@@ -74,10 +74,10 @@ class FeatureDataModule:
         num_frames: T the model expects (checked against the files; null: taken from them).
         num_channels: C; None: the cache's (set it to check the file against a number).
         dim: D; None: the cache's (set it to check the file against a number).
-        in_memory: ``true``: read the rows of each part into memory once (in blocks of rows, in the file's
-            precision; loader workers share them); ``false``: read per sample; ``auto``: in memory when a part's
-            rows take at most ``in_memory_limit_gb`` (reading gzip rows one at a time in workers can cost more than
-            the BiLSTM's step).
+        in_memory: ``true``: read the rows of each part into memory once (in blocks of rows; as float32 when that
+            takes at most ``in_memory_limit_gb``, else in the file's precision; loader workers share them);
+            ``false``: read per sample; ``auto``: in memory when a part's rows fit under ``in_memory_limit_gb``
+            (reading gzip rows one at a time in workers can cost more than the BiLSTM's step).
         strict: an unreadable row stops the run.
         seed: split seed.
         name: dataset name (run folder names, reports).

@@ -29,6 +29,7 @@ import math
 import sys
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -250,28 +251,37 @@ def _collate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def embed_stream(embedder: Any, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
-                 num_workers: int = 2, progress: bool = True, desc: str = "extract"
+                 num_workers: int = 2, progress: bool = True, desc: str = "extract", decode: str = "auto"
                  ) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Yield ``(key, embeddings (copies, T, C, D) float32 or None, error)`` for every video of ``dataset``.
 
     The frames of ``batch_videos`` consecutive videos go through the backbones together (the same groups for any
-    number of workers); the ``num_workers`` DataLoader workers decode one video each at a time, up to two groups
-    ahead, while the backbones run. A :class:`FrameEmbedder` runs with its batch norms folded
-    (:meth:`FrameEmbedder.for_inference`); another module (an ONNX embedder) runs as it is.
+    number of workers); ``num_workers`` decoders decode one video each at a time, up to two groups ahead, while the
+    backbones run. A :class:`FrameEmbedder` runs with its batch norms folded (:meth:`FrameEmbedder.for_inference`);
+    another module (an ONNX embedder) runs as it is.
+
+    Args:
+        decode: where the decoders run: ``threads`` of this process (the decoders and OpenCV release the GIL, and
+            nothing is forked or pickled between processes), ``processes`` (DataLoader workers), or ``auto``:
+            threads, but processes with a person / hand crop (its detector is built once per process) or augmented
+            copies (one albumentations pipeline is seeded per draw: not from two threads at once).
     """
     runner = embedder.for_inference() if isinstance(embedder, FrameEmbedder) else embedder
     group = max(1, int(batch_videos))
-    # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
-    # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
-    # one video per worker task: the first group is decoded by every worker at once, not by one of them in turn
-    ahead = max(2, 2 * math.ceil(group / num_workers)) if num_workers > 0 else 0
-    kw: dict[str, Any] = dict(prefetch_factor=ahead, persistent_workers=False) if num_workers > 0 else {}
-    dl = DataLoader(dataset, batch_size=1, shuffle=False, num_workers=num_workers, collate_fn=_collate, **kw)
+    ahead = 2 * group  # videos decoded or in decoding before the backbones ask for them
+    shared_state = dataset.crop is not None or dataset.aug is not None
+    if decode == "auto":
+        decode = "processes" if shared_state else "threads"
+    if decode not in ("threads", "processes") or (decode == "threads" and shared_state and num_workers > 1):
+        raise LsvitError(f"decode={decode!r}: choose threads or processes (processes with a crop or augmented "
+                         "copies), or auto")
+    videos = _decoded_in_threads(dataset, num_workers, ahead) if decode == "threads" or num_workers == 0 \
+        else _decoded_in_processes(dataset, num_workers, ahead)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if str(device).startswith("cuda") \
         else torch.autocast("cpu", enabled=False)
     bar = tqdm(total=len(dataset), desc=desc, unit="video", disable=not progress, dynamic_ncols=True)
     with torch.inference_mode(), amp:
-        for batch in _groups(dl, group):
+        for batch in _groups(videos, group):
             good = [s for s in batch if s["views"] is not None]
             out: list[torch.Tensor] = []
             if good:
@@ -291,11 +301,43 @@ def embed_stream(embedder: Any, dataset: VideoViews, device: str = "cpu", batch_
     bar.close()
 
 
-def _groups(loader: Any, size: int) -> Iterator[list[dict[str, Any]]]:
-    """The loader's one-video batches, ``size`` at a time, in order."""
+def _decoded_in_threads(dataset: VideoViews, workers: int, ahead: int) -> Iterator[dict[str, Any]]:
+    """``dataset[i]`` in order, decoded by ``workers`` threads (0: here, in turn), at most ``ahead`` in flight."""
+    if workers <= 0:
+        yield from (dataset[i] for i in range(len(dataset)))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending = deque(pool.submit(dataset.__getitem__, i) for i in range(min(ahead, len(dataset))))
+        nxt = len(pending)
+        try:
+            while pending:
+                done = pending.popleft().result()
+                if nxt < len(dataset):
+                    pending.append(pool.submit(dataset.__getitem__, nxt))
+                    nxt += 1
+                yield done
+        finally:  # the consumer stopped early (an error, a closed generator): nothing more is started
+            for f in pending:
+                f.cancel()
+
+
+def _decoded_in_processes(dataset: VideoViews, workers: int, ahead: int) -> Iterator[dict[str, Any]]:
+    """``dataset[i]`` in order from DataLoader worker processes, one video per task."""
+    # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
+    # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
+    dl = DataLoader(dataset, batch_size=1, shuffle=False, num_workers=workers, collate_fn=_collate,
+                    prefetch_factor=max(2, math.ceil(ahead / workers)), persistent_workers=False)
+    for one in dl:
+        yield from one
+
+
+def _groups(videos: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The decoded videos, ``size`` at a time, in order."""
     pending: list[dict[str, Any]] = []
-    for one in loader:
-        pending += one
+    for one in videos:
+        pending.append(one)
         if len(pending) >= size:
             yield pending
             pending = []
