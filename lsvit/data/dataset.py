@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from einops import rearrange
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, default_collate
 
 from lsvit import LsvitError
 
@@ -126,10 +126,24 @@ def sample_or_stand_in(load: Callable[[int], dict[str, Any]], index: int, seed: 
     return blank(error)
 
 
+def stack_inputs(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``torch.stack(tensors)`` (the same values), allocated where it is cheapest: see :func:`collate`."""
+    if torch.utils.data.get_worker_info() is not None or not all(
+            t.device.type == "cpu" and not t.requires_grad for t in tensors):
+        return default_collate(list(tensors))
+    return torch.from_numpy(np.stack([t.numpy() for t in tensors]))
+
+
 def collate(samples: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Stack a list of samples; ids and error messages stay lists."""
+    """Stack a list of samples; ids and error messages stay lists.
+
+    In a DataLoader worker the inputs are stacked straight into shared memory (``default_collate``'s way), so the
+    batch is not copied once more on its way to the main process; in the main process by NumPy, whose large arrays
+    take huge pages (a fresh batch costs a fraction of the page faults torch's allocation does: 9 vs 25 ms for 32 x
+    (32, 12, 768) float32 here).
+    """
     batch: dict[str, Any] = {
-        "inputs": torch.stack([s["inputs"] for s in samples]),
+        "inputs": stack_inputs([s["inputs"] for s in samples]),
         "label": torch.tensor([int(s["label"]) for s in samples], dtype=torch.long),
         "id": [s["id"] for s in samples],
     }

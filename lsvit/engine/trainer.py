@@ -252,6 +252,17 @@ def model_config(node: DictConfig, dm: DataModule) -> dict[str, Any]:
     return cfg
 
 
+def loader_workers(num_workers: int, dataset: Any, accelerator: Accelerator | None = None) -> int:
+    """``engine.num_workers``, or 0 for a dataset that says workers would not help (``needs_workers`` false: its
+    samples are in memory already, e.g. an embedding cache read with ``data.in_memory``)."""
+    if num_workers > 0 and getattr(dataset, "needs_workers", True) is False:
+        if accelerator is not None:
+            accelerator.print(f"note: the data is in memory: the loader runs in the main process "
+                              f"(engine.num_workers={num_workers} not used)")
+        return 0
+    return num_workers
+
+
 def _prepared_run(cfg: DictConfig, settings: TrainSettings, accelerator: Accelerator, run_dir: Path,
                   lock: WriterLock | None, dm: DataModule, class_names: list[str], spec: dict[str, Any],
                   model: nn.Module) -> Run:
@@ -267,8 +278,8 @@ def _prepared_run(cfg: DictConfig, settings: TrainSettings, accelerator: Acceler
     if batch_size % accelerator.num_processes:
         raise LsvitError(f"engine.batch_size={batch_size} is the global batch and must divide evenly over "
                          f"{accelerator.num_processes} processes")
-    loader = dict(collate_fn=dm.collate_fn, num_workers=e.num_workers, prefetch=e.prefetch_factor,
-                  pin_memory=_pin_memory(e, accelerator), persistent=e.persistent_workers)
+    loader = dict(collate_fn=dm.collate_fn, num_workers=loader_workers(e.num_workers, dm.train_dataset, accelerator),
+                  prefetch=e.prefetch_factor, pin_memory=_pin_memory(e, accelerator), persistent=e.persistent_workers)
     sampler = SeededSampler(len(dm.train_dataset), seed=settings.seed, shuffle=True)
     # the samples carry their seeds, and the model's dropout / stochastic depth draw from them (not from each
     # process's RNG): one sample gets the same masks on whichever rank it lands, so 1 and N processes agree
@@ -477,7 +488,8 @@ def final_test(run: Run, state: RunState, best_outputs: dict[str, Any]
     if test_ds is None:
         return best_outputs, None
     model_reports(run, "test", test_ds, batch)
-    test_dl = run.accelerator.prepare(make_loader(test_ds, batch, run.dm.collate_fn, e.num_workers,
+    test_dl = run.accelerator.prepare(make_loader(test_ds, batch, run.dm.collate_fn,
+                                                  loader_workers(e.num_workers, test_ds),
                                                   _pin_memory(e, run.accelerator), False, e.prefetch_factor))
     metrics, outputs = evaluate(run.model, test_dl, run.accelerator, "test/", desc="test", num_views=test_ds.num_views)
     run.accelerator.print(f"test ({len(test_ds)} videos, {test_ds.num_views} view(s)): top1 {metrics['test/top1']:.4f} "

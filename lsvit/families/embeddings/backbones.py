@@ -132,6 +132,7 @@ class Backbone(nn.Module):
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1) * 255.0, False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1) * 255.0, False)
         self._interp = kind == "hf" and "interpolate_pos_encoding" in inspect.signature(model.forward).parameters
+        self.inference_ready = False  # set on the result of for_inference (folding it again would change nothing)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         if self.kind == "hf":
@@ -147,6 +148,119 @@ class Backbone(nn.Module):
                 part = (rearrange(part, "n h w c -> n c h w").float() - self.mean) / self.std
             outs.append(_pool(self._features(part), self.width).float())
         return torch.cat(outs)
+
+    def for_inference(self) -> Backbone:
+        """This backbone with every batch norm folded into the convolution before it (:func:`fold_batchnorms`),
+        for extraction on a CPU (1.2-1.8x faster: ResNeXt50, efficientnet_lite0); itself when nothing folds (ViTs,
+        ``transformers`` models). The copy shares this one's other weights and records the same weights
+        (``info``: the fingerprint of the unfolded weights). Values agree with this backbone's to float32 rounding
+        (the folded scale is applied to the weights before the sums, not to their results)."""
+        if self.inference_ready:
+            return self
+        # the check's example: normalised-image-like values (zeros would hide a wrong scale in the first layers)
+        example = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0)).to(self.mean.device)
+        folded = fold_batchnorms(self.model, example) if self.kind == "timm" else None
+        if folded is None:
+            self.inference_ready = True  # nothing to fold: it is its own inference copy
+            return self
+        bb = Backbone(_Features(folded), self.name, self.width, (0.0,) * 3, (1.0,) * 3, self.kind, self.info,
+                      self.max_batch)
+        bb.mean, bb.std = self.mean.clone(), self.std.clone()
+        bb.inference_ready = True
+        return bb.to(self.mean.device)
+
+
+class _Features(nn.Module):
+    """A traced ``forward_features`` as a module with that method (what :class:`Backbone` calls)."""
+
+    def __init__(self, graph: nn.Module) -> None:
+        super().__init__()
+        self.graph = graph
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.graph(x)
+
+
+class _BatchNormLeaves(torch.fx.Tracer):
+    """Traces through everything but batch norms (timm's ``BatchNormAct2d`` included), so each stays one node."""
+
+    def is_leaf_module(self, m: nn.Module, qualified_name: str) -> bool:
+        return isinstance(m, nn.BatchNorm2d) or super().is_leaf_module(m, qualified_name)
+
+
+def _after_bn(bn: nn.Module) -> nn.Module | None:
+    """What a folded batch norm leaves behind: nothing (``nn.BatchNorm2d``), timm's dropout + activation
+    (``BatchNormAct2d``), or None for another kind (not folded: its forward is unknown)."""
+    if type(bn) is nn.BatchNorm2d:
+        return nn.Identity()
+    try:
+        from timm.layers import BatchNormAct2d
+    except ImportError:  # pragma: no cover - timm is a dependency
+        return None
+    if type(bn) is BatchNormAct2d:
+        return nn.Sequential(bn.drop, bn.act)
+    return None
+
+
+def fold_batchnorms(model: nn.Module, example: torch.Tensor, rtol: float = 1e-3) -> nn.Module | None:
+    """``model.forward_features`` as a traced graph with each eval-mode batch norm folded into the convolution
+    that feeds it alone (``torch.nn.utils.fusion.fuse_conv_bn_eval``): one pass over each activation map less.
+
+    The original model is left as it is (the folded convolutions are copies). The graph is checked on
+    ``example`` against the model before it is returned.
+
+    Returns:
+        The folded graph, or None when the model does not trace (``torch.fx``), has nothing to fold, or the check
+        fails (then the model runs as it is).
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):  # a ViT: nothing to fold, nothing to trace
+        return None
+
+    class Root(nn.Module):
+        def __init__(self, m: nn.Module) -> None:
+            super().__init__()
+            self.m = m
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.m.forward_features(x)
+
+    root = Root(model).eval()
+    try:
+        gm = torch.fx.GraphModule(root, _BatchNormLeaves().trace(root))
+    except Exception as exc:  # noqa: BLE001 - any model that does not trace runs unfolded
+        log.debug("%s: not traceable (%s); batch norms not folded", type(model).__name__, exc)
+        return None
+    mods = dict(gm.named_modules())
+    folded = 0
+    for node in gm.graph.nodes:
+        bn = mods.get(node.target) if node.op == "call_module" else None
+        if not isinstance(bn, nn.BatchNorm2d) or bn.training or bn.running_mean is None or not node.args:
+            continue
+        prev = node.args[0]
+        conv = mods.get(prev.target) if isinstance(prev, torch.fx.Node) and prev.op == "call_module" else None
+        rest = _after_bn(bn)
+        if type(conv) is not nn.Conv2d or len(prev.users) != 1 or rest is None or conv.out_channels != bn.num_features:
+            continue
+        for target, module in ((prev.target, fuse_conv_bn_eval(conv, bn)), (node.target, rest)):
+            parent, _, name = str(target).rpartition(".")
+            setattr(gm.get_submodule(parent) if parent else gm, name, module)
+        folded += 1
+    if not folded:
+        return None
+    gm.recompile()
+    try:
+        with torch.inference_mode():
+            want, got = model.forward_features(example), gm(example)
+    except Exception as exc:  # noqa: BLE001 - e.g. an example too small for the model: run it unfolded
+        log.debug("%s: folded graph not checked (%s); batch norms not folded", type(model).__name__, exc)
+        return None
+    if want.shape != got.shape or not torch.allclose(got, want, rtol=rtol, atol=rtol * float(want.abs().max())):
+        log.warning("%s: batch norms folded into convolutions changed its output; running it unfolded",
+                    type(model).__name__)
+        return None
+    return gm.eval()
 
 
 class FrameEmbedder(nn.Module):
@@ -193,6 +307,13 @@ class FrameEmbedder(nn.Module):
             blocks[slot] = rearrange(f, "(n v) (k d) -> n v k d", n=n, v=len(VIEWS), k=k)
         parts = [blocks[slot][:, VIEWS.index(view)] for slot, view in ORDER if slot in blocks]
         return torch.cat(parts, dim=1)
+
+    def for_inference(self) -> FrameEmbedder:
+        """The embedder extraction runs: its backbones' batch norms folded (:meth:`Backbone.for_inference`); the
+        same backbones, layout and record."""
+        slots = [getattr(self, s) for s in SLOTS]
+        ready = [bb.for_inference() if bb is not None else None for bb in slots]
+        return self if all(a is b for a, b in zip(ready, slots)) else FrameEmbedder(*ready, self.dim)
 
     def describe(self) -> dict[str, Any]:
         """What a cache records about the embedder (backbones, weight sources, layout)."""

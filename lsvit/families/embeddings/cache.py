@@ -2,7 +2,11 @@
 
 The cache files are written by ``tools/extract_features.py`` (:mod:`lsvit.families.embeddings.extract`; layout
 in docs/bilstm.md). Each process opens a file lazily (:class:`lsvit.data.h5.LazyH5`: never a handle
-inherited through ``fork``); ``in_memory=true`` reads the rows it needs once instead. Samples
+inherited through ``fork``); ``in_memory=true`` reads the rows it needs once instead, in blocks of rows (one gzip
+chunk per row: a block read decompresses them in HDF5's C loop, not one Python call each), as float32 when that
+fits under the size limit (a sample is then a view: nothing is converted per step), else in the file's precision;
+``in_memory=auto`` (the default of ``data=features``) does so when they fit. DataLoader workers forked afterwards
+share those pages. Samples
 follow the engine's contract: ``{"inputs": float32 (T, C, D), "label", "id"}``.
 
 Augmented copies (``aug_copies`` at extraction): a training sample draws one of the video's rows
@@ -29,6 +33,51 @@ from lsvit.device import resolve_device
 from lsvit.families.embeddings.extract import EmbedConfig, cache_settings, check_compatible, embed_items
 
 KIND = "embedding cache"
+# in_memory=auto: rows this large in all (storage precision) are read into memory; larger ones are read per sample
+AUTO_MEMORY_GB = 4.0
+# rows per read when loading into memory: a few MB at the seed's (32, 12, 768) float16 rows
+READ_BLOCK_ROWS = 64
+
+
+def read_rows(data: Any, rows: Sequence[int], block: int = READ_BLOCK_ROWS) -> np.ndarray:
+    """``data[rows]`` (an HDF5 dataset, rows sorted and unique) in its storage dtype, read in contiguous blocks.
+
+    One slice per ``block`` rows lets HDF5 decompress the chunks in its own loop (several times faster than a
+    Python-level read per row); the rows of a block that are not wanted are read and dropped (at most ``block`` - 1
+    per block).
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(rows), *data.shape[1:]), dtype=data.dtype)
+    i = 0
+    while i < len(rows):
+        lo = int(rows[i])
+        j = int(np.searchsorted(rows, lo + block, side="left"))  # the wanted rows in [lo, lo + block)
+        hi = int(rows[j - 1]) + 1
+        part = data[lo:hi]
+        out[i:j] = part[rows[i:j] - lo]
+        i = j
+    return out
+
+
+def memory_mode(in_memory: bool | str, rows: int, row_shape: Sequence[int], dtype: Any,
+                limit_gb: float) -> np.dtype | None:
+    """How a dataset holds its ``rows`` in memory: as float32 (a sample is then a view, nothing converted per step)
+    when they fit under ``limit_gb`` so, else in the file's ``dtype``; None: read per sample (``in_memory`` false, or
+    ``auto`` and not even the file's precision fits). ``in_memory`` true always loads them.
+
+    Raises:
+        LsvitError: another value than true, false or auto.
+    """
+    word = in_memory.strip().lower() if isinstance(in_memory, str) else ("true" if in_memory else "false")
+    if word not in ("true", "false", "auto"):
+        raise LsvitError(f"data.in_memory={in_memory!r}: choose true, false or auto")
+    if word == "false":
+        return None
+    elements = rows * int(np.prod(row_shape))
+    limit = float(limit_gb) * 2**30
+    if elements * 4 <= limit:
+        return np.dtype(np.float32)
+    return np.dtype(dtype) if word == "true" or elements * np.dtype(dtype).itemsize <= limit else None
 
 
 def _strings(ds: Any) -> list[str]:
@@ -50,6 +99,7 @@ class CacheIndex:
                 if key not in f:
                     raise LsvitError(f"{self.path}: dataset '{key}' is missing (not an lsvit embedding cache)")
             self.shape = tuple(int(x) for x in f["embeddings"].shape)
+            self.dtype = np.dtype(f["embeddings"].dtype)
             if len(self.shape) != 4:
                 raise LsvitError(f"{self.path}: 'embeddings' has shape {self.shape}, expected (N, T, C, D)")
             self.ids = _strings(f["ids"])
@@ -96,19 +146,21 @@ class FeatureH5Dataset(Dataset):
         rows: rows of the videos to serve (copy 0 rows), in order.
         index: the file's :class:`CacheIndex` (read again when not given).
         train: draw a video's row among itself and its augmented copies from the sample seed.
-        in_memory: read the needed rows once (into this process's memory) instead of per sample.
+        in_memory: read the needed rows once (into this process's memory, in the file's precision, block by
+            block) instead of per sample; ``"auto"``: when they take at most ``memory_limit_gb``.
         label_map: file label -> label in the model's class list (default: unchanged).
         strict: an unreadable row raises instead of giving an error sample.
         motion: training only: a horizontal flip (the left and right views swapped: ImageNet backbones, trained
             with flips, embed a mirrored half close to the half itself) and a time reversal drawn per video, with
             the label they imply (:class:`lsvit.data.labelmaps.MotionAugment`).
         flip_channels: the channel permutation of a flip (left <-> right views, from the cache's layout).
+        memory_limit_gb: the size limit of ``in_memory="auto"``.
     """
 
     def __init__(self, path: str | Path, rows: Sequence[int] | None = None, index: CacheIndex | None = None,
-                 train: bool = False, in_memory: bool = False, label_map: Mapping[int, int] | None = None,
+                 train: bool = False, in_memory: bool | str = False, label_map: Mapping[int, int] | None = None,
                  strict: bool = False, motion: MotionAugment | None = None,
-                 flip_channels: Sequence[int] | None = None) -> None:
+                 flip_channels: Sequence[int] | None = None, memory_limit_gb: float = AUTO_MEMORY_GB) -> None:
         self.index = index or CacheIndex(path)
         self.path = Path(path)
         self.rows = list(rows) if rows is not None else self.index.originals()
@@ -119,11 +171,20 @@ class FeatureH5Dataset(Dataset):
         copies = self.index.copy_rows() if train else {}
         self.choices = [[r] + copies.get(self.index.ids[r], []) for r in self.rows]
         self.h5 = LazyH5(path, KIND)
-        self._memory: dict[int, np.ndarray] | None = None
-        if in_memory:
-            need = sorted({r for c in self.choices for r in c})
-            data = self.h5.file["embeddings"]
-            self._memory = {r: np.asarray(data[r], dtype=np.float32) for r in need}
+        self._memory: np.ndarray | None = None  # the needed rows, in the file's precision
+        self._slot = np.zeros(0, dtype=np.int64)  # file row -> its index in _memory (-1: not loaded)
+        need = sorted({r for c in self.choices for r in c})
+        keep = memory_mode(in_memory, len(need), self.index.shape[1:], self.index.dtype, memory_limit_gb)
+        if keep is not None:
+            try:
+                self._memory = read_rows(self.h5.file["embeddings"], need).astype(keep, copy=False)
+            except (OSError, KeyError, ValueError) as exc:
+                if strict or in_memory is True:
+                    raise LsvitError(f"{self.path}: could not read its rows into memory ({exc})") from exc
+                self._memory = None  # auto: fall back to per-sample reads, which name the unreadable row
+            if self._memory is not None:
+                self._slot = np.full(self.index.shape[0], -1, dtype=np.int64)
+                self._slot[need] = np.arange(len(need))
             self.h5.close()
 
     def __len__(self) -> int:
@@ -145,9 +206,21 @@ class FeatureH5Dataset(Dataset):
         y = int(self.index.labels[row])
         return y if self.label_map is None or y < 0 else int(self.label_map.get(y, -1))
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether the rows were read into memory."""
+        return self._memory is not None
+
+    @property
+    def needs_workers(self) -> bool:
+        """Whether DataLoader workers help: not when the rows are in memory (a worker would only copy each batch
+        through shared memory: 30 ms of CPU per batch of 32 x (32, 12, 768) here, taken from the training step), so
+        the engine loads them in the main process."""
+        return self._memory is None
+
     def _read(self, row: int) -> np.ndarray:
         if self._memory is not None:
-            return self._memory[row]
+            return self._memory[self._slot[row]].astype(np.float32, copy=False)  # float32 in memory: a view
         return np.asarray(self.h5.file["embeddings"][row], dtype=np.float32)
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:

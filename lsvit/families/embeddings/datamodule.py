@@ -24,7 +24,7 @@ from lsvit.data.splits import (
     split_summary,
     three_way_split,
 )
-from lsvit.families.embeddings.cache import CacheIndex, FeatureH5Dataset
+from lsvit.families.embeddings.cache import AUTO_MEMORY_GB, CacheIndex, FeatureH5Dataset, memory_mode
 from lsvit.families.embeddings.extract import check_compatible, run_extraction
 
 
@@ -74,7 +74,10 @@ class FeatureDataModule:
         num_frames: T the model expects (checked against the files; null: taken from them).
         num_channels: C; None: the cache's (set it to check the file against a number).
         dim: D; None: the cache's (set it to check the file against a number).
-        in_memory: load the rows into memory (files that fit); otherwise read per sample.
+        in_memory: ``true``: read the rows of each part into memory once (in blocks of rows; as float32 when that
+            takes at most ``in_memory_limit_gb``, else in the file's precision; loader workers share them);
+            ``false``: read per sample; ``auto``: in memory when a part's rows fit under ``in_memory_limit_gb``
+            (reading gzip rows one at a time in workers can cost more than the BiLSTM's step).
         strict: an unreadable row stops the run.
         seed: split seed.
         name: dataset name (run folder names, reports).
@@ -90,16 +93,18 @@ class FeatureDataModule:
         mirror_map: explicit mirror partners.
         group_pattern: a regular expression mapping a video id (``class/video``) to its source group for the
             validation and test hold-outs, instead of the file's groups (as ``data.group_pattern`` of video folders).
+        in_memory_limit_gb: the size limit of ``in_memory=auto`` (per part, per process).
     """
 
     def __init__(self, train_file: str | None = None, val_file: str | None = None, test_file: str | None = None,
                  split: int | None = None, membership: str | None = None, val_ratio: float = 0.1,
                  test_ratio: float = 0.0,
-                 num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None, in_memory: bool = False,
+                 num_frames: int | None = None, num_channels: int | None = None, dim: int | None = None,
+                 in_memory: bool | str = "auto",
                  strict: bool = False, seed: int = 0, name: str = "features",
                  extract: Mapping[str, Any] | None = None, reverse_pairs: Sequence[Sequence[str]] | str | None = None,
                  reverse_prob: float = 0.5, group_pattern: str | None = None, hflip: float = 0.0,
-                 mirror_map: Any = None) -> None:
+                 mirror_map: Any = None, in_memory_limit_gb: float = AUTO_MEMORY_GB) -> None:
         if not train_file:
             raise LsvitError("data.train_file is not set: pass data.train_file=<cache.h5> "
                              "(written by tools/extract_features.py)")
@@ -112,7 +117,9 @@ class FeatureDataModule:
         self.membership = membership or (f"split{self.split}" if self.split is not None else None)
         self.val_ratio, self.seed, self.name, self.strict = float(val_ratio), int(seed), name, strict
         self.test_ratio = float(test_ratio)
-        self.in_memory = bool(in_memory)
+        memory_mode(in_memory, 0, (), np.float16, 0.0)  # a wrong word is refused here, before any reading
+        self.in_memory = in_memory if isinstance(in_memory, str) else bool(in_memory)
+        self.in_memory_limit_gb = float(in_memory_limit_gb)
         self.group_pattern = compile_group_pattern(group_pattern)
         if not Path(train_file).exists() and extract:
             self._extract(dict(extract))
@@ -249,7 +256,7 @@ class FeatureDataModule:
         path, index = self._file(part)
         return FeatureH5Dataset(path, self.rows[part], index, train=train, in_memory=self.in_memory,
                                 strict=self.strict, motion=self.motion if train else None,
-                                flip_channels=self.flip_channels)
+                                flip_channels=self.flip_channels, memory_limit_gb=self.in_memory_limit_gb)
 
     def setup(self, model: Any = None) -> None:
         """Build the training and validation datasets (the model is not needed: inputs are embeddings)."""

@@ -25,9 +25,11 @@ HDF5 layout (one file; docs/bilstm.md):
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -248,30 +250,44 @@ def _collate(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return samples
 
 
-def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
-                 num_workers: int = 2, progress: bool = True, desc: str = "extract"
+def embed_stream(embedder: Any, dataset: VideoViews, device: str = "cpu", batch_videos: int = 4,
+                 num_workers: int = 2, progress: bool = True, desc: str = "extract", decode: str = "auto"
                  ) -> Iterator[tuple[str, np.ndarray | None, str | None]]:
     """Yield ``(key, embeddings (copies, T, C, D) float32 or None, error)`` for every video of ``dataset``.
 
-    The frames of ``batch_videos`` videos go through the backbones together; decoding runs in
-    ``num_workers`` DataLoader workers meanwhile.
+    The frames of ``batch_videos`` consecutive videos go through the backbones together (the same groups for any
+    number of workers); ``num_workers`` decoders decode one video each at a time, up to two groups ahead, while the
+    backbones run. A :class:`FrameEmbedder` runs with its batch norms folded (:meth:`FrameEmbedder.for_inference`);
+    another module (an ONNX embedder) runs as it is.
+
+    Args:
+        decode: where the decoders run: ``threads`` of this process (the decoders and OpenCV release the GIL, and
+            nothing is forked or pickled between processes), ``processes`` (DataLoader workers), or ``auto``:
+            threads, but processes with a person / hand crop (its detector is built once per process) or augmented
+            copies (one albumentations pipeline is seeded per draw: not from two threads at once).
     """
-    # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
-    # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
-    kw: dict[str, Any] = dict(prefetch_factor=2, persistent_workers=False) if num_workers > 0 else {}
-    dl = DataLoader(dataset, batch_size=max(1, int(batch_videos)), shuffle=False, num_workers=num_workers,
-                    collate_fn=_collate, **kw)
+    runner = embedder.for_inference() if isinstance(embedder, FrameEmbedder) else embedder
+    group = max(1, int(batch_videos))
+    ahead = 2 * group  # videos decoded or in decoding before the backbones ask for them
+    shared_state = dataset.crop is not None or dataset.aug is not None
+    if decode == "auto":
+        decode = "processes" if shared_state else "threads"
+    if decode not in ("threads", "processes") or (decode == "threads" and shared_state and num_workers > 1):
+        raise LsvitError(f"decode={decode!r}: choose threads or processes (processes with a crop or augmented "
+                         "copies), or auto")
+    videos = _decoded_in_threads(dataset, num_workers, ahead) if decode == "threads" or num_workers == 0 \
+        else _decoded_in_processes(dataset, num_workers, ahead)
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if str(device).startswith("cuda") \
         else torch.autocast("cpu", enabled=False)
     bar = tqdm(total=len(dataset), desc=desc, unit="video", disable=not progress, dynamic_ncols=True)
     with torch.inference_mode(), amp:
-        for batch in dl:
+        for batch in _groups(videos, group):
             good = [s for s in batch if s["views"] is not None]
             out: list[torch.Tensor] = []
             if good:
                 views = torch.from_numpy(np.concatenate([s["views"].reshape(-1, *s["views"].shape[2:])
                                                          for s in good])).to(device, non_blocking=True)
-                flat = embedder(views).float().cpu()
+                flat = runner(views).float().cpu()
                 sizes = [s["views"].shape[0] * s["views"].shape[1] for s in good]
                 out = list(flat.split(sizes))
             it = iter(out)
@@ -283,6 +299,50 @@ def embed_stream(embedder: FrameEmbedder, dataset: VideoViews, device: str = "cp
                     yield s["key"], next(it).reshape(copies, t, *flat.shape[1:]).numpy(), None
             bar.update(len(batch))
     bar.close()
+
+
+def _decoded_in_threads(dataset: VideoViews, workers: int, ahead: int) -> Iterator[dict[str, Any]]:
+    """``dataset[i]`` in order, decoded by ``workers`` threads (0: here, in turn), at most ``ahead`` in flight."""
+    if workers <= 0:
+        yield from (dataset[i] for i in range(len(dataset)))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        pending = deque(pool.submit(dataset.__getitem__, i) for i in range(min(ahead, len(dataset))))
+        nxt = len(pending)
+        try:
+            while pending:
+                done = pending.popleft().result()
+                if nxt < len(dataset):
+                    pending.append(pool.submit(dataset.__getitem__, nxt))
+                    nxt += 1
+                yield done
+        finally:  # the consumer stopped early (an error, a closed generator): nothing more is started
+            for f in pending:
+                f.cancel()
+
+
+def _decoded_in_processes(dataset: VideoViews, workers: int, ahead: int) -> Iterator[dict[str, Any]]:
+    """``dataset[i]`` in order from DataLoader worker processes, one video per task."""
+    # (no thread settings in the workers: DataLoader gives each one torch thread, and reconfiguring OpenCV's
+    # thread pool in a forked child can wait forever on the parent's pool threads, which do not exist there)
+    dl = DataLoader(dataset, batch_size=1, shuffle=False, num_workers=workers, collate_fn=_collate,
+                    prefetch_factor=max(2, math.ceil(ahead / workers)), persistent_workers=False)
+    for one in dl:
+        yield from one
+
+
+def _groups(videos: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """The decoded videos, ``size`` at a time, in order."""
+    pending: list[dict[str, Any]] = []
+    for one in videos:
+        pending.append(one)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
 
 
 # ------------------------------------------------------------------------------------------ the file

@@ -10,7 +10,7 @@ import torch
 
 from lsvit import LsvitError
 from lsvit.data.sampling import sample_indices
-from lsvit.families.embeddings.backbones import frame_views
+from lsvit.families.embeddings.backbones import FrameEmbedder, frame_views
 from lsvit.families.embeddings.graph import checkpoint_embedder, embed_config
 
 
@@ -36,6 +36,8 @@ class EmbeddingFrames:
                              f"(crop_span={cfg.crop_span}): realtime embeds one whole frame at a time and would feed "
                              "it other views than training saw; run tools/inference.py on the videos instead")
         self.embedder = checkpoint_embedder(checkpoint or "", data, device, runtime)
+        if isinstance(self.embedder, FrameEmbedder):  # extraction's arithmetic: its batch norms folded
+            self.embedder = self.embedder.for_inference()
         self.device = device
         self.size, self.storage = int(cfg.image_size), np.dtype(cfg.dtype)
         self.num_frames, self.sampling, self.short = int(cfg.num_frames), cfg.sampling, cfg.short
