@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from lsvit.data.discovery import dataset_info
-from lsvit.data.gestures import CLASSES, REVERSAL_PAIRS, GestureSpec, make_gesture_dataset, partner, render_video
+from lsvit.data.gestures import (
+    CLASSES,
+    REVERSAL_PAIRS,
+    GestureSpec,
+    make_gesture_dataset,
+    partner,
+    render_video,
+)
 from lsvit.data.labelmaps import reversal_pairs
 from lsvit.data.readers import read_clip
 from lsvit.data.splits import compile_group_pattern, group_of
