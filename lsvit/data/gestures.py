@@ -14,7 +14,7 @@ handedness and openness) over its own random backdrop (a two-colour gradient wit
 clutter), filmed by a slightly shaky camera, with pixel noise. The gesture takes a random part of the
 clip (it starts in the first 30 % and ends in the last 30 %, eased), and where a stationary gesture
 happens (left or right half, height) is random: the left / right / whole views of a frame-embedding
-extractor (:func:`lsvit.features.embeddings.frame_views`) tell *where* it happens, their order *what*.
+extractor (:func:`lsvit.families.embeddings.backbones.frame_views`) tell *where* it happens, their order *what*.
 
 Why this and not the camera-motion dataset (:mod:`lsvit.data.synthetic`, made for LS-ViT): a pooled CNN
 embedding of a frame says what the picture shows (a fist or an open hand, a big or a small hand, a hand
@@ -24,8 +24,8 @@ what the frames show and in which order.
 Reversal pairs: the random draws of a video depend on its pair, not its class, and the second class of
 a pair plays the first one's frames backwards. In a *paired* split (the test split by default) video
 ``i`` of ``disappear`` *is* video ``i`` of ``appear`` reversed, frame for frame: any order-blind model (the
-mean of the frame embeddings, a bag of frames) sees the two identically, so its direction within pairs
-is exactly 0.5 while a sequence model can reach 1.0. The training split is unpaired by default: twice
+mean of the frame embeddings, a bag of frames) sees the two alike (identically with MJPEG ``.avi``; up to
+H.264's coding noise with ``.mp4``), so its direction within pairs is 0.5 while a sequence model can reach 1.0. The training split is unpaired by default: twice
 as many different scenes for the same number of videos, and time-reversal augmentation
 (``data.reverse_pairs``) supplies the reversals. ``num_frames`` defaults to 16, the frames an
 extractor samples (``embed.num_frames``): uniform sampling then takes every frame of a video and of its
