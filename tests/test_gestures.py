@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lsvit import LsvitError
 from lsvit.data.discovery import dataset_info
 from lsvit.data.gestures import (
     CLASSES,
@@ -97,9 +98,9 @@ def test_make_gestures_writes_paired_test_and_unpaired_train(tmp_path):
 
 
 def test_spec_refuses_odd_sizes_and_unknown_formats():
-    with pytest.raises(ValueError, match="even"):
+    with pytest.raises(LsvitError, match="even"):
         GestureSpec(width=63)
-    with pytest.raises(ValueError, match="fmt"):
+    with pytest.raises(LsvitError, match="fmt"):
         GestureSpec(fmt="gif")
     with pytest.raises(ValueError, match="unknown gesture class"):
         render_video("wave", np.random.default_rng(0))

@@ -47,6 +47,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from lsvit import LsvitError
 from lsvit.data.synthetic import write_video
 
 # (first, second): the second class is the first one played backwards
@@ -107,13 +108,13 @@ class GestureSpec:
 
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2 or min(self.width, self.height) < 48:
-            raise ValueError(f"frame {self.width}x{self.height}: both sides must be even and >= 48")
+            raise LsvitError(f"width={self.width} height={self.height}: both must be even and >= 48")
         if self.num_frames < 2:
-            raise ValueError(f"num_frames={self.num_frames}: a gesture needs >= 2 frames")
+            raise LsvitError(f"frames={self.num_frames}: a gesture needs >= 2 frames")
         if self.fmt not in ("mp4", "avi"):
-            raise ValueError(f"fmt={self.fmt!r}: choose mp4 or avi")
+            raise LsvitError(f"fmt={self.fmt!r}: choose mp4 or avi")
         if self.train_per_class < 0 or self.test_per_class < 0:
-            raise ValueError("train_per_class and test_per_class must be >= 0")
+            raise LsvitError("train_per_class and test_per_class must be >= 0")
 
 
 # ------------------------------------------------------------------------------------------ drawing
