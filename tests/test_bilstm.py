@@ -358,6 +358,29 @@ def test_attention_weights_sum_to_one_and_the_probe_is_order_blind():
     assert torch.allclose(probe(x.flip(1)), probe(x), atol=1e-6)  # the baseline cannot
 
 
+def test_channel_embed_tells_the_left_view_from_the_right():
+    """Without a per-channel vector the channel attention pool is one function of every channel: swapping the left
+    and right views (channels 0 and 1) cannot change the logits, so move_left/move_right crossing the middle look
+    alike. With ``channel_embed`` (model=bilstm_attention_diff) they differ; its preset composes with it."""
+    import timm
+
+    import lsvit.models  # noqa: F401
+    from lsvit.config import compose
+
+    x = torch.randn(2, 5, 3, 16)
+    swapped = x[:, :, [1, 0, 2]]
+    for embed in (False, True):
+        torch.manual_seed(0)
+        m = timm.create_model("bilstm_attention", num_classes=4, in_channels=3, in_dim=16, hidden=8, dropout=0.0,
+                              temporal_diff=True, channel_embed=embed).eval()
+        same = torch.allclose(m(swapped), m(x), atol=1e-5)
+        assert same != embed, embed
+    cfg = compose("train", ["experiment=bilstm_demo"])
+    assert cfg.model.channel_embed and cfg.model.temporal_diff and cfg.model.model_name == "bilstm_attention"
+    probe = compose("train", ["experiment=bilstm_demo", "model=embedding_mean_probe"]).model
+    assert probe.model_name == "embedding_mean_probe" and "channel_embed" not in probe  # the probe gets none of it
+
+
 def test_within_pair_direction_accuracy():
     from lsvit.pairs import pair_direction_accuracy
 

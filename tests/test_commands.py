@@ -26,6 +26,7 @@ ENV = dict(os.environ, HF_HUB_OFFLINE="1", WANDB_MODE="offline", TQDM_DISABLE="1
 # tool -> overrides that shrink a documented command to seconds (sizes only: what the command does stays)
 SHRINK = {
     "make_synthetic.py": ["train_per_class=3", "test_per_class=1", "frames=10", "size=32"],
+    "make_gestures.py": ["train_per_class=3", "test_per_class=1", "frames=4", "width=48", "height=48"],
     "make_keypoint_demo.py": ["train_per_class=4", "test_per_class=1", "min_frames=8", "max_frames=10"],
     "train.py": ["engine.epochs=1", "engine.num_workers=0", "engine.batch_size=4", "engine.log_every=1"],
     "extract_features.py": ["embed.num_frames=4", "embed.image_size=32", "batch_videos=4", "num_workers=0"],

@@ -103,16 +103,25 @@ class BiLSTMAttention(nn.Module):
         input_norm: LayerNorm each channel's vector first (backbones' embeddings differ in scale).
         temporal_diff: feed the BiLSTM each frame's change from the previous frame beside the frame
             (``[z_t, z_t - z_{t-1}]``): static content (a background) cancels in the difference.
+        channel_embed: add a learned vector per channel to its (normalised) embedding before the channel attention.
+            Without it the attention pool is the same function of every channel: swapping two channels (the left
+            and the right view of a frame) gives the same output, so the model cannot tell in which half of the
+            frame something happens (``move_left`` from ``move_right`` when the hand crosses the middle).
+        channel_embed_init: standard deviation of the channel vectors at start (0: they start at zero, the model
+            then begins as seed 001's).
     """
 
     def __init__(self, num_classes: int = 10, in_channels: int = 12, in_dim: int = 768, hidden: int = 256,
                  num_layers: int = 1, attn_hidden: int = 128, dropout: float = 0.3,
-                 lstm_dropout: float = 0.0, input_norm: bool = True, temporal_diff: bool = False) -> None:
+                 lstm_dropout: float = 0.0, input_norm: bool = True, temporal_diff: bool = False,
+                 channel_embed: bool = False, channel_embed_init: float = 1.0) -> None:
         super().__init__()
         self.num_classes, self.in_channels, self.in_dim = num_classes, in_channels, in_dim
         self.num_features = self.hidden = hidden
         self.norm_in = nn.LayerNorm(in_dim) if input_norm else nn.Identity()
         self.channel_attn = ChannelAttention(in_dim, attn_hidden)
+        self.channel_embed = (nn.Parameter(torch.randn(in_channels, in_dim) * channel_embed_init) if channel_embed
+                              else None)
         self.drop_in = nn.Dropout(dropout)
         self.temporal_diff = temporal_diff
         self.rnn = ResidualBiLSTM(in_dim * (2 if temporal_diff else 1), hidden, num_layers, lstm_dropout)
@@ -128,7 +137,10 @@ class BiLSTMAttention(nn.Module):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Embeddings ``(B, T, C, D)`` -> the BiLSTM's sequence ``(B, T, hidden)``."""
         self._check(x)
-        z, w = self.channel_attn(self.norm_in(x))
+        x = self.norm_in(x)
+        if self.channel_embed is not None:
+            x = x + self.channel_embed  # (C, D) broadcast over (B, T): which view each vector came from
+        z, w = self.channel_attn(x)
         self._last["channel"] = w
         if self.temporal_diff:
             z = torch.cat([z, z - torch.cat([z[:, :1], z[:, :-1]], 1)], -1)  # the first frame's change is 0
